@@ -1,0 +1,12 @@
+/**
+ * The built-in output plugins, keyed by their YAML `type`.
+ *
+ * @module
+ */
+import type { OutputPlugin } from "../src/plugin.ts";
+import { fileOutput } from "./file/mod.ts";
+
+/** Every output plugin hitship ships with. */
+export const builtinPlugins: readonly OutputPlugin[] = [
+  fileOutput as unknown as OutputPlugin,
+];

@@ -1,0 +1,193 @@
+/**
+ * What every batching output shares: its config fields (`interval`, `max_hits`, `max_bytes`,
+ * `format`, `compression`, `key`), the formatter that turns journal lines into the object body,
+ * and the key template.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { byteSize, duration } from "./config.ts";
+import type { BatchOptions } from "./plugin.ts";
+
+const PLACEHOLDER = /\{([a-z_]+)\}/g;
+const KEY_FIELDS = ["timestamp", "hostname", "date", "seq"];
+
+/** Export formats. */
+export const FORMATS = ["json", "jsonl"] as const;
+/** An export format. */
+export type Format = typeof FORMATS[number];
+/** Compressions. */
+export const COMPRESSIONS = ["none", "gzip"] as const;
+/** A compression. */
+export type Compression = typeof COMPRESSIONS[number];
+
+/** The config fields of a batching output. */
+export const batchShape = {
+  interval: duration().prefault("10m").meta({
+    description: "Hits are exported this long after the first hit of a batch",
+    examples: ["10m"],
+  }),
+  max_hits: z.int().positive().default(100_000).meta({
+    description: "A batch is exported early when it holds this many hits",
+    examples: [100000],
+  }),
+  max_bytes: byteSize().prefault("64MiB").meta({
+    description: "A batch is exported early when its hits add up to this many bytes",
+    examples: ["64MiB"],
+  }),
+  format: z.enum(FORMATS).default("json").meta({
+    description: "`json`: one JSON array, as the node exports; `jsonl`: one hit per line",
+  }),
+  compression: z.enum(COMPRESSIONS).default("none").meta({
+    description: "`gzip` compresses the object and adds `.gz` to its name",
+  }),
+  key: z.string().min(1).refine((template) => {
+    for (const match of template.matchAll(PLACEHOLDER)) {
+      if (!KEY_FIELDS.includes(match[1]!)) return false;
+    }
+    return true;
+  }, { error: `expected a template using only ${KEY_FIELDS.map((f) => `{${f}}`).join(", ")}` })
+    .default("hitlogs-{timestamp}.json").meta({
+      description:
+        "Object name template: {timestamp} (Unix seconds of the export), {date} (YYYY/MM/DD), " +
+        "{hostname}, {seq}. With `jsonl`, `.json` becomes `.jsonl`; with gzip, `.gz` is added",
+      examples: ["{hostname}/{date}/hitlogs-{timestamp}.json"],
+    }),
+};
+
+/** The resolved batch fields of an output's config. */
+export interface BatchConfig {
+  interval: number;
+  max_hits: number;
+  max_bytes: number;
+  format: Format;
+  compression: Compression;
+  key: string;
+}
+
+/** The engine's batching for a config with {@linkcode batchShape}. */
+export function batchOptionsOf(config: BatchConfig): BatchOptions {
+  return { interval: config.interval, maxHits: config.max_hits, maxBytes: config.max_bytes };
+}
+
+/** Values for a key template. */
+export interface KeyValues {
+  /** Export time, Unix milliseconds. */
+  time: number;
+  hostname: string;
+  seq: number;
+}
+
+/**
+ * Renders a key template and fixes its extension for the format and compression.
+ *
+ * @example
+ * ```ts
+ * import { renderKey } from "./batch.ts";
+ * renderKey("hitlogs-{timestamp}.json", { time: 1687241470000, hostname: "h", seq: 1 }, "jsonl", "gzip");
+ * // "hitlogs-1687241470.jsonl.gz"
+ * ```
+ */
+export function renderKey(
+  template: string,
+  values: KeyValues,
+  format: Format = "json",
+  compression: Compression = "none",
+): string {
+  const date = new Date(values.time);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  let key = template.replace(PLACEHOLDER, (_, field: string) => {
+    switch (field) {
+      case "timestamp":
+        return String(Math.floor(values.time / 1000));
+      case "hostname":
+        return values.hostname;
+      case "date":
+        return `${date.getUTCFullYear()}/${pad(date.getUTCMonth() + 1)}/${pad(date.getUTCDate())}`;
+      default:
+        return String(values.seq);
+    }
+  });
+  if (format === "jsonl" && key.endsWith(".json")) key += "l";
+  if (compression === "gzip" && !key.endsWith(".gz")) key += ".gz";
+  return key;
+}
+
+/**
+ * Makes a key distinct from the previous one of the same output: `hitlogs-1687241470.json`
+ * twice in one second becomes `hitlogs-1687241470-1.json`.
+ *
+ * @param n How many earlier batches had the same base key (0 for the first).
+ */
+export function withSuffix(key: string, n: number): string {
+  if (n === 0) return key;
+  const slash = key.lastIndexOf("/");
+  const dot = key.indexOf(".", slash + 1);
+  return dot < 0 ? `${key}-${n}` : `${key.slice(0, dot)}-${n}${key.slice(dot)}`;
+}
+
+const encoder = new TextEncoder();
+const OPEN = encoder.encode("[\n");
+const SEPARATOR = encoder.encode(",\n");
+const CLOSE = encoder.encode("\n]\n");
+const EMPTY = encoder.encode("[]\n");
+const NEWLINE = encoder.encode("\n");
+
+/**
+ * The size of an uncompressed body of `count` hits whose raw lines add up to `rawBytes`.
+ */
+export function bodySize(format: Format, count: number, rawBytes: number): number {
+  if (format === "jsonl") return rawBytes + count;
+  if (count === 0) return EMPTY.length;
+  return OPEN.length + rawBytes + (count - 1) * SEPARATOR.length + CLOSE.length;
+}
+
+/**
+ * Formats raw hit lines as an export body: `json` is a JSON array of the hits exactly as the node
+ * wrote them, `jsonl` one hit per line. Each output chunk joins one input chunk of lines.
+ */
+export async function* formatBody(
+  chunks: AsyncIterable<Uint8Array[]>,
+  format: Format,
+): AsyncGenerator<Uint8Array> {
+  let first = true;
+  for await (const lines of chunks) {
+    if (lines.length === 0) continue;
+    let size = 0;
+    for (const line of lines) size += line.length + (format === "json" ? 2 : 1);
+    if (format === "json" && first) size += OPEN.length - SEPARATOR.length;
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const line of lines) {
+      if (format === "json") {
+        const prefix = first ? OPEN : SEPARATOR;
+        out.set(prefix, at);
+        at += prefix.length;
+        first = false;
+      }
+      out.set(line, at);
+      at += line.length;
+      if (format === "jsonl") out[at++] = NEWLINE[0]!;
+    }
+    yield out;
+  }
+  if (format === "json") yield first ? EMPTY : CLOSE;
+}
+
+/** The body as a byte stream, gzip-compressed when asked. */
+export function bodyStream(
+  chunks: AsyncIterable<Uint8Array[]>,
+  format: Format,
+  compression: Compression,
+): ReadableStream<Uint8Array> {
+  const stream = ReadableStream.from(formatBody(chunks, format));
+  if (compression === "none") return stream;
+  return stream.pipeThrough(
+    new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+  );
+}
+
+/** The `Content-Type` of a body. */
+export function contentType(format: Format): string {
+  return format === "json" ? "application/json" : "application/x-ndjson";
+}

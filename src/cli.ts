@@ -1,0 +1,430 @@
+/**
+ * The command line: `hitship run | validate | test | status | enable | disable`.
+ *
+ * Exit codes: 0 success, 1 failure, 2 usage error.
+ *
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { Clock } from "./clock.ts";
+import { systemClock } from "./clock.ts";
+import {
+  type Config,
+  ConfigError,
+  DEFAULT_CONFIG_YAML,
+  loadConfig,
+  parseConfig,
+} from "./config.ts";
+import { fileSource, type InputSource, stdinSource } from "./input.ts";
+import { jsonLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
+import { Engine, type OutputStateFile, outputStatePath } from "./pipeline.ts";
+import type { OutputPlugin, SendResult } from "./plugin.ts";
+import { readStatus, type StatusDocument } from "./status.ts";
+import { readJsonFile, writeFileAtomic } from "./fs.ts";
+
+/** hitship's version. */
+export const VERSION = "0.1.0";
+
+/** Where the CLI writes and what it runs with; tests replace these. */
+export interface CliEnvironment {
+  plugins: readonly OutputPlugin[];
+  stdout?: (text: string) => void;
+  stderr?: (text: string) => void;
+  stdin?: ReadableStream<Uint8Array>;
+  env?: (name: string) => string | undefined;
+  clock?: Clock;
+}
+
+const encoder = new TextEncoder();
+
+class UsageError extends Error {}
+
+const HELP: Record<string, string> = {
+  main: `hitship ${VERSION}: ships a WAF node's hits to S3/MinIO, InsightConnect and files
+
+Usage: hitship <command> [options]
+
+Commands:
+  run       Run the sidecar: read hits, journal them, deliver them to every output
+  validate  Check a config file without sending anything
+  test      Send each output's test message
+  status    Print the status file
+  enable    Turn an output back on
+  disable   Turn an output off
+
+Options:
+  -h, --help     Show help (also: hitship <command> --help)
+  -V, --version  Show the version`,
+  run: `Usage: hitship run [--config FILE] [--input PATH|-] [--log-level LEVEL]
+
+Reads hits from the configured input (or --input: a file read to its end, or - for stdin),
+journals them in data_dir and delivers them to every output. With stdin or follow: false it
+drains, flushes every output and exits at the end of the input; SIGTERM/SIGINT drain and flush
+within shutdown_timeout, a second signal exits at once. With no --config: stdin -> ./hitlogs.
+
+Options:
+  -c, --config FILE      The YAML config
+  -i, --input PATH|-     Read this file (to its end) or - for stdin instead of the config's input
+      --log-level LEVEL  debug, info, warn or error (default: the config's log_level)`,
+  validate: `Usage: hitship validate --config FILE
+
+Checks the config: YAML syntax, environment variables, every key against the schemas. Prints
+every error as FILE:LINE:COL: path: what was expected. Exit 0 when valid, 1 otherwise.`,
+  test: `Usage: hitship test --config FILE [NAME...]
+
+Sends each chosen output's test message (all outputs by default) and prints one line per
+output. Exit 0 when every output succeeded.`,
+  status: `Usage: hitship status [--status-file FILE | --config FILE] [--json]
+
+Prints the status file for a person, or as JSON with --json.`,
+  enable: `Usage: hitship enable NAME [--config FILE]
+
+Turns an output back on; it resumes from its cursor. A running hitship picks it up within a second.`,
+  disable: `Usage: hitship disable NAME [--config FILE]
+
+Turns an output off; it keeps what it had accepted. A running hitship picks it up within a second.`,
+};
+
+/**
+ * Runs the CLI with `args` (without the program name).
+ *
+ * @returns The exit code.
+ */
+export async function main(args: string[], environment: CliEnvironment): Promise<number> {
+  const out = environment.stdout ?? ((t: string) => void Deno.stdout.writeSync(encoder.encode(t)));
+  const err = environment.stderr ?? ((t: string) => void Deno.stderr.writeSync(encoder.encode(t)));
+  const [command, ...rest] = args;
+  try {
+    if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+      out(HELP.main + "\n");
+      return command === undefined ? 2 : 0;
+    }
+    if (command === "-V" || command === "--version") {
+      out(`hitship ${VERSION}\n`);
+      return 0;
+    }
+    if (!(command in HELP) || command === "main") {
+      throw new UsageError(`unknown command "${command}"`);
+    }
+    if (rest.includes("-h") || rest.includes("--help")) {
+      out(HELP[command] + "\n");
+      return 0;
+    }
+    switch (command) {
+      case "run":
+        return await runCommand(rest, environment, out, err);
+      case "validate":
+        return await validateCommand(rest, environment, out, err);
+      case "test":
+        return await testCommand(rest, environment, out, err);
+      case "status":
+        return await statusCommand(rest, environment, out, err);
+      default:
+        return await enableCommand(command === "enable", rest, environment, out, err);
+    }
+  } catch (error) {
+    if (
+      error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
+      const message = (error as Error).message.replace(/\. To specify.*$/s, "");
+      const topic = command && command in HELP ? `hitship ${command} --help` : "hitship --help";
+      err(`hitship: ${message} (see "${topic}")\n`);
+      return 2;
+    }
+    if (error instanceof ConfigError) {
+      err(error.message + "\n");
+      return 1;
+    }
+    err(`hitship: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+function parse(
+  args: string[],
+  options: NonNullable<ParseArgsConfig["options"]>,
+  positionals = 0,
+) {
+  const parsed = parseArgs({ args, options, allowPositionals: positionals > 0, strict: true });
+  if (parsed.positionals.length > positionals && positionals !== Infinity) {
+    throw new UsageError(`unexpected argument "${parsed.positionals[positionals]}"`);
+  }
+  return parsed;
+}
+
+async function readConfig(
+  path: string | undefined,
+  environment: CliEnvironment,
+): Promise<Config> {
+  const options = { plugins: environment.plugins, env: environment.env };
+  if (path === undefined) return parseConfig(DEFAULT_CONFIG_YAML, "(built-in default)", options);
+  return await loadConfig(path, options);
+}
+
+async function runCommand(
+  args: string[],
+  environment: CliEnvironment,
+  _out: (t: string) => void,
+  err: (t: string) => void,
+): Promise<number> {
+  const { values } = parse(args, {
+    config: { type: "string", short: "c" },
+    input: { type: "string", short: "i" },
+    "log-level": { type: "string" },
+  });
+  const level = values["log-level"] as string | undefined;
+  if (level !== undefined && !LOG_LEVELS.includes(level as LogLevel)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+  const config = await readConfig(values.config as string | undefined, environment);
+  const inputPath = values.input as string | undefined;
+  if (inputPath === "-") {
+    config.input = { type: "stdin", max_line_bytes: config.input.max_line_bytes };
+  } else if (inputPath !== undefined) {
+    config.input = {
+      type: "file",
+      path: inputPath,
+      start_at: "beginning",
+      follow: false,
+      poll_interval: 250,
+      max_line_bytes: config.input.max_line_bytes,
+    };
+  }
+  const clock = environment.clock ?? systemClock;
+  const logger = jsonLogger(
+    (level ?? config.log_level) as LogLevel,
+    (line) => err(line),
+    clock.now,
+  );
+  const engine = await Engine.start(config, { plugins: environment.plugins, clock, logger });
+  const source: InputSource = config.input.type === "stdin"
+    ? stdinSource(environment.stdin)
+    : fileSource(config.input.path);
+
+  const reading = new AbortController();
+  let signals = 0;
+  let hardStop: Promise<unknown> | undefined;
+  const onSignal = (name: string) => () => {
+    signals++;
+    if (signals === 1) {
+      logger.info(`Received ${name}: draining`, { shutdown_timeout_ms: config.shutdown_timeout });
+      reading.abort(new Error(name));
+    } else {
+      logger.warn(`Received ${name} again: stopping now`);
+      hardStop = engine.stop();
+    }
+  };
+  const handlers: Array<[Deno.Signal, () => void]> = [
+    ["SIGTERM", onSignal("SIGTERM")],
+    ["SIGINT", onSignal("SIGINT")],
+  ];
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  try {
+    logger.info("hitship started", {
+      version: VERSION,
+      input: config.input.type,
+      outputs: config.outputs.map((o) => o.name),
+    });
+    try {
+      for await (const chunk of source.chunks(reading.signal)) {
+        await engine.ingester.push(chunk);
+      }
+    } catch (error) {
+      if (!reading.signal.aborted) throw error;
+    }
+    await engine.ingester.end();
+    const result = hardStop
+      ? await hardStop as { undelivered: Record<string, number> }
+      : await engine.drain(config.shutdown_timeout);
+    const input = engine.status.input;
+    logger.info("hitship stopped", {
+      lines: input.lines,
+      hits: input.hits,
+      rejected: input.rejected,
+    });
+    const undelivered = Object.entries(result.undelivered);
+    if (undelivered.length > 0) {
+      for (const [name, count] of undelivered) {
+        err(
+          `hitship: output "${name}" could not deliver ${count} hits in time; they stay in the journal for the next run\n`,
+        );
+      }
+      return 1;
+    }
+    return 0;
+  } finally {
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  }
+}
+
+async function validateCommand(
+  args: string[],
+  environment: CliEnvironment,
+  out: (t: string) => void,
+  _err: (t: string) => void,
+): Promise<number> {
+  const { values } = parse(args, { config: { type: "string", short: "c" } });
+  if (values.config === undefined) throw new UsageError("validate needs --config FILE");
+  const config = await readConfig(values.config as string, environment);
+  const outputs = config.outputs.map((o) => `${o.name} (${o.type})`).join(", ");
+  out(`${values.config}: valid; input ${config.input.type}; outputs: ${outputs}\n`);
+  return 0;
+}
+
+async function testCommand(
+  args: string[],
+  environment: CliEnvironment,
+  out: (t: string) => void,
+  err: (t: string) => void,
+): Promise<number> {
+  const { values, positionals } = parse(args, { config: { type: "string", short: "c" } }, Infinity);
+  const config = await readConfig(values.config as string | undefined, environment);
+  const chosen = positionals.length > 0 ? positionals : config.outputs.map((o) => o.name);
+  const clock = environment.clock ?? systemClock;
+  const logger = jsonLogger("error", (line) => err(line), clock.now);
+  let failed = 0;
+  for (const name of chosen) {
+    const outputConfig = config.outputs.find((o) => o.name === name);
+    if (!outputConfig) throw new UsageError(`no output named "${name}" in the config`);
+    const plugin = environment.plugins.find((p) => p.type === outputConfig.type)!;
+    const { enabled: _e, events: _v, filter: _f, retry: _r, auto_disable: _a, ...fields } =
+      outputConfig;
+    const output = await plugin.create(fields as never, {
+      name,
+      clock,
+      logger,
+      hostname: Deno.hostname(),
+    });
+    const started = performance.now();
+    const result: SendResult = output.test
+      ? await output.test(AbortSignal.timeout(60_000)).catch((error) => ({
+        ok: false as const,
+        error: (error as Error).message,
+      }))
+      : { ok: true as const, detail: "no test message for this output type" };
+    await output.close?.();
+    const ms = Math.round(performance.now() - started);
+    const status = result.status !== undefined ? ` HTTP ${result.status}` : "";
+    if (result.ok) {
+      out(
+        `${name} (${outputConfig.type}): ok${status} in ${ms} ms${
+          result.detail ? `: ${result.detail}` : ""
+        }\n`,
+      );
+    } else {
+      failed++;
+      out(`${name} (${outputConfig.type}): FAILED${status} in ${ms} ms: ${result.error}\n`);
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+async function statusFilePath(
+  values: { "status-file"?: string; config?: string },
+  environment: CliEnvironment,
+): Promise<string> {
+  if (values["status-file"]) return values["status-file"];
+  const config = await readConfig(values.config, environment);
+  return config.status_file;
+}
+
+async function statusCommand(
+  args: string[],
+  environment: CliEnvironment,
+  out: (t: string) => void,
+  _err: (t: string) => void,
+): Promise<number> {
+  const { values } = parse(args, {
+    "status-file": { type: "string", short: "s" },
+    config: { type: "string", short: "c" },
+    json: { type: "boolean" },
+  });
+  const path = await statusFilePath(
+    values as { "status-file"?: string; config?: string },
+    environment,
+  );
+  const status = await readStatus(path);
+  if (!status) {
+    throw new Error(`No status file at "${path}": has hitship run with this config?`);
+  }
+  out(values.json ? JSON.stringify(status, null, 2) + "\n" : formatStatus(status));
+  return 0;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The status file as a table for a person. */
+export function formatStatus(status: StatusDocument): string {
+  const running = isRunning(status.pid) && status.pid !== Deno.pid ? "running" : "not running";
+  const i = status.input;
+  const lines = [
+    `hitship status at ${status.updated_at} (pid ${status.pid}, ${running})`,
+    `input: ${i.type}${i.path ? ` ${i.path}` : ""}: ${i.lines} lines, ${i.hits} hits, ` +
+    `${i.rejected} rejected, offset ${i.offset}${i.paused ? ", PAUSED (journal full)" : ""}`,
+    `journal: ${status.journal.bytes} bytes in ${status.journal.segments} segments`,
+  ];
+  if (status.last_config_error) lines.push(`config error: ${status.last_config_error}`);
+  const header = [
+    "OUTPUT",
+    "TYPE",
+    "STATE",
+    "DELIVERED",
+    "PENDING",
+    "REQUESTS",
+    "FAILED",
+    "RATIO",
+    "NEXT RETRY",
+    "LAST ERROR",
+  ];
+  const rows = Object.entries(status.outputs).map(([name, o]) => [
+    name,
+    o.type,
+    o.state,
+    String(o.delivered_hits),
+    String(o.pending_hits),
+    String(o.requests),
+    String(o.failed_requests),
+    o.failure_ratio.toFixed(2),
+    o.next_retry_at ?? "-",
+    o.last_error ?? "-",
+  ]);
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const fmt = (row: string[]) =>
+    row.map((cell, c) => (c === row.length - 1 ? cell : cell.padEnd(widths[c]!))).join("  ");
+  lines.push("", fmt(header), ...rows.map(fmt));
+  return lines.join("\n") + "\n";
+}
+
+async function enableCommand(
+  enable: boolean,
+  args: string[],
+  environment: CliEnvironment,
+  out: (t: string) => void,
+  _err: (t: string) => void,
+): Promise<number> {
+  const { values, positionals } = parse(args, { config: { type: "string", short: "c" } }, 1);
+  const name = positionals[0];
+  if (!name) throw new UsageError(`${enable ? "enable" : "disable"} needs an output NAME`);
+  const config = await readConfig(values.config as string | undefined, environment);
+  const output = config.outputs.find((o) => o.name === name);
+  if (!output) throw new Error(`No output named "${name}" in the config`);
+  if (enable && !output.enabled) {
+    throw new Error(`Output "${name}" has enabled: false in the config; turn it on there`);
+  }
+  const path = outputStatePath(config.data_dir, name);
+  const request = `${path.replace(/\.json$/, "")}.request.json`;
+  const state = await readJsonFile<OutputStateFile>(path);
+  await Deno.mkdir(path.replace(/\/[^/]*$/, ""), { recursive: true });
+  await writeFileAtomic(request, JSON.stringify({ enabled: enable }) + "\n");
+  const was = state?.disabled
+    ? (state.disabled === "auto" ? "auto-disabled" : "disabled")
+    : "enabled";
+  out(`Output "${name}" ${enable ? "enabled" : "disabled"} (was ${was})\n`);
+  return 0;
+}

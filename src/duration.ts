@@ -1,0 +1,81 @@
+/**
+ * Durations and byte sizes as written in the YAML config: `500ms`, `10s`, `10m`, `12h`, `1d`;
+ * `512KiB`, `64MiB`, `1GB`, or a plain number of bytes.
+ *
+ * @module
+ */
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+
+/**
+ * Parses a duration string into milliseconds.
+ *
+ * @param text A duration such as `500ms`, `10s`, `10m`, `12h` or `1d`.
+ * @returns The duration in milliseconds, or `undefined` when the text is not a duration.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "./duration.ts";
+ * parseDuration("10m"); // 600000
+ * ```
+ */
+export function parseDuration(text: string): number | undefined {
+  const match = DURATION_RE.exec(text.trim());
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * DURATION_UNITS[match[2]!]!);
+}
+
+/**
+ * Formats milliseconds as the shortest exact duration string (`90s` rather than `1.5m`).
+ *
+ * @example
+ * ```ts
+ * import { formatDuration } from "./duration.ts";
+ * formatDuration(600000); // "10m"
+ * ```
+ */
+export function formatDuration(ms: number): string {
+  for (const unit of ["d", "h", "m", "s"]) {
+    const size = DURATION_UNITS[unit]!;
+    if (ms !== 0 && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1_000,
+  mb: 1_000_000,
+  gb: 1_000_000_000,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+const SIZE_RE = /^(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?$/i;
+
+/**
+ * Parses a byte size: a number, or a string such as `512KiB`, `64MiB`, `1GB`.
+ *
+ * @returns The size in bytes, or `undefined` when the text is not a size.
+ *
+ * @example
+ * ```ts
+ * import { parseSize } from "./duration.ts";
+ * parseSize("64MiB"); // 67108864
+ * ```
+ */
+export function parseSize(text: string | number): number | undefined {
+  if (typeof text === "number") return Number.isInteger(text) && text >= 0 ? text : undefined;
+  const match = SIZE_RE.exec(text.trim());
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * SIZE_UNITS[(match[2] ?? "b").toLowerCase()]!);
+}

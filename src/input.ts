@@ -1,0 +1,249 @@
+/**
+ * Input: the node's hit stream, read a chunk at a time, split into lines, validated, journaled.
+ *
+ * @module
+ */
+import { checkLine } from "./hit.ts";
+import type { DeadLetter } from "./dead_letter.ts";
+import type { Journal } from "./journal.ts";
+import type { Logger } from "./log.ts";
+import type { StatusBoard } from "./status.ts";
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+
+/** A complete line from {@linkcode LineSplitter}. */
+export interface Line {
+  /** Line number, from 1. */
+  number: number;
+  /** The bytes, without `\n` or `\r\n`. */
+  bytes: Uint8Array;
+  /** Set when the line was longer than the limit; `bytes` then holds its start. */
+  oversized?: number;
+}
+
+/**
+ * Splits a byte stream into lines without holding more than one partial line. A line longer than
+ * `maxLineBytes` is cut: its start is kept for the dead-letter file and the rest skipped.
+ */
+export class LineSplitter {
+  readonly #maxLineBytes: number;
+  #partial: Uint8Array[] = [];
+  #partialBytes = 0;
+  #oversized = 0;
+  #number = 0;
+
+  /** @param maxLineBytes Longest accepted line. @default 1 MiB */
+  constructor(maxLineBytes = 1024 * 1024) {
+    this.#maxLineBytes = maxLineBytes;
+  }
+
+  /** Lines read so far, complete or not. */
+  get lineNumber(): number {
+    return this.#number;
+  }
+
+  /** Splits a chunk; returns the lines it completes. */
+  push(chunk: Uint8Array): Line[] {
+    const lines: Line[] = [];
+    let from = 0;
+    for (let i = chunk.indexOf(NEWLINE); i >= 0; i = chunk.indexOf(NEWLINE, from)) {
+      if (this.#partialBytes === 0 && this.#oversized === 0 && i - from <= this.#maxLineBytes) {
+        // The whole line lies in this chunk: hand it out without a copy. Callers use it before
+        // they read the next chunk.
+        this.#number++;
+        const end = i > from && chunk[i - 1] === CR ? i - 1 : i;
+        lines.push({ number: this.#number, bytes: chunk.subarray(from, end) });
+      } else {
+        this.#take(chunk.subarray(from, i));
+        lines.push(this.#finish());
+      }
+      from = i + 1;
+    }
+    if (from < chunk.length) this.#take(chunk.subarray(from));
+    return lines;
+  }
+
+  /** The last line when the input does not end with a newline. */
+  end(): Line | undefined {
+    if (this.#partialBytes === 0 && this.#oversized === 0) return undefined;
+    return this.#finish();
+  }
+
+  #take(part: Uint8Array): void {
+    if (part.length === 0) return;
+    if (this.#oversized > 0 || this.#partialBytes + part.length > this.#maxLineBytes) {
+      const room = Math.max(0, this.#maxLineBytes - this.#partialBytes);
+      if (room > 0) this.#keep(part.subarray(0, room));
+      this.#oversized += part.length - room;
+      return;
+    }
+    this.#keep(part);
+  }
+
+  #keep(part: Uint8Array): void {
+    // The chunk's buffer may be reused by the reader: copy what outlives this call.
+    this.#partial.push(part.slice());
+    this.#partialBytes += part.length;
+  }
+
+  #finish(): Line {
+    this.#number++;
+    let bytes: Uint8Array;
+    if (this.#partial.length === 1) bytes = this.#partial[0]!;
+    else {
+      bytes = new Uint8Array(this.#partialBytes);
+      let at = 0;
+      for (const p of this.#partial) {
+        bytes.set(p, at);
+        at += p.length;
+      }
+    }
+    const oversized = this.#oversized;
+    this.#partial = [];
+    this.#partialBytes = 0;
+    this.#oversized = 0;
+    if (bytes.length > 0 && bytes[bytes.length - 1] === CR && oversized === 0) {
+      bytes = bytes.subarray(0, bytes.length - 1);
+    }
+    const line: Line = { number: this.#number, bytes };
+    if (oversized > 0) line.oversized = bytes.length + oversized;
+    return line;
+  }
+}
+
+/** Options of {@linkcode Ingester}. */
+export interface IngesterOptions {
+  journal: Journal;
+  deadLetter: DeadLetter;
+  status: StatusBoard;
+  logger: Logger;
+  /** Longest accepted line. @default 1 MiB */
+  maxLineBytes?: number;
+}
+
+const BOM = [0xef, 0xbb, 0xbf];
+
+function isBlank(bytes: Uint8Array): boolean {
+  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== CR) return false;
+  return true;
+}
+
+/**
+ * Takes raw input chunks, validates every line and appends the valid ones to the journal in one
+ * write per chunk; rejected lines go to the dead-letter file and the log.
+ */
+export class Ingester {
+  readonly #o: IngesterOptions;
+  readonly #splitter: LineSplitter;
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
+  readonly #maxLineBytes: number;
+  #loggedRejections = 0;
+
+  constructor(options: IngesterOptions) {
+    this.#o = options;
+    this.#maxLineBytes = options.maxLineBytes ?? 1024 * 1024;
+    this.#splitter = new LineSplitter(this.#maxLineBytes);
+  }
+
+  /** Splits, checks and journals one chunk. Resolves when it is journaled. */
+  push(chunk: Uint8Array): Promise<void> {
+    this.#o.status.input.offset += chunk.length;
+    return this.#ingest(this.#splitter.push(chunk));
+  }
+
+  /** Ends the input: a last line without a newline is taken too. */
+  end(): Promise<void> {
+    const last = this.#splitter.end();
+    return this.#ingest(last ? [last] : []);
+  }
+
+  async #ingest(lines: Line[]): Promise<void> {
+    const input = this.#o.status.input;
+    const valid: Uint8Array[] = [];
+    for (const line of lines) {
+      let bytes = line.bytes;
+      if (line.number === 1 && bytes[0] === BOM[0] && bytes[1] === BOM[1] && bytes[2] === BOM[2]) {
+        bytes = bytes.subarray(3);
+      }
+      if (line.oversized === undefined && isBlank(bytes)) continue;
+      input.lines++;
+      const reason = this.#check(bytes, line);
+      if (reason === undefined) {
+        valid.push(bytes);
+        continue;
+      }
+      input.rejected++;
+      this.#o.deadLetter.add(line.number, reason, bytes);
+      if (this.#loggedRejections++ < 100) {
+        this.#o.logger.warn(`Rejected line ${line.number}: ${reason}`, { line: line.number });
+      } else if (this.#loggedRejections === 101) {
+        this.#o.logger.warn("More lines rejected: see the dead-letter file", {
+          path: this.#o.deadLetter.path,
+        });
+      }
+    }
+    if (valid.length > 0) await this.#o.journal.append(valid);
+    input.hits += valid.length;
+    await this.#o.deadLetter.flush();
+    this.#o.status.journal.bytes = this.#o.journal.bytes;
+    this.#o.status.journal.segments = this.#o.journal.segmentCount;
+    this.#o.status.changed();
+  }
+
+  #check(bytes: Uint8Array, line: Line): string | undefined {
+    if (line.oversized !== undefined) {
+      return `line is ${line.oversized} bytes, longer than max_line_bytes (${this.#maxLineBytes})`;
+    }
+    let text: string;
+    try {
+      text = this.#decoder.decode(bytes);
+    } catch {
+      return "not valid UTF-8";
+    }
+    const result = checkLine(text);
+    return result.ok ? undefined : result.reason;
+  }
+}
+
+/** Where hits come from. */
+export interface InputSource {
+  /** The byte chunks of the input, until its end or the signal aborts. */
+  chunks(signal: AbortSignal): AsyncIterable<Uint8Array>;
+}
+
+/** Standard input, read a chunk at a time. */
+export function stdinSource(stream: ReadableStream<Uint8Array> = Deno.stdin.readable): InputSource {
+  return {
+    async *chunks(signal: AbortSignal) {
+      const reader = stream.getReader();
+      const onAbort = () => reader.cancel().catch(() => {});
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        while (!signal.aborted) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          yield value;
+        }
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+        reader.releaseLock();
+      }
+    },
+  };
+}
+
+/** A file read once from the start to its end (`follow: false`), or any readable path. */
+export function fileSource(path: string): InputSource {
+  return {
+    async *chunks(signal: AbortSignal) {
+      using file = await Deno.open(path, { read: true });
+      const buffer = new Uint8Array(256 * 1024);
+      while (!signal.aborted) {
+        const n = await file.read(buffer);
+        if (n === null) return;
+        yield buffer.subarray(0, n);
+      }
+    },
+  };
+}

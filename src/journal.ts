@@ -1,0 +1,370 @@
+/**
+ * The journal: append-only segment files of validated raw hit lines in `data_dir/journal`.
+ *
+ * Every hit is written once, whatever the number of outputs; each output reads it with its own
+ * {@linkcode JournalReader} from its own persisted {@linkcode Position}. A segment is named after
+ * the position of its first line and holds NDJSON exactly as the node wrote it.
+ *
+ * @module
+ */
+import { joinPath, writeAll } from "./fs.ts";
+import type { Logger } from "./log.ts";
+
+/** A place in the journal: a byte offset and a hit sequence number, both counted from the start. */
+export interface Position {
+  /** Bytes from the start of the journal, line terminators included. */
+  offset: number;
+  /** Hits from the start of the journal. */
+  seq: number;
+}
+
+/** The start of an empty journal. */
+export const ORIGIN: Position = { offset: 0, seq: 0 };
+
+interface Segment {
+  start: Position;
+  path: string;
+  /** Size in bytes; for the active segment, its committed size. */
+  size: number;
+}
+
+/** Options of {@linkcode Journal.open}. */
+export interface JournalOptions {
+  /** Close a segment and begin a new one past this size. @default 64 MiB */
+  segmentBytes?: number;
+  /** Told about a torn tail that was cut off. */
+  logger?: Logger;
+}
+
+const NEWLINE = 0x0a;
+const NAME = /^(\d{16})-(\d{12})\.ndjson$/;
+
+function segmentName(start: Position): string {
+  return `${String(start.offset).padStart(16, "0")}-${String(start.seq).padStart(12, "0")}.ndjson`;
+}
+
+/**
+ * The append-only journal of one hitship instance.
+ *
+ * @example
+ * ```ts
+ * import { Journal } from "./journal.ts";
+ * const journal = await Journal.open(await Deno.makeTempDir());
+ * await journal.append([new TextEncoder().encode('{"a":1}')]);
+ * const reader = journal.reader({ offset: 0, seq: 0 });
+ * const chunk = await reader.read();
+ * console.log(chunk?.lines.length); // 1
+ * ```
+ */
+export class Journal {
+  readonly dir: string;
+  readonly segmentBytes: number;
+  #segments: Segment[];
+  #file: Deno.FsFile;
+  #end: Position;
+  #waiters = new Set<() => void>();
+  #closed = false;
+
+  private constructor(dir: string, segmentBytes: number, segments: Segment[], file: Deno.FsFile) {
+    this.dir = dir;
+    this.segmentBytes = segmentBytes;
+    this.#segments = segments;
+    this.#file = file;
+    const last = segments.at(-1)!;
+    this.#end = { offset: last.start.offset + last.size, seq: last.start.seq };
+  }
+
+  /**
+   * Opens (or creates) the journal in `dir`. A torn record at the end, left by a crash in the
+   * middle of a write, is cut off with a warning.
+   */
+  static async open(dir: string, options: JournalOptions = {}): Promise<Journal> {
+    await Deno.mkdir(dir, { recursive: true });
+    const segments: Segment[] = [];
+    for await (const entry of Deno.readDir(dir)) {
+      const match = entry.isFile ? NAME.exec(entry.name) : null;
+      if (!match) continue;
+      const path = joinPath(dir, entry.name);
+      const size = (await Deno.stat(path)).size;
+      segments.push({ start: { offset: Number(match[1]), seq: Number(match[2]) }, path, size });
+    }
+    segments.sort((a, b) => a.start.offset - b.start.offset);
+    if (segments.length === 0) {
+      const path = joinPath(dir, segmentName(ORIGIN));
+      await Deno.writeFile(path, new Uint8Array(0));
+      segments.push({ start: ORIGIN, path, size: 0 });
+    }
+    const last = segments.at(-1)!;
+    const data = await Deno.readFile(last.path);
+    const complete = data.lastIndexOf(NEWLINE) + 1;
+    if (complete < data.length) {
+      options.logger?.warn("Cut a torn record off the end of the journal", {
+        segment: last.path,
+        bytes: data.length - complete,
+      });
+      await Deno.truncate(last.path, complete);
+    }
+    let lines = 0;
+    for (let i = 0; i < complete; i++) if (data[i] === NEWLINE) lines++;
+    last.size = complete;
+    const file = await Deno.open(last.path, { append: true });
+    const journal = new Journal(dir, options.segmentBytes ?? 64 * 1024 * 1024, segments, file);
+    journal.#end = { offset: last.start.offset + complete, seq: last.start.seq + lines };
+    return journal;
+  }
+
+  /** The position after the last committed line. */
+  get end(): Position {
+    return this.#end;
+  }
+
+  /** The position of the oldest line still kept. */
+  get start(): Position {
+    return this.#segments[0]!.start;
+  }
+
+  /** Bytes on disk in all segments. */
+  get bytes(): number {
+    let total = 0;
+    for (const segment of this.#segments) total += segment.size;
+    return total;
+  }
+
+  /** Number of segment files. */
+  get segmentCount(): number {
+    return this.#segments.length;
+  }
+
+  /**
+   * Appends lines (each without its terminator) in one write, and wakes readers waiting for data.
+   *
+   * @returns The new end of the journal.
+   */
+  async append(lines: readonly Uint8Array[]): Promise<Position> {
+    if (lines.length === 0) return this.#end;
+    if (this.#closed) throw new Error("Cannot append: the journal is closed");
+    let active = this.#segments.at(-1)!;
+    if (active.size > 0 && active.size >= this.segmentBytes) active = await this.#roll();
+    let total = 0;
+    for (const line of lines) total += line.length + 1;
+    const buffer = new Uint8Array(total);
+    let at = 0;
+    for (const line of lines) {
+      buffer.set(line, at);
+      at += line.length;
+      buffer[at++] = NEWLINE;
+    }
+    await writeAll(this.#file, buffer);
+    active.size += total;
+    this.#end = { offset: this.#end.offset + total, seq: this.#end.seq + lines.length };
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake();
+    return this.#end;
+  }
+
+  async #roll(): Promise<Segment> {
+    this.#file.close();
+    const path = joinPath(this.dir, segmentName(this.#end));
+    this.#file = await Deno.open(path, { create: true, append: true });
+    const segment = { start: { ...this.#end }, path, size: 0 };
+    this.#segments.push(segment);
+    return segment;
+  }
+
+  /**
+   * Resolves when the journal grows past `offset`, or at once when it already has. Rejects when
+   * the signal aborts.
+   */
+  waitFor(offset: number, signal?: AbortSignal): Promise<void> {
+    if (this.#end.offset > offset || this.#closed) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const wake = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.#waiters.delete(wake);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.add(wake);
+    });
+  }
+
+  /** A reader from `from` (up to the end, or `until`). */
+  reader(from: Position, until?: Position): JournalReader {
+    return new JournalReader(this, from, until);
+  }
+
+  /** Deletes every closed segment whose lines all lie before `position`. */
+  release(position: Position): Promise<number> {
+    return this.retain([{ from: position.offset, to: Infinity }]);
+  }
+
+  /**
+   * Deletes every closed segment that no range needs. A range is a span of byte offsets, `from`
+   * included, `to` excluded, that some output will still read.
+   *
+   * @returns How many segments were deleted.
+   */
+  async retain(ranges: ReadonlyArray<{ from: number; to: number }>): Promise<number> {
+    const keep: Segment[] = [];
+    const drop: Segment[] = [];
+    const last = this.#segments.length - 1;
+    this.#segments.forEach((segment, i) => {
+      const start = segment.start.offset;
+      const end = start + segment.size;
+      const needed = i === last || ranges.some((r) => r.from < end && r.to > start);
+      (needed ? keep : drop).push(segment);
+    });
+    if (drop.length === 0) return 0;
+    this.#segments = keep;
+    for (const segment of drop) {
+      await Deno.remove(segment.path).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    }
+    return drop.length;
+  }
+
+  /** @internal The segment holding `offset`, for readers. */
+  segmentAt(offset: number): { segment: Segment; end: number; next?: Segment } | undefined {
+    const segments = this.#segments;
+    for (let i = segments.length - 1; i >= 0; i--) {
+      const segment = segments[i]!;
+      if (segment.start.offset <= offset) {
+        return { segment, end: segment.start.offset + segment.size, next: segments[i + 1] };
+      }
+    }
+    return undefined;
+  }
+
+  /** Closes the active segment file and wakes every waiter. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#file.close();
+    for (const wake of this.#waiters) wake();
+    this.#waiters.clear();
+  }
+}
+
+/** A chunk of lines read from the journal. */
+export interface JournalChunk {
+  /** The lines, without terminators. */
+  lines: Uint8Array[];
+  /** Where the first line starts. */
+  start: Position;
+  /** Where the reader stands after the chunk. */
+  end: Position;
+}
+
+/** Reads lines from a position forward, a chunk at a time. */
+export class JournalReader {
+  #journal: Journal;
+  #position: Position;
+  #until: Position | undefined;
+  #file: Deno.FsFile | undefined;
+  #filePath = "";
+  #chunkBytes: number;
+
+  /** @param chunkBytes Bytes read at most per call. @default 1 MiB */
+  constructor(journal: Journal, from: Position, until?: Position, chunkBytes = 1024 * 1024) {
+    this.#journal = journal;
+    this.#position = { ...from };
+    this.#until = until;
+    this.#chunkBytes = chunkBytes;
+  }
+
+  /** Where the next read starts. */
+  get position(): Position {
+    return this.#position;
+  }
+
+  /**
+   * Reads the next complete lines that are available now.
+   *
+   * @returns The lines, or `undefined` when the reader stands at the end (or at `until`).
+   */
+  async read(): Promise<JournalChunk | undefined> {
+    for (;;) {
+      const limit = Math.min(this.#journal.end.offset, this.#until?.offset ?? Infinity);
+      if (this.#position.offset >= limit) return undefined;
+      const found = this.#journal.segmentAt(this.#position.offset);
+      if (!found) {
+        throw new Error(
+          `Cannot read the journal at offset ${this.#position.offset}: its segment was removed`,
+        );
+      }
+      const { segment, end, next } = found;
+      if (this.#position.offset >= end) {
+        if (!next) return undefined;
+        this.#position = { ...next.start };
+        continue;
+      }
+      if (this.#filePath !== segment.path) {
+        this.#file?.close();
+        this.#file = await Deno.open(segment.path, { read: true });
+        this.#filePath = segment.path;
+      }
+      const local = this.#position.offset - segment.start.offset;
+      let want = Math.min(end, limit) - this.#position.offset;
+      want = Math.min(want, this.#chunkBytes);
+      let buffer = new Uint8Array(want);
+      let filled = await readAt(this.#file!, local, buffer);
+      let lastNewline = buffer.lastIndexOf(NEWLINE, filled - 1);
+      while (lastNewline < 0) {
+        // A line longer than the chunk: read more of it.
+        const more = Math.min(Math.min(end, limit) - this.#position.offset, buffer.length * 2);
+        if (more <= buffer.length) {
+          throw new Error(`Cannot read the journal at offset ${this.#position.offset}: torn line`);
+        }
+        buffer = new Uint8Array(more);
+        filled = await readAt(this.#file!, local, buffer);
+        lastNewline = buffer.lastIndexOf(NEWLINE, filled - 1);
+      }
+      const lines: Uint8Array[] = [];
+      let from = 0;
+      for (
+        let i = buffer.indexOf(NEWLINE);
+        i >= 0 && i <= lastNewline;
+        i = buffer.indexOf(NEWLINE, i + 1)
+      ) {
+        lines.push(buffer.subarray(from, i));
+        from = i + 1;
+      }
+      const start = this.#position;
+      this.#position = { offset: start.offset + from, seq: start.seq + lines.length };
+      return { lines, start, end: this.#position };
+    }
+  }
+
+  /** Reads every line up to `until` (or the current end), a chunk at a time. */
+  async *chunks(): AsyncGenerator<Uint8Array[]> {
+    try {
+      for (let chunk = await this.read(); chunk; chunk = await this.read()) yield chunk.lines;
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes the open segment file. */
+  close(): void {
+    this.#file?.close();
+    this.#file = undefined;
+    this.#filePath = "";
+  }
+}
+
+async function readAt(file: Deno.FsFile, offset: number, buffer: Uint8Array): Promise<number> {
+  await file.seek(offset, Deno.SeekMode.Start);
+  let filled = 0;
+  while (filled < buffer.length) {
+    const n = await file.read(buffer.subarray(filled));
+    if (n === null || n === 0) break;
+    filled += n;
+  }
+  return filled;
+}

@@ -1,0 +1,813 @@
+/**
+ * The engine: one journal, and for each output a runner that reads the journal from its own
+ * cursor, filters, batches, and delivers through the shared supervision (retry schedule,
+ * failure window, auto-disable, system events). Outputs never wait on each other.
+ *
+ * @module
+ */
+import { renderKey, withSuffix } from "./batch.ts";
+import type { Compression, Format } from "./batch.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import type { Config, OutputConfig } from "./config.ts";
+import { DeadLetter } from "./dead_letter.ts";
+import { compileFilter, type HitFilter } from "./filter.ts";
+import { joinPath, readJsonFile, writeFileAtomic } from "./fs.ts";
+import { Ingester } from "./input.ts";
+import { Journal, ORIGIN, type Position } from "./journal.ts";
+import { jsonLogger, type Logger } from "./log.ts";
+import type {
+  Batch,
+  BatchOptions,
+  Output,
+  OutputPlugin,
+  SendResult,
+  SystemEvent,
+} from "./plugin.ts";
+import { newOutputStatus, type OutputStatus, StatusBoard } from "./status.ts";
+import { FailureWindow, RetrySchedule } from "./supervisor.ts";
+
+/** A batch fixed before its first attempt: replayed as it is after a retry or a crash. */
+export interface BatchIntent {
+  seq: number;
+  key: string;
+  from: Position;
+  to: Position;
+  count: number;
+  raw_bytes: number;
+  created_at: number;
+}
+
+/** Why an output is off. */
+export type DisabledBy = "config" | "command" | "auto";
+
+/** What an output keeps in `data_dir/outputs/NAME.json`. */
+export interface OutputStateFile {
+  version: 1;
+  type: string;
+  cursor: Position;
+  intent: BatchIntent | null;
+  batch_seq: number;
+  last_base_key: string | null;
+  key_repeat: number;
+  disabled: DisabledBy | null;
+  /** Journal end when the output was turned off: what it had accepted. */
+  disabled_at: Position | null;
+  /** Hits journaled while it was off, which it skips. */
+  skip: { from: Position; to: Position } | null;
+  window: Array<[number, number, number]>;
+  counters: Pick<OutputStatus, "delivered_hits" | "requests" | "failed_requests">;
+  last_error: string | null;
+}
+
+/** Options of {@linkcode Engine.start}. */
+export interface EngineOptions {
+  /** The plugins the config's outputs may use. */
+  plugins: readonly OutputPlugin[];
+  /** @default the system clock */
+  clock?: Clock;
+  /** @default JSON lines on stderr at the config's `log_level` */
+  logger?: Logger;
+  /** @default Deno.hostname() */
+  hostname?: string;
+  /** Outputs by name, replacing what the plugins would build (tests inject capturing outputs). */
+  outputs?: Record<string, Output>;
+  /** How often `hitship enable`/`disable` requests are looked for, in real ms. @default 1000 */
+  controlInterval?: number;
+}
+
+/** How a drain ended. */
+export interface DrainResult {
+  /** Outputs that still hold undelivered hits, with how many. */
+  undelivered: Record<string, number>;
+}
+
+const decoder = new TextDecoder();
+
+/** The path of an output's state file. */
+export function outputStatePath(dataDir: string, name: string): string {
+  return joinPath(dataDir, "outputs", `${name}.json`);
+}
+
+/**
+ * Runs the data path: input → journal → outputs.
+ *
+ * @example
+ * ```ts ignore
+ * const engine = await Engine.start(config, { plugins: builtinPlugins });
+ * for await (const chunk of Deno.stdin.readable) await engine.ingester.push(chunk);
+ * await engine.ingester.end();
+ * await engine.drain(25_000);
+ * ```
+ */
+export class Engine {
+  readonly config: Config;
+  readonly journal: Journal;
+  readonly status: StatusBoard;
+  readonly ingester: Ingester;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly runners: OutputRunner[] = [];
+  readonly #stop = new AbortController();
+  #running: Promise<void>[] = [];
+  #control: ReturnType<typeof setInterval> | undefined;
+  #applying = false;
+
+  private constructor(
+    config: Config,
+    journal: Journal,
+    status: StatusBoard,
+    logger: Logger,
+    clock: Clock,
+  ) {
+    this.config = config;
+    this.journal = journal;
+    this.status = status;
+    this.logger = logger;
+    this.clock = clock;
+    this.ingester = new Ingester({
+      journal,
+      status,
+      logger,
+      deadLetter: new DeadLetter(config.data_dir, config.dead_letter_max_bytes, clock.now),
+      maxLineBytes: config.input.max_line_bytes,
+    });
+  }
+
+  /** Opens the journal and state in `data_dir`, builds every output and starts its runner. */
+  static async start(config: Config, options: EngineOptions): Promise<Engine> {
+    const clock = options.clock ?? systemClock;
+    const logger = options.logger ?? jsonLogger(config.log_level);
+    await Deno.mkdir(joinPath(config.data_dir, "outputs"), { recursive: true });
+    const statusDir = config.status_file.replace(/\/[^/]*$/, "");
+    if (statusDir !== config.status_file) await Deno.mkdir(statusDir, { recursive: true });
+    const journal = await Journal.open(joinPath(config.data_dir, "journal"), {
+      segmentBytes: config.journal_segment_bytes,
+      logger,
+    });
+    const inputPath = config.input.type === "file" ? config.input.path : null;
+    const status = new StatusBoard(config.status_file, clock, {
+      type: config.input.type,
+      path: inputPath,
+    });
+    const engine = new Engine(config, journal, status, logger, clock);
+    const hostname = options.hostname ?? Deno.hostname();
+    const plugins = new Map(options.plugins.map((p) => [p.type, p]));
+    try {
+      for (const outputConfig of config.outputs) {
+        const plugin = plugins.get(outputConfig.type);
+        if (!plugin) throw new Error(`Unknown output type "${outputConfig.type}"`);
+        const pluginConfig = pluginFields(outputConfig);
+        const output = options.outputs?.[outputConfig.name] ??
+          await plugin.create(pluginConfig as never, {
+            name: outputConfig.name,
+            clock,
+            logger,
+            hostname,
+          });
+        const runner = new OutputRunner(engine, outputConfig, plugin, output, hostname);
+        await runner.load();
+        engine.runners.push(runner);
+      }
+    } catch (error) {
+      journal.close();
+      throw error;
+    }
+    status.journal.bytes = journal.bytes;
+    status.journal.segments = journal.segmentCount;
+    await status.stateChanged();
+    engine.#running = engine.runners.map((runner) => runner.run(engine.#stop.signal));
+    engine.#control = setInterval(() => engine.applyRequests(), options.controlInterval ?? 1000);
+    Deno.unrefTimer(engine.#control as unknown as number);
+    return engine;
+  }
+
+  /**
+   * Applies `hitship enable` / `hitship disable` requests left in `data_dir/outputs`. A running
+   * engine checks every second.
+   */
+  async applyRequests(): Promise<void> {
+    if (this.#applying) return;
+    this.#applying = true;
+    try {
+      for (const runner of this.runners) await runner.applyRequest();
+    } catch (error) {
+      this.logger.error(`Cannot apply an enable/disable request: ${(error as Error).message}`);
+    } finally {
+      this.#applying = false;
+    }
+  }
+
+  /** The runner of an output. */
+  runner(name: string): OutputRunner | undefined {
+    return this.runners.find((r) => r.name === name);
+  }
+
+  /** Queues a system event for every output, but `from`, whose `events` include its kind. */
+  emit(event: SystemEvent, from?: string): void {
+    this.logger.info(event.summary, { event: event.name, ...event.details });
+    for (const runner of this.runners) {
+      if (runner.name !== from && runner.takes(event.kind)) runner.queueEvent(event);
+    }
+  }
+
+  /** Deletes the journal segments no output needs any more. */
+  async releaseSegments(): Promise<void> {
+    const ranges = this.runners.flatMap((r) => r.neededRanges());
+    await this.journal.retain(ranges);
+    this.status.journal.bytes = this.journal.bytes;
+    this.status.journal.segments = this.journal.segmentCount;
+  }
+
+  /**
+   * The input has ended: every output delivers what the journal holds, then the engine stops.
+   * Outputs that cannot deliver within `timeout` ms keep their hits in the journal for the next
+   * run.
+   */
+  async drain(timeout: number): Promise<DrainResult> {
+    for (const runner of this.runners) runner.drain();
+    const timer = new AbortController();
+    const all = Promise.all(this.#running);
+    const expired = await Promise.race([
+      all.then(() => false),
+      this.clock.sleep(timeout, timer.signal).then(() => true, () => false),
+    ]);
+    timer.abort();
+    if (expired) this.#stop.abort(new Error("drain timeout"));
+    await all;
+    return await this.#finish();
+  }
+
+  /** Stops at once: in-flight requests are aborted, state is saved, nothing is lost. */
+  async stop(): Promise<DrainResult> {
+    this.#stop.abort(new Error("stopped"));
+    await Promise.all(this.#running);
+    return await this.#finish();
+  }
+
+  async #finish(): Promise<DrainResult> {
+    clearInterval(this.#control);
+    const undelivered: Record<string, number> = {};
+    for (const runner of this.runners) {
+      await runner.save();
+      await runner.output.close?.();
+      const pending = runner.pendingHits();
+      if (pending > 0 && !runner.disabled) undelivered[runner.name] = pending;
+    }
+    await this.releaseSegments();
+    this.journal.close();
+    await this.status.close();
+    return { undelivered };
+  }
+}
+
+function pluginFields(config: OutputConfig): Record<string, unknown> {
+  const { enabled: _e, events: _v, filter: _f, retry: _r, auto_disable: _a, ...rest } = config;
+  return rest;
+}
+
+/** The delivery loop of one output. */
+export class OutputRunner {
+  readonly name: string;
+  readonly type: string;
+  readonly output: Output;
+  readonly status: OutputStatus;
+  readonly #engine: Engine;
+  readonly #config: OutputConfig;
+  readonly #batching: BatchOptions;
+  readonly #filter: HitFilter | undefined;
+  readonly #schedule: RetrySchedule;
+  readonly #window: FailureWindow;
+  readonly #events: Set<string>;
+  readonly #hostname: string;
+  readonly #statePath: string;
+  #state: OutputStateFile;
+  #queue: SystemEvent[] = [];
+  #draining = false;
+  #waiter: (() => void) | undefined;
+  #urgentWaiter: (() => void) | undefined;
+  #poked = false;
+  #sendAbort: AbortController | undefined;
+
+  constructor(
+    engine: Engine,
+    config: OutputConfig,
+    plugin: OutputPlugin,
+    output: Output,
+    hostname: string,
+  ) {
+    this.#engine = engine;
+    this.#config = config;
+    this.name = config.name;
+    this.type = config.type;
+    this.output = output;
+    this.#hostname = hostname;
+    this.#batching = plugin.batchOptions(pluginFields(config) as never);
+    this.#filter = compileFilter(config.filter);
+    this.#events = new Set(config.events ?? plugin.defaultEvents);
+    const retry = { ...engine.config.retry, ...config.retry };
+    this.#schedule = new RetrySchedule(retry.cycles, retry.then_every);
+    const auto = { ...engine.config.auto_disable, ...config.auto_disable };
+    this.#window = new FailureWindow({
+      window: auto.window,
+      minRequests: auto.min_requests,
+      failureRatio: auto.failure_ratio,
+    });
+    this.#statePath = outputStatePath(engine.config.data_dir, config.name);
+    this.status = newOutputStatus(config.type);
+    engine.status.outputs[config.name] = this.status;
+    this.#state = {
+      version: 1,
+      type: config.type,
+      cursor: engine.journal.end,
+      intent: null,
+      batch_seq: 0,
+      last_base_key: null,
+      key_repeat: 0,
+      disabled: null,
+      disabled_at: null,
+      skip: null,
+      window: [],
+      counters: { delivered_hits: 0, requests: 0, failed_requests: 0 },
+      last_error: null,
+    };
+  }
+
+  /** Restores the persisted state; a new output starts at the journal's oldest line. */
+  async load(): Promise<void> {
+    const saved = await readJsonFile<OutputStateFile>(this.#statePath);
+    const journal = this.#engine.journal;
+    if (saved) {
+      this.#state = { ...this.#state, ...saved, type: this.type };
+    } else {
+      this.#state.cursor = journal.start.offset === 0 ? ORIGIN : journal.start;
+    }
+    const now = this.#engine.clock.now();
+    this.#window.restore(this.#state.window, now);
+    Object.assign(this.status, this.#state.counters);
+    this.status.last_error = this.#state.last_error;
+    if (!this.#config.enabled) this.#turnOff("config");
+    else if (this.#state.disabled === "config") this.#turnOn();
+    this.#refresh();
+    await this.save();
+    await this.applyRequest();
+  }
+
+  /** Applies a pending `hitship enable`/`disable` request for this output, if any. */
+  async applyRequest(): Promise<void> {
+    const path = this.#statePath.replace(/\.json$/, ".request.json");
+    const request = await readJsonFile<{ enabled: boolean }>(path);
+    if (!request) return;
+    await Deno.remove(path).catch(() => {});
+    if (request.enabled && this.#state.disabled === "config") return;
+    if (await this.setEnabled(request.enabled)) {
+      this.#engine.logger.info(
+        `Output "${this.name}" ${request.enabled ? "enabled" : "disabled"}`,
+        {
+          output: this.name,
+        },
+      );
+    }
+  }
+
+  /** True while the output is off. */
+  get disabled(): boolean {
+    return this.#state.disabled !== null;
+  }
+
+  /** The persisted state, for `status` and tests. */
+  get state(): Readonly<OutputStateFile> {
+    return this.#state;
+  }
+
+  /** True when the output receives events of this kind. */
+  takes(kind: string): boolean {
+    return this.#events.has(kind) && !this.disabled;
+  }
+
+  /** Queues a system event for delivery. */
+  queueEvent(event: SystemEvent): void {
+    this.#queue.push(event);
+    if (this.#queue.length > 1000) {
+      const dropped = this.#queue.shift()!;
+      this.#engine.logger.warn("Dropped the oldest queued system event", {
+        output: this.name,
+        event: dropped.name,
+      });
+    }
+    this.#poke(false);
+  }
+
+  /** The input has ended: finish what the journal holds, then stop. */
+  drain(): void {
+    this.#draining = true;
+    this.#poke(false);
+  }
+
+  /** Hits of the journal this output has still to deliver. */
+  pendingHits(): number {
+    if (!this.#events.has("hits")) return 0;
+    const end = this.#state.disabled_at ?? this.#engine.journal.end;
+    let pending = end.seq - this.#state.cursor.seq;
+    const skip = this.#state.skip;
+    if (skip && !this.#state.disabled_at) {
+      pending -= Math.max(0, skip.to.seq - Math.max(skip.from.seq, this.#state.cursor.seq));
+    }
+    return Math.max(0, pending);
+  }
+
+  /** Spans of the journal this output will still read. */
+  neededRanges(): Array<{ from: number; to: number }> {
+    if (!this.#events.has("hits")) return [];
+    const from = this.#state.cursor.offset;
+    if (this.#state.disabled_at) return [{ from, to: this.#state.disabled_at.offset }];
+    const skip = this.#state.skip;
+    if (skip && skip.to.offset > from) {
+      return [{ from, to: skip.from.offset }, { from: skip.to.offset, to: Infinity }];
+    }
+    return [{ from, to: Infinity }];
+  }
+
+  /** Turns the output off (`hitship disable`, the config, or auto-disable). */
+  #turnOff(by: DisabledBy): void {
+    if (this.#state.disabled === null) {
+      this.#state.disabled_at = { ...this.#engine.journal.end };
+    }
+    this.#state.disabled = by;
+    this.#sendAbort?.abort(new Error("disabled"));
+    this.#poke(true);
+  }
+
+  /** Turns the output back on: it resumes from its cursor and skips what came while it was off. */
+  #turnOn(): void {
+    const at = this.#state.disabled_at;
+    if (at) {
+      const end = this.#engine.journal.end;
+      if (end.offset > at.offset) this.#state.skip = { from: at, to: { ...end } };
+    }
+    this.#state.disabled = null;
+    this.#state.disabled_at = null;
+    this.#schedule.reset();
+    this.#poke(true);
+  }
+
+  /**
+   * Wakes the loop. An idle wait always ends; a wait between retries ends only when `urgent`
+   * (a state change), so events and new lines never cut the retry schedule short.
+   */
+  #poke(urgent: boolean): void {
+    const waiter = this.#waiter ?? (urgent ? this.#urgentWaiter : undefined);
+    this.#waiter = undefined;
+    this.#urgentWaiter = undefined;
+    if (waiter) waiter();
+    else this.#poked = true;
+  }
+
+  /** Writes the state file. */
+  async save(): Promise<void> {
+    this.#state.window = this.#window.toJSON();
+    this.#state.counters = {
+      delivered_hits: this.status.delivered_hits,
+      requests: this.status.requests,
+      failed_requests: this.status.failed_requests,
+    };
+    this.#state.last_error = this.status.last_error;
+    await writeFileAtomic(this.#statePath, JSON.stringify(this.#state, null, 2) + "\n");
+  }
+
+  #refresh(): void {
+    const s = this.status;
+    const { ratio } = this.#window.counts(this.#engine.clock.now());
+    s.failure_ratio = Math.round(ratio * 1000) / 1000;
+    s.pending_hits = this.pendingHits();
+    s.retry_attempt = this.#schedule.failures;
+    if (this.#state.disabled === "auto") s.state = "auto_disabled";
+    else if (this.#state.disabled) s.state = "disabled";
+    else if (this.#schedule.failures > 0) s.state = "retrying";
+    else s.state = "active";
+    if (s.state !== "retrying") s.next_retry_at = null;
+  }
+
+  /** The loop: events first, then the pending batch, then the next batch. */
+  async run(stop: AbortSignal): Promise<void> {
+    const onStop = () => this.#poke(true);
+    stop.addEventListener("abort", onStop);
+    try {
+      while (!stop.aborted) {
+        if (this.disabled) {
+          if (this.#draining) return;
+          await this.#idle(stop);
+          continue;
+        }
+        const event = this.#queue[0];
+        if (event) {
+          if (await this.#attempt(stop, (signal) => this.#sendEvent(event, signal))) {
+            this.#queue.shift();
+          }
+          continue;
+        }
+        const intent = this.#state.intent;
+        if (intent) {
+          if (
+            await this.#attempt(stop, (signal) => this.output.send(this.#batch(intent), signal))
+          ) {
+            await this.#delivered(intent);
+          }
+          continue;
+        }
+        if (!await this.#collect(stop)) return;
+      }
+    } catch (error) {
+      if (!stop.aborted) {
+        this.#engine.logger.error(`Output "${this.name}" stopped: ${(error as Error).message}`, {
+          output: this.name,
+        });
+      }
+    } finally {
+      stop.removeEventListener("abort", onStop);
+      this.#refresh();
+    }
+  }
+
+  #sendEvent(event: SystemEvent, signal: AbortSignal): Promise<SendResult> {
+    if (!this.output.sendEvent) return Promise.resolve({ ok: true });
+    return this.output.sendEvent(event, signal);
+  }
+
+  /** Waits for something to do: new lines, an event, a state change, the drain, or `until`. */
+  async #idle(stop: AbortSignal, until?: number, journalOffset?: number): Promise<void> {
+    if (stop.aborted) return;
+    if (this.#poked) {
+      this.#poked = false;
+      return;
+    }
+    const done = new AbortController();
+    const waits: Promise<unknown>[] = [
+      new Promise<void>((resolve) => (this.#waiter = resolve)),
+    ];
+    if (journalOffset !== undefined) {
+      waits.push(this.#engine.journal.waitFor(journalOffset, done.signal).catch(() => {}));
+    }
+    if (until !== undefined) {
+      const wait = Math.max(0, until - this.#engine.clock.now());
+      waits.push(this.#engine.clock.sleep(wait, done.signal).catch(() => {}));
+    }
+    await Promise.race(waits);
+    done.abort();
+    this.#waiter = undefined;
+  }
+
+  /**
+   * One request, with the supervision: on failure, count it, maybe auto-disable, and wait out the
+   * schedule's next interval.
+   *
+   * @returns True when the request succeeded.
+   */
+  async #attempt(
+    stop: AbortSignal,
+    send: (signal: AbortSignal) => Promise<SendResult>,
+  ): Promise<boolean> {
+    const clock = this.#engine.clock;
+    const abort = new AbortController();
+    this.#sendAbort = abort;
+    const onStop = () => abort.abort(stop.reason);
+    stop.addEventListener("abort", onStop, { once: true });
+    let result: SendResult;
+    try {
+      result = await send(abort.signal);
+    } catch (error) {
+      result = { ok: false, error: (error as Error).message ?? String(error) };
+    } finally {
+      stop.removeEventListener("abort", onStop);
+      this.#sendAbort = undefined;
+    }
+    if (abort.signal.aborted) return false; // stopped or disabled mid-request: not counted
+    const now = clock.now();
+    this.#window.record(!result.ok, now);
+    this.status.requests++;
+    if (result.ok) {
+      this.#schedule.reset();
+      this.status.last_success_at = new Date(now).toISOString();
+      this.#refresh();
+      this.#engine.status.changed();
+      return true;
+    }
+    this.status.failed_requests++;
+    this.status.last_error = result.error;
+    this.#engine.logger.warn(`Output "${this.name}" request failed: ${result.error}`, {
+      output: this.name,
+      status: result.status,
+      attempt: this.#schedule.failures + 1,
+    });
+    if (this.#window.tripped(now)) {
+      await this.#autoDisable(result.error);
+      return false;
+    }
+    const delay = this.#schedule.next();
+    this.status.next_retry_at = new Date(now + delay).toISOString();
+    this.#refresh();
+    await this.save();
+    await this.#engine.status.stateChanged();
+    if (this.disabled || stop.aborted) return false;
+    const wait = new AbortController();
+    this.#poked = false;
+    this.#urgentWaiter = () => wait.abort();
+    await clock.sleep(delay, wait.signal).catch(() => {});
+    this.#urgentWaiter = undefined;
+    return false;
+  }
+
+  async #autoDisable(lastError: string): Promise<void> {
+    const { ratio, requests, failures } = this.#window.counts(this.#engine.clock.now());
+    this.#turnOff("auto");
+    this.#schedule.reset();
+    this.#refresh();
+    await this.save();
+    await this.#engine.status.stateChanged();
+    this.#engine.logger.error(`Output "${this.name}" auto-disabled`, {
+      output: this.name,
+      failure_ratio: ratio,
+      requests,
+      failures,
+    });
+    this.#engine.emit({
+      kind: "system",
+      name: "integration_broken",
+      summary: `Integration "${this.name}" (${this.type}) is broken and was disabled`,
+      details: {
+        integration: this.name,
+        type: this.type,
+        failure_ratio: Math.round(ratio * 1000) / 1000,
+        requests,
+        failed_requests: failures,
+        last_error: lastError,
+      },
+      time: this.#engine.clock.now(),
+    }, this.name);
+  }
+
+  /** Turns the output on or off by command; returns false when nothing changed. */
+  async setEnabled(enabled: boolean, by: DisabledBy = "command"): Promise<boolean> {
+    if (enabled === !this.disabled) return false;
+    if (enabled) this.#turnOn();
+    else this.#turnOff(by);
+    this.#refresh();
+    await this.save();
+    await this.#engine.status.stateChanged();
+    if (!enabled) {
+      this.#engine.emit({
+        kind: "system",
+        name: "disable_integration",
+        summary: `Integration "${this.name}" (${this.type}) was disabled`,
+        details: { integration: this.name, type: this.type, by },
+        time: this.#engine.clock.now(),
+      }, this.name);
+    }
+    return true;
+  }
+
+  async #delivered(intent: BatchIntent): Promise<void> {
+    this.#state.cursor = intent.to;
+    this.#state.intent = null;
+    this.status.delivered_hits += intent.count;
+    this.status.last_error = null;
+    this.#refresh();
+    await this.save();
+    await this.#engine.releaseSegments();
+    this.#engine.status.changed();
+  }
+
+  #batch(intent: BatchIntent): Batch {
+    const journal = this.#engine.journal;
+    const filter = this.#filter;
+    return {
+      seq: intent.seq,
+      key: intent.key,
+      count: intent.count,
+      rawBytes: intent.raw_bytes,
+      createdAt: intent.created_at,
+      async *lines() {
+        const chunks = journal.reader(intent.from, intent.to).chunks();
+        if (!filter) {
+          yield* chunks;
+          return;
+        }
+        for await (const lines of chunks) {
+          yield lines.filter((line) => filter(JSON.parse(decoder.decode(line))));
+        }
+      },
+    };
+  }
+
+  /** Moves the cursor over a span this output does not take. */
+  #skipTo(position: Position): void {
+    this.#state.cursor = position;
+    if (this.#state.skip && position.offset >= this.#state.skip.to.offset) this.#state.skip = null;
+  }
+
+  /**
+   * Reads the journal from the cursor into the next batch, waiting for lines or the interval.
+   *
+   * @returns False when the output has drained and should stop.
+   */
+  async #collect(stop: AbortSignal): Promise<boolean> {
+    const journal = this.#engine.journal;
+    if (!this.#events.has("hits")) {
+      if (this.#draining) return false;
+      await this.#idle(stop);
+      return true;
+    }
+    const { interval, maxHits, maxBytes } = this.#batching;
+    const clock = this.#engine.clock;
+    let count = 0;
+    let raw = 0;
+    let firstAt = 0;
+    let to = this.#state.cursor;
+    const skip = this.#state.skip;
+    if (skip && to.offset >= skip.from.offset && to.offset < skip.to.offset) {
+      this.#skipTo(skip.to);
+      to = skip.to;
+    }
+    const stopAt = skip && to.offset < skip.from.offset ? skip.from : undefined;
+    const reader = journal.reader(to, stopAt);
+    try {
+      for (;;) {
+        if (stop.aborted || this.disabled || this.#queue.length > 0) {
+          if (count === 0 && to.offset > this.#state.cursor.offset) this.#skipTo(to);
+          return true;
+        }
+        const chunk = await reader.read();
+        if (chunk) {
+          let position = chunk.start;
+          for (const line of chunk.lines) {
+            position = { offset: position.offset + line.length + 1, seq: position.seq + 1 };
+            if (this.#filter && !this.#filter(JSON.parse(decoder.decode(line)))) {
+              to = position;
+              continue;
+            }
+            if (count === 0) firstAt = clock.now();
+            count++;
+            raw += line.length;
+            to = position;
+            if (count >= maxHits || raw >= maxBytes) {
+              await this.#cut(count, raw, to, firstAt);
+              return true;
+            }
+          }
+          to = chunk.end;
+          continue;
+        }
+        if (stopAt && to.offset >= stopAt.offset) {
+          // Reached the span skipped while the output was off.
+          if (count > 0) await this.#cut(count, raw, to, firstAt);
+          else this.#skipTo(stopAt);
+          return true;
+        }
+        if (count > 0 && (this.#draining || clock.now() - firstAt >= interval)) {
+          await this.#cut(count, raw, to, firstAt);
+          return true;
+        }
+        if (count === 0) {
+          if (to.offset > this.#state.cursor.offset) {
+            this.#skipTo(to);
+            await this.save();
+            await this.#engine.releaseSegments();
+          }
+          if (this.#draining) return false;
+        }
+        this.#refresh();
+        await this.#idle(stop, count > 0 ? firstAt + interval : undefined, to.offset);
+      }
+    } finally {
+      reader.close();
+    }
+  }
+
+  async #cut(count: number, raw: number, to: Position, firstAt: number): Promise<void> {
+    const now = this.#engine.clock.now();
+    void firstAt;
+    const seq = ++this.#state.batch_seq;
+    const c = this.#config as OutputConfig & {
+      key?: string;
+      format?: Format;
+      compression?: Compression;
+    };
+    const base = renderKey(
+      c.key ?? `${this.name}-{timestamp}`,
+      { time: now, hostname: this.#hostname, seq },
+      c.format,
+      c.compression,
+    );
+    this.#state.key_repeat = base === this.#state.last_base_key ? this.#state.key_repeat + 1 : 0;
+    this.#state.last_base_key = base;
+    this.#state.intent = {
+      seq,
+      key: withSuffix(base, this.#state.key_repeat),
+      from: this.#state.cursor,
+      to,
+      count,
+      raw_bytes: raw,
+      created_at: now,
+    };
+    await this.save();
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The status model: one in-memory picture of the input and every output, written atomically to
+ * the status file at least every second while anything changes and at once on a state change.
+ *
+ * @module
+ */
+import type { Clock } from "./clock.ts";
+import { writeFileAtomic } from "./fs.ts";
+
+/** The state of an output. */
+export type OutputState = "active" | "retrying" | "disabled" | "auto_disabled";
+
+/** An output's part of the status file. */
+export interface OutputStatus {
+  type: string;
+  state: OutputState;
+  delivered_hits: number;
+  requests: number;
+  failed_requests: number;
+  failure_ratio: number;
+  pending_hits: number;
+  retry_attempt: number;
+  last_error: string | null;
+  last_success_at: string | null;
+  next_retry_at: string | null;
+}
+
+/** The input's part of the status file. */
+export interface InputStatus {
+  type: string;
+  path: string | null;
+  lines: number;
+  hits: number;
+  rejected: number;
+  offset: number;
+  paused: boolean;
+  truncations: number;
+}
+
+/** The status file's content. */
+export interface StatusDocument {
+  version: 1;
+  updated_at: string;
+  pid: number;
+  journal: { bytes: number; segments: number };
+  input: InputStatus;
+  outputs: Record<string, OutputStatus>;
+  last_config_error: string | null;
+}
+
+/** Reads a status file, or returns `undefined` when there is none. */
+export async function readStatus(path: string): Promise<StatusDocument | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as StatusDocument;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/** A fresh output status. */
+export function newOutputStatus(type: string, state: OutputState = "active"): OutputStatus {
+  return {
+    type,
+    state,
+    delivered_hits: 0,
+    requests: 0,
+    failed_requests: 0,
+    failure_ratio: 0,
+    pending_hits: 0,
+    retry_attempt: 0,
+    last_error: null,
+    last_success_at: null,
+    next_retry_at: null,
+  };
+}
+
+/**
+ * Holds the status and writes it: {@linkcode StatusBoard.changed} for counters (written within a
+ * second), {@linkcode StatusBoard.stateChanged} for state changes (written at once).
+ */
+export class StatusBoard {
+  readonly input: InputStatus;
+  readonly outputs: Record<string, OutputStatus> = {};
+  readonly journal = { bytes: 0, segments: 0 };
+  lastConfigError: string | null = null;
+  readonly #path: string | undefined;
+  readonly #clock: Clock;
+  #dirty = false;
+  #timer: AbortController | undefined;
+  #writing: Promise<void> = Promise.resolve();
+  #lastWrite = 0;
+  #listeners = new Set<() => void>();
+
+  /** @param path The status file; `undefined` keeps the status in memory only. */
+  constructor(path: string | undefined, clock: Clock, input: Pick<InputStatus, "type" | "path">) {
+    this.#path = path;
+    this.#clock = clock;
+    this.input = {
+      ...input,
+      lines: 0,
+      hits: 0,
+      rejected: 0,
+      offset: 0,
+      paused: false,
+      truncations: 0,
+    };
+  }
+
+  /** Calls `listener` on every change (the HTTP endpoint and tests use it). */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The status file's content now. */
+  snapshot(): StatusDocument {
+    return {
+      version: 1,
+      updated_at: new Date(this.#clock.now()).toISOString(),
+      pid: Deno.pid,
+      journal: { ...this.journal },
+      input: { ...this.input },
+      outputs: structuredClone(this.outputs),
+      last_config_error: this.lastConfigError,
+    };
+  }
+
+  /** Counters changed: the file is written within a second. */
+  changed(): void {
+    this.#dirty = true;
+    for (const listener of this.#listeners) listener();
+    if (this.#timer || !this.#path) return;
+    const wait = Math.max(0, 1000 - (this.#clock.now() - this.#lastWrite));
+    const timer = new AbortController();
+    this.#timer = timer;
+    this.#clock.sleep(wait, timer.signal).then(
+      () => {
+        if (this.#timer === timer) this.#timer = undefined;
+        return this.flush();
+      },
+      () => {},
+    );
+  }
+
+  /** A state changed: the file is written now. */
+  stateChanged(): Promise<void> {
+    this.#dirty = true;
+    for (const listener of this.#listeners) listener();
+    return this.flush();
+  }
+
+  /** Writes the file now if anything changed since the last write. */
+  flush(): Promise<void> {
+    this.#timer?.abort();
+    this.#timer = undefined;
+    if (!this.#path || !this.#dirty) return this.#writing;
+    this.#dirty = false;
+    this.#lastWrite = this.#clock.now();
+    const doc = JSON.stringify(this.snapshot(), null, 2) + "\n";
+    const path = this.#path;
+    this.#writing = this.#writing.then(() => writeFileAtomic(path, doc)).catch(() => {});
+    return this.#writing;
+  }
+
+  /** Stops the timer and writes the final status. */
+  async close(): Promise<void> {
+    this.#dirty = true;
+    await this.flush();
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * End to end: the real CLI in its own process, real input on stdin, real files out.
+ */
+import assert from "node:assert/strict";
+import { exportOrder, runCli, writeConfig } from "./helpers.ts";
+import { mixedInput } from "./hits.ts";
+
+Deno.test("run: 3,000 hits with 60 malformed lines land in order; 60 rejected with reasons", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+status_file: ${dir}/status.json
+outputs:
+  - name: local
+    type: file
+    path: ${dir}/out
+    max_hits: 700
+`,
+  );
+  const { text, hits } = mixedInput(3000, 60);
+  const run = await runCli(["run", "--config", config], { stdin: text });
+  assert.equal(run.code, 0, run.stderr);
+
+  const files = exportOrder([...Deno.readDirSync(`${dir}/out`)].map((e) => e.name));
+  assert.ok(files.length >= 5, `files: ${files}`);
+  for (const f of files) assert.match(f, /^hitlogs-\d+(-\d+)?\.json$/);
+  const shipped: unknown[] = [];
+  const raw: string[] = [];
+  for (const f of files) {
+    const body = await Deno.readTextFile(`${dir}/out/${f}`);
+    const array = JSON.parse(body);
+    assert.ok(Array.isArray(array));
+    assert.ok(array.length <= 700);
+    shipped.push(...array);
+    raw.push(body);
+  }
+  assert.equal(shipped.length, 3000);
+  assert.deepEqual(shipped, hits.map((h) => JSON.parse(h)), "every valid hit, in order");
+  // Shipped exactly as written: the raw line of every hit appears byte for byte.
+  const all = raw.join("");
+  for (const hit of [hits[0]!, hits[1234]!, hits[2999]!]) assert.ok(all.includes(hit));
+
+  const status = JSON.parse(await Deno.readTextFile(`${dir}/status.json`));
+  assert.equal(status.input.rejected, 60);
+  assert.equal(status.input.hits, 3000);
+  assert.equal(status.input.lines, 3060);
+  assert.equal(status.outputs.local.delivered_hits, 3000);
+  assert.equal(status.outputs.local.pending_hits, 0);
+
+  const dead = (await Deno.readTextFile(`${dir}/data/dead-letter.ndjson`)).trim().split("\n")
+    .map((l) => JSON.parse(l));
+  assert.equal(dead.length, 60);
+  const inputLines = text.split("\n");
+  for (const record of dead) {
+    assert.equal(record.raw, inputLines[record.line - 1], "dead letter holds the line as read");
+    assert.ok(record.reason.length > 0);
+  }
+  const reasons = dead.map((d) => d.reason).join("\n");
+  assert.match(reasons, /not valid JSON/);
+  assert.match(reasons, /expected a JSON object, got an array/);
+  assert.match(reasons, /status_code: expected an integer, got "abc"/);
+  assert.match(reasons, /attack_type: is required/);
+  assert.match(reasons, /time: expected Unix seconds/);
+  assert.match(run.stderr, /Rejected line \d+: status_code: expected an integer, got \\"abc\\"/);
+});
+
+Deno.test("run: with no --config, stdin goes to ./hitlogs and state to ./.hitship", async () => {
+  const dir = await Deno.makeTempDir();
+  const { text, hits } = mixedInput(20, 0);
+  const run = await runCli(["run"], { stdin: text, cwd: dir });
+  assert.equal(run.code, 0, run.stderr);
+  const files = [...Deno.readDirSync(`${dir}/hitlogs`)].map((e) => e.name);
+  assert.equal(files.length, 1);
+  const shipped = JSON.parse(await Deno.readTextFile(`${dir}/hitlogs/${files[0]}`));
+  assert.deepEqual(shipped, hits.map((h) => JSON.parse(h)));
+  const status = JSON.parse(await Deno.readTextFile(`${dir}/.hitship/status.json`));
+  assert.equal(status.outputs.local.delivered_hits, 20);
+});
+
+Deno.test("run: CRLF, blank lines, a BOM, invalid UTF-8 and an over-long line never stop the stream", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+input: { type: stdin, max_line_bytes: 2KiB }
+outputs: [{ name: out, type: file, path: ${dir}/out, format: jsonl }]
+`,
+  );
+  const { hits } = mixedInput(4, 0);
+  const enc = new TextEncoder();
+  const parts = [
+    enc.encode("\uFEFF" + hits[0] + "\r\n\r\n   \n"),
+    new Uint8Array([0x7b, 0xff, 0xfe, 0x7d, 0x0a]), // invalid UTF-8
+    enc.encode(`{"x":"${"y".repeat(5000)}"}\n`),
+    enc.encode(hits[1] + "\n" + hits[2] + "\r\n" + hits[3]), // last line without newline
+  ];
+  const input = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) input.set(p, (at += p.length) - p.length);
+  const run = await runCli(["run", "--config", config], { stdin: input });
+  assert.equal(run.code, 0, run.stderr);
+  const [file] = [...Deno.readDirSync(`${dir}/out`)].map((e) => e.name);
+  assert.match(file!, /^hitlogs-\d+\.jsonl$/);
+  const body = await Deno.readTextFile(`${dir}/out/${file}`);
+  assert.equal(body, hits.join("\n") + "\n");
+  const dead = (await Deno.readTextFile(`${dir}/data/dead-letter.ndjson`)).trim().split("\n")
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(dead.map((d) => [d.line, d.reason]), [
+    [4, "not valid UTF-8"],
+    [5, "line is 5008 bytes, longer than max_line_bytes (2048)"],
+  ]);
+});
+
+Deno.test("validate: a misspelled key exits 1 naming the key, file, line and column", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+outputs:
+  - name: local
+    type: file
+    path: ${dir}/out
+    intervall: 10m
+`,
+  );
+  const run = await runCli(["validate", "--config", config]);
+  assert.equal(run.code, 1);
+  assert.equal(
+    run.stderr.trim(),
+    `${config}:6:5: outputs[0].intervall: unknown key "intervall", did you mean "interval"?`,
+  );
+});
+
+Deno.test("validate: a good config exits 0 and says what it found", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = await writeConfig(dir, `outputs: [{ name: a, type: file, path: ${dir}/out }]\n`);
+  const run = await runCli(["validate", "--config", config]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /valid; input stdin; outputs: a \(file\)/);
+});
+
+Deno.test("usage errors exit 2 with a one-line hint; --version and --help exit 0", async () => {
+  const bad = await runCli(["run", "--bogus"]);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr.trim().split("\n").length, 1);
+  assert.match(bad.stderr, /--bogus.*see "hitship run --help"/);
+  const unknown = await runCli(["launch"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command "launch"/);
+  const version = await runCli(["--version"]);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^hitship \d+\.\d+\.\d+/);
+  const help = await runCli(["validate", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: hitship validate --config FILE/);
+  const missing = await runCli(["validate"]);
+  assert.equal(missing.code, 2);
+});

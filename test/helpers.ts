@@ -1,0 +1,90 @@
+/**
+ * Helpers for the integration and end-to-end tests: run the real CLI as a separate process.
+ *
+ * @module
+ */
+
+/** The permissions the sidecar runs with (the Dockerfile uses the same). */
+export const RUN_PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-net",
+  "--allow-sys=hostname",
+];
+
+/** The entry point. */
+export const MOD = new URL("../mod.ts", import.meta.url).pathname;
+
+/** What a finished CLI run printed. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of {@linkcode runCli}. */
+export interface RunCliOptions {
+  stdin?: string | Uint8Array;
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+/** Runs `hitship ARGS` to its end. */
+export async function runCli(args: string[], options: RunCliOptions = {}): Promise<CliRun> {
+  const child = spawnCli(args, options);
+  const writing = (async () => {
+    const writer = child.stdin.getWriter();
+    if (options.stdin !== undefined) {
+      const data = typeof options.stdin === "string"
+        ? new TextEncoder().encode(options.stdin)
+        : options.stdin;
+      await writer.write(data).catch(() => {});
+    }
+    await writer.close().catch(() => {});
+  })();
+  const output = await child.output();
+  await writing;
+  const dec = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: dec.decode(output.stdout),
+    stderr: dec.decode(output.stderr),
+  };
+}
+
+/** Starts `hitship ARGS` with every stream piped. */
+export function spawnCli(args: string[], options: RunCliOptions = {}): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...RUN_PERMISSIONS, MOD, ...args],
+    cwd: options.cwd,
+    env: options.env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Keys named `prefix-TIMESTAMP[-N].ext`, in export order. */
+export function exportOrder(names: string[]): string[] {
+  const parse = (name: string) => {
+    const match = /-(\d+)(?:-(\d+))?\./.exec(name);
+    return match ? [Number(match[1]), Number(match[2] ?? 0)] : [0, 0];
+  };
+  return [...names].sort((a, b) => {
+    const [ta, na] = parse(a);
+    const [tb, nb] = parse(b);
+    return ta! - tb! || na! - nb!;
+  });
+}
+
+/** Writes a config file in `dir` and returns its path. */
+export async function writeConfig(
+  dir: string,
+  yaml: string,
+  name = "hitship.yaml",
+): Promise<string> {
+  const path = `${dir}/${name}`;
+  await Deno.writeTextFile(path, yaml);
+  return path;
+}
