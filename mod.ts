@@ -60,6 +60,7 @@ export {
 export { Engine, type EngineOptions, OutputRunner } from "./src/pipeline.ts";
 export { type OutputStatus, readStatus, type StatusDocument } from "./src/status.ts";
 export { FailureWindow, RetrySchedule } from "./src/supervisor.ts";
+export { type CapturedRequest, CaptureOutput, type Responder } from "./src/testing.ts";
 export { builtinPlugins } from "./plugins/mod.ts";
 export { fileOutput, fileOutputSchema } from "./plugins/file/mod.ts";
 

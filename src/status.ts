@@ -87,7 +87,7 @@ export class StatusBoard {
   readonly #path: string | undefined;
   readonly #clock: Clock;
   #dirty = false;
-  #timer: AbortController | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<void> = Promise.resolve();
   #lastWrite = 0;
   #listeners = new Set<() => void>();
@@ -130,17 +130,13 @@ export class StatusBoard {
   changed(): void {
     this.#dirty = true;
     for (const listener of this.#listeners) listener();
-    if (this.#timer || !this.#path) return;
-    const wait = Math.max(0, 1000 - (this.#clock.now() - this.#lastWrite));
-    const timer = new AbortController();
-    this.#timer = timer;
-    this.#clock.sleep(wait, timer.signal).then(
-      () => {
-        if (this.#timer === timer) this.#timer = undefined;
-        return this.flush();
-      },
-      () => {},
-    );
+    if (this.#timer !== undefined || !this.#path) return;
+    // Real time, not the injected clock: this paces disk writes, it is not behaviour under test.
+    const wait = Math.max(0, 1000 - (Date.now() - this.#lastWrite));
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.flush();
+    }, wait);
   }
 
   /** A state changed: the file is written now. */
@@ -152,11 +148,11 @@ export class StatusBoard {
 
   /** Writes the file now if anything changed since the last write. */
   flush(): Promise<void> {
-    this.#timer?.abort();
+    clearTimeout(this.#timer);
     this.#timer = undefined;
     if (!this.#path || !this.#dirty) return this.#writing;
     this.#dirty = false;
-    this.#lastWrite = this.#clock.now();
+    this.#lastWrite = Date.now();
     const doc = JSON.stringify(this.snapshot(), null, 2) + "\n";
     const path = this.#path;
     this.#writing = this.#writing.then(() => writeFileAtomic(path, doc)).catch(() => {});

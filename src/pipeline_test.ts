@@ -1,0 +1,276 @@
+import assert from "node:assert/strict";
+import { builtinPlugins } from "../plugins/mod.ts";
+import { makeHit } from "../test/hits.ts";
+import { FakeClock } from "./clock.ts";
+import { parseConfig } from "./config.ts";
+import { memoryLogger } from "./log.ts";
+import { Engine, outputStatePath } from "./pipeline.ts";
+import { CaptureOutput } from "./testing.ts";
+
+const enc = new TextEncoder();
+const hits = Array.from({ length: 50 }, (_, i) => JSON.stringify(makeHit(i)));
+
+interface Setup {
+  dir: string;
+  clock: FakeClock;
+  engine: Engine;
+  outputs: Record<string, CaptureOutput>;
+  logger: ReturnType<typeof memoryLogger>;
+  push(lines: string[]): Promise<void>;
+  restart(outputs?: Record<string, CaptureOutput>): Promise<void>;
+}
+
+async function setup(outputsYaml: string, names: string[], top = ""): Promise<Setup> {
+  const dir = await Deno.makeTempDir();
+  const clock = new FakeClock(1_700_000_000_000);
+  const logger = memoryLogger();
+  const config = parseConfig(
+    `data_dir: ${dir}\nstatus_file: ${dir}/status.json\n${top}\noutputs:\n${outputsYaml}`,
+    "test.yaml",
+    { plugins: builtinPlugins, env: () => undefined },
+  );
+  const make = () => Object.fromEntries(names.map((n) => [n, new CaptureOutput(clock)]));
+  const s: Setup = {
+    dir,
+    clock,
+    logger,
+    outputs: make(),
+    engine: undefined as unknown as Engine,
+    async push(lines) {
+      await s.engine.ingester.push(enc.encode(lines.map((l) => l + "\n").join("")));
+    },
+    async restart(outputs) {
+      await s.engine.stop();
+      s.outputs = outputs ?? make();
+      s.engine = await Engine.start(config, {
+        plugins: builtinPlugins,
+        clock,
+        logger,
+        outputs: s.outputs,
+      });
+    },
+  };
+  s.engine = await Engine.start(config, {
+    plugins: builtinPlugins,
+    clock,
+    logger,
+    outputs: s.outputs,
+  });
+  return s;
+}
+
+/** Waits (in real time, briefly) until the engine has done what the test waits for. */
+async function until(what: string, condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (condition()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.fail(`timed out waiting until ${what}`);
+}
+
+const fileOutput = (name: string, extra = "") =>
+  `  - { name: ${name}, type: file, path: unused${extra ? `, ${extra}` : ""} }\n`;
+
+Deno.test("Engine delivers batches of max_hits in order and resumes from the saved cursor", async () => {
+  const s = await setup(fileOutput("a", "max_hits: 3"), ["a"]);
+  await s.push(hits.slice(0, 7));
+  await until("two batches arrive", () => s.outputs.a!.requests.length === 2);
+  assert.deepEqual(s.outputs.a!.delivered, hits.slice(0, 6));
+  const first = s.outputs.a!;
+
+  await s.restart();
+  const state = JSON.parse(await Deno.readTextFile(outputStatePath(s.dir, "a")));
+  assert.equal(state.cursor.seq, 6, "the cursor was saved after the second batch");
+  await s.push(hits.slice(7, 9));
+  await s.engine.drain(1000);
+  assert.deepEqual(s.outputs.a!.delivered, hits.slice(6, 9), "no hit twice, none lost");
+  assert.equal(first.delivered.length + s.outputs.a!.delivered.length, 9);
+});
+
+Deno.test("Engine cuts a batch `interval` after its first hit, in virtual time", async () => {
+  const s = await setup(fileOutput("a", "interval: 10m"), ["a"]);
+  const t0 = s.clock.now();
+  await s.push(hits.slice(0, 2));
+  await s.clock.waitForTimers(1);
+  await s.clock.advance(599_000);
+  assert.equal(s.outputs.a!.requests.length, 0);
+  await s.push(hits.slice(2, 3));
+  await s.clock.advance(1_000);
+  await until("the batch arrives", () => s.outputs.a!.requests.length === 1);
+  assert.equal(s.outputs.a!.requests[0]!.at, t0 + 600_000);
+  assert.deepEqual(s.outputs.a!.delivered, hits.slice(0, 3));
+  await s.engine.drain(1000);
+});
+
+Deno.test("A failing batch is resent with the node's schedule, under the same key", async () => {
+  const s = await setup(
+    fileOutput("a", "max_hits: 1"),
+    ["a"],
+    "auto_disable: { min_requests: 1000 }",
+  );
+  s.outputs.a!.respond(() => ({ ok: false, status: 500, error: "HTTP 500" }));
+  await s.push(hits.slice(0, 1));
+  while (s.outputs.a!.requests.length < 20) {
+    await s.clock.waitForTimers(1);
+    await s.clock.next();
+  }
+  const at = s.outputs.a!.requests.slice(0, 20).map((r) => r.at);
+  const gaps = at.slice(1).map((t, i) => (t - at[i]!) / 1000);
+  assert.deepEqual(gaps, [
+    1,
+    3,
+    5,
+    10,
+    10, // cycle 1
+    0,
+    1,
+    3,
+    5,
+    30, // cycle 2
+    60,
+    60,
+    180,
+    300,
+    600,
+    1800, // cycle 3
+    1800,
+    1800,
+    1800, // then every 30 minutes
+  ]);
+  assert.equal(new Set(s.outputs.a!.requests.map((r) => r.key)).size, 1, "same key every time");
+  const status = s.engine.status.outputs.a!;
+  assert.equal(status.state, "retrying");
+  assert.equal(status.requests, s.outputs.a!.requests.length);
+  assert.equal(status.failed_requests, status.requests);
+  assert.equal(status.last_error, "HTTP 500");
+  assert.ok(status.next_retry_at);
+
+  // A success resets the schedule: the next failure waits 1 s again.
+  s.outputs.a!.respond(() => ({ ok: true, status: 200 }));
+  await s.clock.waitForTimers(1);
+  await s.clock.next();
+  await until("delivered", () => s.outputs.a!.delivered.length === 1);
+  assert.equal(s.engine.status.outputs.a!.state, "active");
+  s.outputs.a!.respond(() => ({ ok: false, error: "ECONNREFUSED" }));
+  const before = s.outputs.a!.requests.length;
+  await s.push(hits.slice(1, 2));
+  await until("a new failure", () => s.outputs.a!.requests.length === before + 1);
+  await s.clock.waitForTimers(1);
+  assert.equal(s.clock.nextAt! - s.clock.now(), 1000);
+  await s.engine.stop();
+});
+
+Deno.test("An output that keeps failing is auto-disabled and the others hear integration_broken", async () => {
+  const s = await setup(
+    fileOutput(
+      "a",
+      "max_hits: 1, retry: { cycles: [[1s]], then_every: 1s }, " +
+        "auto_disable: { min_requests: 5 }",
+    ) +
+      fileOutput("b", "max_hits: 1, events: [hits, system]") +
+      fileOutput("c", "max_hits: 1"),
+    ["a", "b", "c"],
+  );
+  s.outputs.a!.respond(() => ({ ok: false, status: 503, error: "HTTP 503 Service Unavailable" }));
+  await s.push(hits.slice(0, 1));
+  for (let i = 0; i < 4; i++) {
+    await until(`request ${i + 1}`, () => s.outputs.a!.requests.length === i + 1);
+    await s.clock.waitForTimers(1);
+    await s.clock.next();
+  }
+  await until("auto-disabled", () => s.engine.status.outputs.a!.state === "auto_disabled");
+  assert.equal(s.outputs.a!.requests.length, 5, "it stopped sending after 5 requests");
+  await until("b hears it", () => s.outputs.b!.events.length === 1);
+  const [event] = s.outputs.b!.events;
+  assert.equal(event!.name, "integration_broken");
+  assert.deepEqual(event!.details, {
+    integration: "a",
+    type: "file",
+    failure_ratio: 1,
+    requests: 5,
+    failed_requests: 5,
+    last_error: "HTTP 503 Service Unavailable",
+  });
+  assert.equal(s.outputs.c!.events.length, 0, "c does not take system events");
+  assert.deepEqual(s.outputs.b!.delivered, hits.slice(0, 1));
+
+  // The state survives a restart, and `enable` resumes from the cursor.
+  await s.restart();
+  assert.equal(s.engine.status.outputs.a!.state, "auto_disabled");
+  await s.clock.advance(60_000);
+  assert.equal(s.outputs.a!.requests.length, 0);
+  await Deno.writeTextFile(
+    outputStatePath(s.dir, "a").replace(/\.json$/, ".request.json"),
+    JSON.stringify({ enabled: true }),
+  );
+  await s.engine.applyRequests();
+  assert.equal(s.engine.status.outputs.a!.state, "active");
+  await s.engine.drain(1000);
+  assert.deepEqual(s.outputs.a!.delivered, hits.slice(0, 1), "the held hit is delivered");
+});
+
+Deno.test("A retrying output never delays another", async () => {
+  const s = await setup(fileOutput("slow", "max_hits: 1") + fileOutput("fast", "max_hits: 1"), [
+    "slow",
+    "fast",
+  ]);
+  s.outputs.slow!.respond(() => ({ ok: false, error: "ECONNREFUSED" }));
+  await s.push(hits.slice(0, 10));
+  await until("fast has everything", () => s.outputs.fast!.delivered.length === 10);
+  assert.equal(s.outputs.slow!.delivered.length, 0);
+  assert.equal(s.engine.status.outputs.slow!.pending_hits, 10);
+  await s.engine.stop();
+});
+
+Deno.test("A batch in flight at a stop is replayed under the same key with the same hits", async () => {
+  const s = await setup(fileOutput("a", "max_hits: 4"), ["a"]);
+  s.outputs.a!.respond(() => ({ ok: false, error: "socket hang up" }));
+  await s.push(hits.slice(0, 6));
+  await until("first attempt", () => s.outputs.a!.requests.length === 1);
+  const [attempt] = s.outputs.a!.requests;
+  await s.restart();
+  await s.engine.drain(1000);
+  const [replay, rest] = s.outputs.a!.requests;
+  assert.equal(replay!.key, attempt!.key);
+  assert.deepEqual(replay!.lines, attempt!.lines);
+  assert.deepEqual(replay!.lines, hits.slice(0, 4));
+  assert.deepEqual(rest!.lines, hits.slice(4, 6));
+  assert.notEqual(rest!.key, replay!.key);
+});
+
+Deno.test("A disabled output keeps what it had accepted and skips what came while it was off", async () => {
+  const s = await setup(fileOutput("a", "max_hits: 2") + fileOutput("b", "max_hits: 2"), [
+    "a",
+    "b",
+  ]);
+  s.outputs.a!.respond(() => ({ ok: false, error: "down" }));
+  await s.push(hits.slice(0, 2));
+  await until("a tried", () => s.outputs.a!.requests.length === 1);
+  await s.engine.runner("a")!.setEnabled(false);
+  assert.equal(s.engine.status.outputs.a!.state, "disabled");
+  await s.push(hits.slice(2, 4));
+  await until("b has 4", () => s.outputs.b!.delivered.length === 4);
+  s.outputs.a!.respond(() => ({ ok: true }));
+  await s.engine.runner("a")!.setEnabled(true);
+  await s.push(hits.slice(4, 6));
+  await s.engine.drain(1000);
+  assert.deepEqual(s.outputs.a!.delivered, [...hits.slice(0, 2), ...hits.slice(4, 6)]);
+  assert.deepEqual(s.outputs.b!.events.map((e) => e.name), []);
+});
+
+Deno.test("Filters pass only matching hits, and segments are released once every output passed them", async () => {
+  const s = await setup(
+    fileOutput("sqli", "max_hits: 1000, filter: { attack_type: [sqli] }") +
+      fileOutput("all", "max_hits: 1000"),
+    ["sqli", "all"],
+    "journal_segment_bytes: 2KiB",
+  );
+  await s.push(hits);
+  await s.engine.drain(1000);
+  const expected = hits.filter((h) => JSON.parse(h).attack_type === "sqli");
+  assert.ok(expected.length > 0);
+  assert.deepEqual(s.outputs.sqli!.delivered, expected);
+  assert.deepEqual(s.outputs.all!.delivered, hits);
+  const segments = [...Deno.readDirSync(`${s.dir}/journal`)];
+  assert.equal(segments.length, 1, "only the active segment is left");
+});
