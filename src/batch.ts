@@ -145,18 +145,24 @@ export function bodySize(format: Format, count: number, rawBytes: number): numbe
 /**
  * Formats raw hit lines as an export body: `json` is a JSON array of the hits exactly as the node
  * wrote them, `jsonl` one hit per line. Each output chunk joins one input chunk of lines.
+ *
+ * @param reuse Write every chunk into one buffer, valid until the next chunk is asked for; for a
+ * consumer that is done with a chunk before it asks for the next (it saves memory).
  */
 export async function* formatBody(
   chunks: AsyncIterable<Uint8Array[]>,
   format: Format,
+  reuse = false,
 ): AsyncGenerator<Uint8Array> {
   let first = true;
+  let scratch = new Uint8Array(0);
   for await (const lines of chunks) {
     if (lines.length === 0) continue;
     let size = 0;
     for (const line of lines) size += line.length + (format === "json" ? 2 : 1);
     if (format === "json" && first) size += OPEN.length - SEPARATOR.length;
-    const out = new Uint8Array(size);
+    if (reuse && scratch.length < size) scratch = new Uint8Array(size);
+    const out = reuse ? scratch.subarray(0, size) : new Uint8Array(size);
     let at = 0;
     for (const line of lines) {
       if (format === "json") {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { Clock } from "./clock.ts";
 import { systemClock } from "./clock.ts";
@@ -17,7 +18,7 @@ import {
 } from "./config.ts";
 import { fileSource, type InputSource, stdinSource } from "./input.ts";
 import { jsonLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
-import { Engine, type OutputStateFile, outputStatePath } from "./pipeline.ts";
+import { type DrainResult, Engine, type OutputStateFile, outputStatePath } from "./pipeline.ts";
 import type { OutputPlugin, SendResult } from "./plugin.ts";
 import { readStatus, type StatusDocument } from "./status.ts";
 import { readJsonFile, writeFileAtomic } from "./fs.ts";
@@ -203,7 +204,7 @@ async function runCommand(
 
   const reading = new AbortController();
   let signals = 0;
-  let hardStop: Promise<unknown> | undefined;
+  let hardStop: Promise<DrainResult> | undefined;
   const onSignal = (name: string) => () => {
     signals++;
     if (signals === 1) {
@@ -233,24 +234,22 @@ async function runCommand(
       if (!reading.signal.aborted) throw error;
     }
     await engine.ingester.end();
-    const result = hardStop
-      ? await hardStop as { undelivered: Record<string, number> }
-      : await engine.drain(config.shutdown_timeout);
+    const result = hardStop ? await hardStop : await engine.drain(config.shutdown_timeout);
     const input = engine.status.input;
     logger.info("hitship stopped", {
       lines: input.lines,
       hits: input.hits,
       rejected: input.rejected,
+      max_rss_bytes: process.resourceUsage().maxRSS * 1024,
     });
     const undelivered = Object.entries(result.undelivered);
-    if (undelivered.length > 0) {
-      for (const [name, count] of undelivered) {
-        err(
-          `hitship: output "${name}" could not deliver ${count} hits in time; they stay in the journal for the next run\n`,
-        );
-      }
-      return 1;
+    for (const [name, { hits, state }] of undelivered) {
+      const why = state === "auto_disabled"
+        ? `is auto-disabled after failed requests; its ${hits} undelivered hits stay in the journal (hitship enable ${name})`
+        : `could not deliver ${hits} hits in time; they stay in the journal for the next run`;
+      err(`hitship: output "${name}" ${why}\n`);
     }
+    if (undelivered.length > 0) return 1;
     return 0;
   } finally {
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);

@@ -135,8 +135,11 @@ function topLevelShape(outputs: z.ZodType) {
     http: z.strictObject({
       listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:]+):\d{1,5}$/, {
         error: "expected host:port, e.g. 127.0.0.1:9464",
-      }).meta({ description: "Address of /health, /ready and /metrics" }),
-    }).optional(),
+      }).meta({
+        description: "Address of /health, /ready and /metrics",
+        examples: ["127.0.0.1:9464"],
+      }),
+    }).optional().meta({ description: "Optional HTTP endpoint for probes and metrics" }),
     retry: retrySchema.prefault({}),
     auto_disable: autoDisableSchema.prefault({}),
     max_journal_bytes: byteSize().prefault("1GiB").meta({

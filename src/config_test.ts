@@ -86,7 +86,9 @@ outputs:
     'hitship.yaml:3:17: retry.cycles[0][1]: expected a duration such as 500ms, 10s, 10m or 12h, got "3 seconds"',
     "hitship.yaml:4:32: auto_disable.failure_ratio: expected a number <= 1, got 1.5",
     "hitship.yaml:9:15: outputs[0].max_hits: expected a number > 0, got -1",
-    'hitship.yaml:11:11: outputs[1].type: expected one of "file", got "s3"',
+    `hitship.yaml:11:11: outputs[1].type: expected one of ${
+      builtinPlugins.map((p) => `"${p.type}"`).join(", ")
+    }, got "s3"`,
   ]);
 });
 
@@ -111,4 +113,19 @@ Deno.test("parseConfig() requires outputs and unique names, and reports YAML syn
     /^hitship\.yaml:3:\d+: outputs\[1\]\.name: duplicate output name "a"/,
   );
   assert.match(problems("outputs: [\n  - a\n")[0]!, /^hitship\.yaml:\d+:\d+: /);
+});
+
+Deno.test("parseConfig() never echoes the value of a secret key in an error", () => {
+  const lines = problems(`outputs:
+  - name: archive
+    type: minio-hitlogs
+    endpoint: http://127.0.0.1:9000
+    bucket: hits
+    access_key: 12345
+    secret_key: 987654321
+`);
+  assert.deepEqual(lines, [
+    "hitship.yaml:6:17: outputs[0].access_key: expected a string",
+    "hitship.yaml:7:17: outputs[0].secret_key: expected a string",
+  ]);
 });

@@ -212,8 +212,12 @@ export interface InputSource {
   chunks(signal: AbortSignal): AsyncIterable<Uint8Array>;
 }
 
-/** Standard input, read a chunk at a time. */
-export function stdinSource(stream: ReadableStream<Uint8Array> = Deno.stdin.readable): InputSource {
+/**
+ * Standard input, read a chunk at a time into one reused buffer (each chunk is valid until the
+ * next is read). A stream given instead is read as it comes.
+ */
+export function stdinSource(stream?: ReadableStream<Uint8Array>): InputSource {
+  if (!stream) return readerSource(Deno.stdin);
   return {
     async *chunks(signal: AbortSignal) {
       const reader = stream.getReader();
@@ -233,17 +237,35 @@ export function stdinSource(stream: ReadableStream<Uint8Array> = Deno.stdin.read
   };
 }
 
-/** A file read once from the start to its end (`follow: false`), or any readable path. */
+const CHUNK_BYTES = 256 * 1024;
+
+/** Reads a Deno reader (stdin, a file) into one reused buffer until its end. */
+function readerSource(
+  reader: { read(p: Uint8Array): Promise<number | null>; close?(): void },
+  close = false,
+): InputSource {
+  return {
+    async *chunks(signal: AbortSignal) {
+      const buffer = new Uint8Array(CHUNK_BYTES);
+      try {
+        while (!signal.aborted) {
+          const n = await reader.read(buffer);
+          if (n === null) return;
+          if (n > 0) yield buffer.subarray(0, n);
+        }
+      } finally {
+        if (close) reader.close?.();
+      }
+    },
+  };
+}
+
+/** A file read once from the start to its end (`follow: false`). */
 export function fileSource(path: string): InputSource {
   return {
     async *chunks(signal: AbortSignal) {
-      using file = await Deno.open(path, { read: true });
-      const buffer = new Uint8Array(256 * 1024);
-      while (!signal.aborted) {
-        const n = await file.read(buffer);
-        if (n === null) return;
-        yield buffer.subarray(0, n);
-      }
+      const file = await Deno.open(path, { read: true });
+      yield* readerSource(file, true).chunks(signal);
     },
   };
 }

@@ -64,6 +64,8 @@ export class Journal {
   #end: Position;
   #waiters = new Set<() => void>();
   #closed = false;
+  #writeBuffer = new Uint8Array(256 * 1024);
+  #readBuffers: Uint8Array[] = [];
 
   private constructor(dir: string, segmentBytes: number, segments: Segment[], file: Deno.FsFile) {
     this.dir = dir;
@@ -147,7 +149,11 @@ export class Journal {
     if (active.size > 0 && active.size >= this.segmentBytes) active = await this.#roll();
     let total = 0;
     for (const line of lines) total += line.length + 1;
-    const buffer = new Uint8Array(total);
+    // One write buffer, reused: appends are awaited one at a time.
+    if (this.#writeBuffer.length < total) {
+      this.#writeBuffer = new Uint8Array(Math.max(total, this.#writeBuffer.length * 2));
+    }
+    const buffer = this.#writeBuffer.subarray(0, total);
     let at = 0;
     for (const line of lines) {
       buffer.set(line, at);
@@ -229,6 +235,21 @@ export class Journal {
     return drop.length;
   }
 
+  /**
+   * @internal A read buffer of at least `size` bytes from the journal's pool. Readers come and go
+   * with every batch; pooling their buffers keeps large allocations (and so memory) low.
+   */
+  takeBuffer(size: number): Uint8Array {
+    const i = this.#readBuffers.findIndex((b) => b.length >= size);
+    if (i < 0) return new Uint8Array(size);
+    return this.#readBuffers.splice(i, 1)[0]!;
+  }
+
+  /** @internal Returns a read buffer to the pool. */
+  giveBuffer(buffer: Uint8Array): void {
+    if (this.#readBuffers.length < 8) this.#readBuffers.push(buffer);
+  }
+
   /** @internal The segment holding `offset`, for readers. */
   segmentAt(offset: number): { segment: Segment; end: number; next?: Segment } | undefined {
     const segments = this.#segments;
@@ -269,6 +290,7 @@ export class JournalReader {
   #file: Deno.FsFile | undefined;
   #filePath = "";
   #chunkBytes: number;
+  #buffer: Uint8Array | undefined;
 
   /** @param chunkBytes Bytes read at most per call. @default 1 MiB */
   constructor(journal: Journal, from: Position, until?: Position, chunkBytes = 1024 * 1024) {
@@ -284,7 +306,8 @@ export class JournalReader {
   }
 
   /**
-   * Reads the next complete lines that are available now.
+   * Reads the next complete lines that are available now. The lines share one buffer with the
+   * reader: they are valid until the next call.
    *
    * @returns The lines, or `undefined` when the reader stands at the end (or at `until`).
    */
@@ -312,7 +335,11 @@ export class JournalReader {
       const local = this.#position.offset - segment.start.offset;
       let want = Math.min(end, limit) - this.#position.offset;
       want = Math.min(want, this.#chunkBytes);
-      let buffer = new Uint8Array(want);
+      if (!this.#buffer || this.#buffer.length < want) {
+        if (this.#buffer) this.#journal.giveBuffer(this.#buffer);
+        this.#buffer = this.#journal.takeBuffer(Math.max(want, this.#chunkBytes));
+      }
+      let buffer = this.#buffer.subarray(0, want);
       let filled = await readAt(this.#file!, local, buffer);
       let lastNewline = buffer.lastIndexOf(NEWLINE, filled - 1);
       while (lastNewline < 0) {
@@ -321,7 +348,9 @@ export class JournalReader {
         if (more <= buffer.length) {
           throw new Error(`Cannot read the journal at offset ${this.#position.offset}: torn line`);
         }
-        buffer = new Uint8Array(more);
+        this.#journal.giveBuffer(this.#buffer!);
+        this.#buffer = this.#journal.takeBuffer(more);
+        buffer = this.#buffer.subarray(0, more);
         filled = await readAt(this.#file!, local, buffer);
         lastNewline = buffer.lastIndexOf(NEWLINE, filled - 1);
       }
@@ -350,11 +379,13 @@ export class JournalReader {
     }
   }
 
-  /** Closes the open segment file. */
+  /** Closes the open segment file and gives the buffer back to the journal. */
   close(): void {
     this.#file?.close();
     this.#file = undefined;
     this.#filePath = "";
+    if (this.#buffer) this.#journal.giveBuffer(this.#buffer);
+    this.#buffer = undefined;
   }
 }
 

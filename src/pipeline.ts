@@ -77,8 +77,11 @@ export interface EngineOptions {
 
 /** How a drain ended. */
 export interface DrainResult {
-  /** Outputs that still hold undelivered hits, with how many. */
-  undelivered: Record<string, number>;
+  /**
+   * Outputs that still hold undelivered hits: those that ran out of time and those that were
+   * auto-disabled. Outputs turned off on purpose are not listed.
+   */
+  undelivered: Record<string, { hits: number; state: OutputStatus["state"] }>;
 }
 
 const decoder = new TextDecoder();
@@ -246,12 +249,15 @@ export class Engine {
 
   async #finish(): Promise<DrainResult> {
     clearInterval(this.#control);
-    const undelivered: Record<string, number> = {};
+    const undelivered: DrainResult["undelivered"] = {};
     for (const runner of this.runners) {
       await runner.save();
       await runner.output.close?.();
-      const pending = runner.pendingHits();
-      if (pending > 0 && !runner.disabled) undelivered[runner.name] = pending;
+      const hits = runner.pendingHits();
+      const state = runner.status.state;
+      if (hits > 0 && (!runner.disabled || state === "auto_disabled")) {
+        undelivered[runner.name] = { hits, state };
+      }
     }
     await this.releaseSegments();
     this.journal.close();
@@ -737,19 +743,18 @@ export class OutputRunner {
         }
         const chunk = await reader.read();
         if (chunk) {
-          let position = chunk.start;
+          let offset = chunk.start.offset;
+          let seq = chunk.start.seq;
+          const filter = this.#filter;
           for (const line of chunk.lines) {
-            position = { offset: position.offset + line.length + 1, seq: position.seq + 1 };
-            if (this.#filter && !this.#filter(JSON.parse(decoder.decode(line)))) {
-              to = position;
-              continue;
-            }
+            offset += line.length + 1;
+            seq++;
+            if (filter && !filter(JSON.parse(decoder.decode(line)))) continue;
             if (count === 0) firstAt = clock.now();
             count++;
             raw += line.length;
-            to = position;
             if (count >= maxHits || raw >= maxBytes) {
-              await this.#cut(count, raw, to, firstAt);
+              await this.#cut(count, raw, { offset, seq }, firstAt);
               return true;
             }
           }

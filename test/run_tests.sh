@@ -1,11 +1,31 @@
 #!/usr/bin/env bash
-# The test command (`deno task test`): runs every test and ends with the line
+# The test command (`deno task test`): starts the real S3 server (Ceph radosgw on 127.0.0.1,
+# installed with apt when missing), runs every test, stops the server, and ends with the line
 # "N passed, N failed" carrying the real counts. Extra arguments go to `deno test`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 results="$(mktemp -d)"
-trap 'rm -rf "$results"' EXIT
+s3dir="$(mktemp -d /tmp/hs3.XXXXXX)"
+cleanup() {
+  bash test/s3/server.sh stop "$s3dir" >/dev/null 2>&1 || true
+  rm -rf "$results"
+}
+trap cleanup EXIT
+
+if ! bash test/s3/install.sh; then
+  echo "Cannot install the S3 test server (radosgw) or awscli" >&2
+fi
+started=$(date +%s%N)
+if bash test/s3/server.sh start "$s3dir"; then
+  set -a
+  # shellcheck disable=SC1091
+  . "$s3dir/env"
+  set +a
+  echo "S3 test server (radosgw) up at $S3_ENDPOINT in $(( ($(date +%s%N) - started) / 1000000 )) ms"
+else
+  echo "The S3 test server did not start: the S3 tests will fail" >&2
+fi
 
 deno test --allow-all --parallel --junit-path="$results/junit.xml" "$@"
 status=$?

@@ -5,8 +5,8 @@
  * @module
  */
 import { z } from "zod";
-import { batchOptionsOf, batchShape, bodyStream } from "../../src/batch.ts";
-import { joinPath } from "../../src/fs.ts";
+import { batchOptionsOf, batchShape, bodyStream, formatBody } from "../../src/batch.ts";
+import { joinPath, writeAll } from "../../src/fs.ts";
 import { definePlugin, type Output, type SendResult } from "../../src/plugin.ts";
 import type { Batch, SystemEvent } from "../../src/plugin.ts";
 
@@ -36,8 +36,16 @@ class FileOutput implements Output {
     const tmp = `${dir}/.${target.slice(dir.length + 1)}.tmp-${Deno.pid}-${tmpCounter++}`;
     try {
       await Deno.mkdir(dir, { recursive: true });
-      const body = bodyStream(batch.lines(), this.#config.format, this.#config.compression);
-      await Deno.writeFile(tmp, body);
+      const { format, compression } = this.#config;
+      const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+      try {
+        const body = compression === "none"
+          ? formatBody(batch.lines(), format, true)
+          : bodyStream(batch.lines(), format, compression);
+        for await (const chunk of body) await writeAll(file, chunk);
+      } finally {
+        file.close();
+      }
       await Deno.rename(tmp, target);
       return { ok: true, detail: target };
     } catch (error) {

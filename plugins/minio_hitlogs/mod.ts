@@ -1,0 +1,357 @@
+/**
+ * The `minio-hitlogs` output: every `interval` (10 minutes by default), the hits of that window as
+ * one object `hitlogs-{timestamp}.json` in a MinIO or other S3-compatible bucket, in the node's own
+ * export format. Path-style addressing, any region; large windows upload as multipart, streamed
+ * from the journal.
+ *
+ * @module
+ */
+import http from "node:http";
+import https from "node:https";
+import { Buffer } from "node:buffer";
+import type { Client } from "minio";
+import { z } from "zod";
+import {
+  batchOptionsOf,
+  batchShape,
+  bodyStream,
+  contentType,
+  formatBody,
+} from "../../src/batch.ts";
+import { byteSize, duration } from "../../src/config.ts";
+import {
+  type Batch,
+  definePlugin,
+  type Output,
+  type PluginContext,
+  type SendResult,
+} from "../../src/plugin.ts";
+
+const ENDPOINT = /^(https?):\/\/(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?\/?$/;
+
+let minio: Promise<typeof import("minio")> | undefined;
+
+/** The minio client is loaded when an output needs it: it costs about 28 MB of memory. */
+async function loadMinio(): Promise<typeof Client> {
+  minio ??= import("minio");
+  return (await minio).Client;
+}
+
+/** The config fields of a `minio-hitlogs` output. */
+export const minioHitlogsSchema = z.strictObject({
+  endpoint: z.string().regex(ENDPOINT, {
+    error: "expected a URL with scheme and optional port, e.g. http://minio:9000",
+  }).meta({
+    description: "S3 endpoint URL with scheme and port",
+    examples: ["http://minio.storage.svc:9000"],
+  }),
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+    error: "expected a bucket name of 3-63 lowercase letters, digits, '.' or '-'",
+  }).meta({ description: "Bucket the objects are written to", examples: ["wallarm-hits"] }),
+  access_key: z.string().min(1).meta({
+    description: "Access key (use ${ENV_VAR})",
+    examples: ["${MINIO_ACCESS_KEY}"],
+  }),
+  secret_key: z.string().min(1).meta({
+    description: "Secret key (use ${ENV_VAR}); never logged",
+    examples: ["${MINIO_SECRET_KEY}"],
+  }),
+  region: z.string().min(1).default("us-east-1").meta({ description: "Region of the bucket" }),
+  create_bucket: z.boolean().default(false).meta({
+    description: "Create the bucket when it does not exist",
+  }),
+  part_size: byteSize().prefault("8MiB").refine((n) => n >= 5 * 1024 * 1024, {
+    error: "expected at least 5MiB (the S3 minimum part size)",
+  }).meta({
+    description: "Objects larger than this upload as multipart, a part at a time in memory",
+    examples: ["8MiB"],
+  }),
+  timeout: duration().prefault("30s").meta({
+    description: "A request that makes no progress for this long fails (and is retried)",
+    examples: ["30s"],
+  }),
+  tls: z.strictObject({
+    ca_file: z.string().min(1).optional().meta({
+      description: "PEM file of the CA that signed the server's certificate",
+    }),
+    verify: z.boolean().default(true).meta({
+      description: "Verify the server's certificate (turn off only for tests)",
+    }),
+  }).optional().meta({ description: "TLS settings for https endpoints" }),
+  ...batchShape,
+});
+
+/** A resolved `minio-hitlogs` config. */
+export type MinioHitlogsConfig = z.output<typeof minioHitlogsSchema>;
+
+/** HTTP statuses of S3 error codes, for servers whose error has no status attached. */
+const S3_STATUS: Record<string, number> = {
+  AccessDenied: 403,
+  SignatureDoesNotMatch: 403,
+  InvalidAccessKeyId: 403,
+  NoSuchBucket: 404,
+  NoSuchKey: 404,
+  NoSuchUpload: 404,
+  SlowDown: 503,
+  ServiceUnavailable: 503,
+  InternalError: 500,
+};
+
+interface Attempt {
+  client: Client;
+  /** Fails the attempt: destroys its sockets. */
+  abort(reason: string): void;
+  /** Marks progress, pushing the inactivity deadline back. */
+  progress(): void;
+  /** The last HTTP status seen. */
+  status(): number | undefined;
+  /** Rejects when the attempt is aborted. */
+  aborted: Promise<never>;
+  close(): void;
+}
+
+class MinioHitlogs implements Output {
+  readonly #config: MinioHitlogsConfig;
+  readonly #context: PluginContext;
+  readonly #url: { secure: boolean; host: string; port: number };
+  #ca: string | undefined;
+  #bucketReady = false;
+  /** The part buffer, reused by every upload of this output (they never overlap). */
+  #part: Uint8Array | undefined;
+
+  constructor(config: MinioHitlogsConfig, context: PluginContext) {
+    this.#config = config;
+    this.#context = context;
+    const [, scheme, host, port] = ENDPOINT.exec(config.endpoint)!;
+    const secure = scheme === "https";
+    this.#url = {
+      secure,
+      host: host!.replace(/^\[|\]$/g, ""),
+      port: port ? Number(port) : secure ? 443 : 80,
+    };
+  }
+
+  /** One client per attempt, with its own connection pool, so an attempt can be cut off. */
+  async #attempt(signal: AbortSignal): Promise<Attempt> {
+    if (this.#config.tls?.ca_file && this.#ca === undefined) {
+      this.#ca = await Deno.readTextFile(this.#config.tls.ca_file);
+    }
+    const secure = this.#url.secure;
+    const agent = secure
+      ? new https.Agent({
+        keepAlive: true,
+        ca: this.#ca,
+        rejectUnauthorized: this.#config.tls?.verify ?? true,
+      })
+      : new http.Agent({ keepAlive: true });
+    let lastStatus: number | undefined;
+    const base = secure ? https : http;
+    const transport = {
+      request(options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void) {
+        const req = base.request(options, callback);
+        req.on("response", (res) => {
+          lastStatus = res.statusCode;
+          attempt.progress();
+        });
+        return req;
+      },
+    };
+    let fail: (error: Error) => void = () => {};
+    const aborted = new Promise<never>((_, reject) => (fail = reject));
+    aborted.catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const abort = (reason: string) => {
+      clearTimeout(timer);
+      agent.destroy();
+      fail(new Error(reason));
+    };
+    const onAbort = () => abort("aborted");
+    signal.addEventListener("abort", onAbort, { once: true });
+    const timeout = this.#config.timeout;
+    const attempt: Attempt = {
+      client: new (await loadMinio())({
+        endPoint: this.#url.host,
+        port: this.#url.port,
+        useSSL: secure,
+        accessKey: this.#config.access_key,
+        secretKey: this.#config.secret_key,
+        region: this.#config.region,
+        pathStyle: true,
+        partSize: this.#config.part_size,
+        transport: transport as never,
+        transportAgent: agent,
+        retryOptions: { disableRetry: true },
+      }),
+      abort,
+      progress() {
+        clearTimeout(timer);
+        timer = setTimeout(() => abort(`no progress for ${timeout / 1000}s (timeout)`), timeout);
+      },
+      status: () => lastStatus,
+      aborted,
+      close() {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        agent.destroy();
+      },
+    };
+    attempt.progress();
+    return attempt;
+  }
+
+  #describe(error: unknown, status: number | undefined): { message: string; status?: number } {
+    const e = error as { code?: string; message?: string; cause?: unknown };
+    const code = e.code ?? (e.cause as { code?: string } | undefined)?.code;
+    if (code && /^[A-Z][A-Za-z]+$/.test(code)) {
+      const http = status ?? S3_STATUS[code];
+      const detail = e.message && e.message !== code ? `: ${e.message}` : "";
+      return { message: `${http ?? ""} ${code}${detail}`.trim(), status: http };
+    }
+    const detail = e.message ?? String(error);
+    return { message: code && !detail.includes(code) ? `${code} (${detail})` : detail, status };
+  }
+
+  async #ensureBucket(attempt: Attempt): Promise<void> {
+    if (this.#bucketReady || !this.#config.create_bucket) return;
+    const { client } = attempt;
+    if (!await client.bucketExists(this.#config.bucket)) {
+      try {
+        await client.makeBucket(this.#config.bucket, this.#config.region);
+        this.#context.logger.info(`Created bucket "${this.#config.bucket}"`, {
+          output: this.#context.name,
+        });
+      } catch (error) {
+        if ((error as { code?: string }).code !== "BucketAlreadyOwnedByYou") throw error;
+      }
+    }
+    this.#bucketReady = true;
+  }
+
+  /**
+   * Uploads one object from its body chunks, through one reused part buffer: a body that fits in
+   * one part goes as a single PUT, a larger one as a multipart upload, a part at a time. Memory
+   * stays at one part whatever the size of the object.
+   */
+  async #upload(
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    signal: AbortSignal,
+  ): Promise<SendResult> {
+    const { bucket } = this.#config;
+    const attempt = await this.#attempt(signal);
+    const meta: Record<string, string> = {
+      "Content-Type": key.endsWith(".gz")
+        ? "application/gzip"
+        : contentType(key.endsWith(".jsonl") ? "jsonl" : "json"),
+    };
+    const partSize = this.#config.part_size;
+    this.#part ??= new Uint8Array(partSize);
+    const part = this.#part;
+    const race = <T>(p: Promise<T>) => Promise.race([p, attempt.aborted]);
+    const view = (n: number) => Buffer.from(part.buffer, part.byteOffset, n);
+    let uploadId: string | undefined;
+    const etags: Array<{ part: number; etag: string }> = [];
+    try {
+      await race(this.#ensureBucket(attempt));
+      const client = attempt.client;
+      let filled = 0;
+      const flushPart = async () => {
+        if (uploadId === undefined) {
+          // A replay after a crash may find the upload it began: start it over.
+          const stale = await race(client.findUploadId(bucket, key));
+          if (stale) await race(client.abortMultipartUpload(bucket, key, stale));
+          uploadId = await race(client.initiateNewMultipartUpload(bucket, key, meta));
+        }
+        const number = etags.length + 1;
+        const { etag } = await race(client.uploadPart({
+          bucketName: bucket,
+          objectName: key,
+          uploadID: uploadId,
+          partNumber: number,
+          headers: {},
+        }, view(filled)));
+        etags.push({ part: number, etag });
+        filled = 0;
+        attempt.progress();
+      };
+      for await (const chunk of body) {
+        attempt.progress();
+        let at = 0;
+        while (at < chunk.length) {
+          const n = Math.min(chunk.length - at, partSize - filled);
+          part.set(chunk.subarray(at, at + n), filled);
+          filled += n;
+          at += n;
+          if (filled === partSize) await flushPart();
+        }
+      }
+      let etag: string;
+      if (uploadId === undefined) {
+        etag = (await race(client.putObject(bucket, key, view(filled), filled, meta))).etag;
+      } else {
+        if (filled > 0) await flushPart();
+        etag = (await race(client.completeMultipartUpload(bucket, key, uploadId, etags))).etag;
+      }
+      return {
+        ok: true,
+        status: attempt.status() ?? 200,
+        detail: `${bucket}/${key}${etags.length > 0 ? ` (${etags.length} parts)` : ""} ${
+          etag ?? ""
+        }`
+          .trim(),
+      };
+    } catch (error) {
+      const { message, status } = this.#describe(error, attempt.status());
+      const code = (error as { code?: string }).code;
+      const hint = code === "NoSuchBucket"
+        ? `bucket "${bucket}" does not exist (${message}); create it or set create_bucket: true`
+        : message;
+      return {
+        ok: false,
+        status,
+        error:
+          `Cannot upload object "${key}" to bucket "${bucket}" at ${this.#config.endpoint}: ${hint}`,
+      };
+    } finally {
+      attempt.close();
+    }
+  }
+
+  send(batch: Batch, signal: AbortSignal): Promise<SendResult> {
+    const { format, compression } = this.#config;
+    const body = compression === "none"
+      ? formatBody(batch.lines(), format, true)
+      : bodyStream(batch.lines(), format, compression);
+    return this.#upload(batch.key, body, signal);
+  }
+
+  async test(signal: AbortSignal): Promise<SendResult> {
+    const now = this.#context.clock.now();
+    const key = `hitship-test/${this.#context.hostname}-${Math.floor(now / 1000)}.json`;
+    const body = new TextEncoder().encode(
+      JSON.stringify({
+        summary: "[Test message] hitship can write to this bucket",
+        output: this.#context.name,
+        hostname: this.#context.hostname,
+        time: new Date(now).toISOString(),
+      }) + "\n",
+    );
+    return await this.#upload(
+      key,
+      (async function* () {
+        yield body;
+      })(),
+      signal,
+    );
+  }
+}
+
+/** The `minio-hitlogs` output plugin. */
+export const minioHitlogsOutput = definePlugin({
+  type: "minio-hitlogs",
+  description: "Uploads each window of hits as one object to a MinIO / S3-compatible bucket",
+  schema: minioHitlogsSchema,
+  defaultEvents: ["hits"],
+  batchOptions: batchOptionsOf,
+  create: (config, context) => new MinioHitlogs(config, context),
+});
