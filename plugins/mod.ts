@@ -5,10 +5,12 @@
  */
 import type { OutputPlugin } from "../src/plugin.ts";
 import { fileOutput } from "./file/mod.ts";
+import { insightconnectOutput } from "./insightconnect/mod.ts";
 import { minioHitlogsOutput } from "./minio_hitlogs/mod.ts";
 
 /** Every output plugin hitship ships with. */
 export const builtinPlugins: readonly OutputPlugin[] = [
   fileOutput as unknown as OutputPlugin,
   minioHitlogsOutput as unknown as OutputPlugin,
+  insightconnectOutput as unknown as OutputPlugin,
 ];

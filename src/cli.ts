@@ -280,7 +280,7 @@ async function testCommand(
   const config = await readConfig(values.config as string | undefined, environment);
   const chosen = positionals.length > 0 ? positionals : config.outputs.map((o) => o.name);
   const clock = environment.clock ?? systemClock;
-  const logger = jsonLogger("error", (line) => err(line), clock.now);
+  const logger = jsonLogger("error", (line) => err(line), () => clock.now());
   let failed = 0;
   for (const name of chosen) {
     const outputConfig = config.outputs.find((o) => o.name === name);
@@ -293,6 +293,7 @@ async function testCommand(
       clock,
       logger,
       hostname: Deno.hostname(),
+      events: outputConfig.events ?? plugin.defaultEvents,
     });
     const started = performance.now();
     const result: SendResult = output.test

@@ -7,31 +7,14 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from "yaml";
 import type { Document, Node, Pair } from "yaml";
 import { z } from "zod";
-import { parseDuration, parseSize } from "./duration.ts";
+import { byteSize, duration } from "./duration.ts";
+import { alertSchema } from "./alerts.ts";
+
+export { byteSize, duration };
 import { filterSchema } from "./filter.ts";
 import { describeIssue, formatPath } from "./issue.ts";
 import { LOG_LEVELS } from "./log.ts";
 import type { OutputPlugin } from "./plugin.ts";
-
-/** A duration string (`500ms`, `10s`, `10m`, `12h`) in the config, resolved to milliseconds. */
-export function duration() {
-  return z.string({ error: "expected a duration such as 500ms, 10s, 10m or 12h" })
-    .refine((text) => parseDuration(text) !== undefined, {
-      error: "expected a duration such as 500ms, 10s, 10m or 12h",
-    })
-    .transform((text) => parseDuration(text)!);
-}
-
-/** A byte size (`1048576`, `512KiB`, `64MiB`, `1GB`) in the config, resolved to bytes. */
-export function byteSize() {
-  return z.union([z.int().nonnegative(), z.string()], {
-    error: "expected a size such as 1048576, 512KiB, 64MiB or 1GB",
-  })
-    .refine((value) => parseSize(value) !== undefined, {
-      error: "expected a size such as 1048576, 512KiB, 64MiB or 1GB",
-    })
-    .transform((value) => parseSize(value)!);
-}
 
 /** The node's retry schedule: three cycles of intervals, then a fixed interval. */
 export const DEFAULT_RETRY_CYCLES = [
@@ -151,6 +134,9 @@ function topLevelShape(outputs: z.ZodType) {
     dead_letter_max_bytes: byteSize().prefault("16MiB").meta({
       description: "Size at which the dead-letter file is rotated (one old file is kept)",
     }),
+    alerts: z.array(alertSchema).default([]).meta({
+      description: "Threshold alerts, sent to outputs whose `events` include `alerts`",
+    }),
     shutdown_timeout: duration().prefault("25s").meta({
       description: "How long SIGTERM/SIGINT waits for outputs to flush",
     }),
@@ -172,7 +158,20 @@ export function configSchema(plugins: readonly OutputPlugin[]) {
     .superRefine((list, ctx) => {
       const seen = new Set<string>();
       list.forEach((output, index) => {
-        const name = (output as { name: string }).name;
+        const { name, type, events } = output as { name: string; type: string; events?: string[] };
+        const plugin = plugins.find((p) => p.type === type);
+        events?.forEach((kind, i) => {
+          if (plugin && !plugin.supportedEvents.includes(kind as never)) {
+            ctx.addIssue({
+              code: "custom",
+              path: [index, "events", i],
+              message: `${type} outputs take only ${
+                plugin.supportedEvents.map((e) => `"${e}"`).join(", ")
+              }, not "${kind}"`,
+              params: { plain: true },
+            });
+          }
+        });
         if (seen.has(name)) {
           ctx.addIssue({
             code: "custom",

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { z } from "zod";
 
 const DURATION_UNITS: Record<string, number> = {
   ms: 1,
@@ -78,4 +79,24 @@ export function parseSize(text: string | number): number | undefined {
   const match = SIZE_RE.exec(text.trim());
   if (!match) return undefined;
   return Math.round(Number(match[1]) * SIZE_UNITS[(match[2] ?? "b").toLowerCase()]!);
+}
+
+/** A duration string (`500ms`, `10s`, `10m`, `12h`) in the config, resolved to milliseconds. */
+export function duration() {
+  return z.string({ error: "expected a duration such as 500ms, 10s, 10m or 12h" })
+    .refine((text) => parseDuration(text) !== undefined, {
+      error: "expected a duration such as 500ms, 10s, 10m or 12h",
+    })
+    .transform((text) => parseDuration(text)!);
+}
+
+/** A byte size (`1048576`, `512KiB`, `64MiB`, `1GB`) in the config, resolved to bytes. */
+export function byteSize() {
+  return z.union([z.int().nonnegative(), z.string()], {
+    error: "expected a size such as 1048576, 512KiB, 64MiB or 1GB",
+  })
+    .refine((value) => parseSize(value) !== undefined, {
+      error: "expected a size such as 1048576, 512KiB, 64MiB or 1GB",
+    })
+    .transform((value) => parseSize(value)!);
 }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { checkLine } from "./hit.ts";
+import { checkLine, type Hit } from "./hit.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { Journal } from "./journal.ts";
 import type { Logger } from "./log.ts";
@@ -120,6 +120,8 @@ export interface IngesterOptions {
   logger: Logger;
   /** Longest accepted line. @default 1 MiB */
   maxLineBytes?: number;
+  /** Sees every valid hit (threshold alerts). */
+  onHit?: (hit: Hit) => void;
 }
 
 const BOM = [0xef, 0xbb, 0xbf];
@@ -169,8 +171,9 @@ export class Ingester {
       if (line.oversized === undefined && isBlank(bytes)) continue;
       input.lines++;
       const reason = this.#check(bytes, line);
-      if (reason === undefined) {
+      if (typeof reason === "object") {
         valid.push(bytes);
+        this.#o.onHit?.(reason);
         continue;
       }
       input.rejected++;
@@ -191,7 +194,8 @@ export class Ingester {
     this.#o.status.changed();
   }
 
-  #check(bytes: Uint8Array, line: Line): string | undefined {
+  /** The hit, or why the line is rejected. */
+  #check(bytes: Uint8Array, line: Line): Hit | string {
     if (line.oversized !== undefined) {
       return `line is ${line.oversized} bytes, longer than max_line_bytes (${this.#maxLineBytes})`;
     }
@@ -202,7 +206,7 @@ export class Ingester {
       return "not valid UTF-8";
     }
     const result = checkLine(text);
-    return result.ok ? undefined : result.reason;
+    return result.ok ? result.hit : result.reason;
   }
 }
 

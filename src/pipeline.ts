@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { AlertWatcher } from "./alerts.ts";
 import { renderKey, withSuffix } from "./batch.ts";
 import type { Compression, Format } from "./batch.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -85,6 +86,7 @@ export interface DrainResult {
 }
 
 const decoder = new TextDecoder();
+const HOUR = 3_600_000;
 
 /** The path of an output's state file. */
 export function outputStatePath(dataDir: string, name: string): string {
@@ -113,6 +115,8 @@ export class Engine {
   readonly #stop = new AbortController();
   #running: Promise<void>[] = [];
   #control: ReturnType<typeof setInterval> | undefined;
+  readonly #timers = new AbortController();
+  #reporting: Promise<void> = Promise.resolve();
   #applying = false;
 
   private constructor(
@@ -127,13 +131,54 @@ export class Engine {
     this.status = status;
     this.logger = logger;
     this.clock = clock;
+    const alerts = new AlertWatcher(config.alerts, (event) => this.emit(event));
     this.ingester = new Ingester({
       journal,
       status,
       logger,
-      deadLetter: new DeadLetter(config.data_dir, config.dead_letter_max_bytes, clock.now),
+      deadLetter: new DeadLetter(config.data_dir, config.dead_letter_max_bytes, () => clock.now()),
       maxLineBytes: config.input.max_line_bytes,
+      onHit: alerts.empty ? undefined : (hit) => alerts.observe(hit, clock.now()),
     });
+  }
+
+  /** Every hour, an `hourly_report` event with what the last hour processed. */
+  async #reportEveryHour(signal: AbortSignal): Promise<void> {
+    const counts = () => ({
+      at: this.clock.now(),
+      lines: this.status.input.lines,
+      hits: this.status.input.hits,
+      rejected: this.status.input.rejected,
+      delivered: Object.fromEntries(this.runners.map((r) => [r.name, r.status.delivered_hits])),
+    });
+    let last = counts();
+    for (;;) {
+      try {
+        await this.clock.sleep(HOUR, signal);
+      } catch {
+        return;
+      }
+      const now = counts();
+      const delivered = Object.fromEntries(
+        Object.entries(now.delivered).map(([name, n]) => [name, n - (last.delivered[name] ?? 0)]),
+      );
+      const hits = now.hits - last.hits;
+      this.emit({
+        kind: "report",
+        name: "hourly_report",
+        summary: `hitship read ${hits} hits in the last hour`,
+        details: {
+          period_start: new Date(last.at).toISOString(),
+          period_end: new Date(now.at).toISOString(),
+          lines_read: now.lines - last.lines,
+          hits_read: hits,
+          hits_rejected: now.rejected - last.rejected,
+          delivered,
+        },
+        time: now.at,
+      });
+      last = now;
+    }
   }
 
   /** Opens the journal and state in `data_dir`, builds every output and starts its runner. */
@@ -166,6 +211,7 @@ export class Engine {
             clock,
             logger,
             hostname,
+            events: outputConfig.events ?? plugin.defaultEvents,
           });
         const runner = new OutputRunner(engine, outputConfig, plugin, output, hostname);
         await runner.load();
@@ -179,6 +225,9 @@ export class Engine {
     status.journal.segments = journal.segmentCount;
     await status.stateChanged();
     engine.#running = engine.runners.map((runner) => runner.run(engine.#stop.signal));
+    if (engine.runners.some((r) => r.takes("report"))) {
+      engine.#reporting = engine.#reportEveryHour(engine.#timers.signal);
+    }
     engine.#control = setInterval(() => engine.applyRequests(), options.controlInterval ?? 1000);
     Deno.unrefTimer(engine.#control as unknown as number);
     return engine;
@@ -203,6 +252,16 @@ export class Engine {
   /** The runner of an output. */
   runner(name: string): OutputRunner | undefined {
     return this.runners.find((r) => r.name === name);
+  }
+
+  /** True once every output has drained its hits. */
+  hitsDone(): boolean {
+    return this.runners.every((r) => r.hitsDone);
+  }
+
+  /** Wakes every idle output. */
+  pokeAll(): void {
+    for (const runner of this.runners) runner.poke();
   }
 
   /** Queues a system event for every output, but `from`, whose `events` include its kind. */
@@ -249,6 +308,8 @@ export class Engine {
 
   async #finish(): Promise<DrainResult> {
     clearInterval(this.#control);
+    this.#timers.abort();
+    await this.#reporting;
     const undelivered: DrainResult["undelivered"] = {};
     for (const runner of this.runners) {
       await runner.save();
@@ -288,7 +349,9 @@ export class OutputRunner {
   readonly #statePath: string;
   #state: OutputStateFile;
   #queue: SystemEvent[] = [];
+  #sentAt: number[] = [];
   #draining = false;
+  #hitsDone = false;
   #waiter: (() => void) | undefined;
   #urgentWaiter: (() => void) | undefined;
   #poked = false;
@@ -499,10 +562,17 @@ export class OutputRunner {
     stop.addEventListener("abort", onStop);
     try {
       while (!stop.aborted) {
-        if (this.disabled) {
-          if (this.#draining) return;
-          await this.#idle(stop);
-          continue;
+        if (this.disabled || this.#hitsDone) {
+          if (this.#draining) {
+            if (!this.#hitsDone) this.#finishHits();
+            // Stay for events until every output has finished its hits: one of them may still
+            // be auto-disabled and tell the others.
+            if (this.#engine.hitsDone() && (this.disabled || this.#queue.length === 0)) return;
+          }
+          if (this.disabled || this.#queue.length === 0) {
+            await this.#idle(stop);
+            continue;
+          }
         }
         const event = this.#queue[0];
         if (event) {
@@ -520,7 +590,7 @@ export class OutputRunner {
           }
           continue;
         }
-        if (!await this.#collect(stop)) return;
+        if (!await this.#collect(stop)) this.#finishHits();
       }
     } catch (error) {
       if (!stop.aborted) {
@@ -532,6 +602,21 @@ export class OutputRunner {
       stop.removeEventListener("abort", onStop);
       this.#refresh();
     }
+  }
+
+  /** True once the output has drained its hits (or, off, has none to drain). */
+  get hitsDone(): boolean {
+    return this.#hitsDone;
+  }
+
+  #finishHits(): void {
+    this.#hitsDone = true;
+    this.#engine.pokeAll();
+  }
+
+  /** Wakes the loop from an idle wait (another output finished, say). */
+  poke(): void {
+    this.#poke(false);
   }
 
   #sendEvent(event: SystemEvent, signal: AbortSignal): Promise<SendResult> {
@@ -573,6 +658,7 @@ export class OutputRunner {
     send: (signal: AbortSignal) => Promise<SendResult>,
   ): Promise<boolean> {
     const clock = this.#engine.clock;
+    if (!await this.#rateLimit(stop)) return false;
     const abort = new AbortController();
     this.#sendAbort = abort;
     const onStop = () => abort.abort(stop.reason);
@@ -620,6 +706,29 @@ export class OutputRunner {
     await clock.sleep(delay, wait.signal).catch(() => {});
     this.#urgentWaiter = undefined;
     return false;
+  }
+
+  /**
+   * Waits until one more request fits in `rate_limit` requests per minute.
+   *
+   * @returns False when the wait was cut short by a stop or a state change.
+   */
+  async #rateLimit(stop: AbortSignal): Promise<boolean> {
+    const rate = this.#batching.ratePerMinute;
+    if (!rate) return true;
+    const clock = this.#engine.clock;
+    const sent = this.#sentAt;
+    while (sent.length > 0 && sent[0]! <= clock.now() - 60_000) sent.shift();
+    if (sent.length >= rate) {
+      const wait = new AbortController();
+      this.#urgentWaiter = () => wait.abort();
+      await clock.sleep(sent[0]! + 60_000 - clock.now(), wait.signal).catch(() => {});
+      this.#urgentWaiter = undefined;
+      if (wait.signal.aborted || stop.aborted || this.disabled) return false;
+      sent.shift();
+    }
+    sent.push(clock.now());
+    return true;
   }
 
   async #autoDisable(lastError: string): Promise<void> {

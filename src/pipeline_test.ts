@@ -274,3 +274,74 @@ Deno.test("Filters pass only matching hits, and segments are released once every
   const segments = [...Deno.readDirSync(`${s.dir}/journal`)];
   assert.equal(segments.length, 1, "only the active segment is left");
 });
+
+const ic = (name: string, extra: string) =>
+  `  - { name: ${name}, type: insightconnect, api_url: "http://127.0.0.1:9/connect/v1/workflows/w/events/execute", api_key: k, ${extra} }\n`;
+
+Deno.test("rate_limit holds requests per minute without losing a hit", async () => {
+  const s = await setup(ic("soar", "rate_limit: 5"), ["soar"]);
+  const t0 = s.clock.now();
+  await s.push(hits.slice(0, 12));
+  await until("5 requests", () => s.outputs.soar!.requests.length === 5);
+  await s.clock.waitForTimers(1);
+  assert.equal(s.outputs.soar!.requests.length, 5, "the sixth waits");
+  await s.clock.advance(60_000);
+  await until("10 requests", () => s.outputs.soar!.requests.length === 10);
+  await s.clock.waitForTimers(1);
+  await s.clock.advance(60_000);
+  await until("12 requests", () => s.outputs.soar!.requests.length === 12);
+  const minutes = s.outputs.soar!.requests.map((r) => Math.floor((r.at - t0) / 60_000));
+  assert.deepEqual(minutes, [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2]);
+  assert.deepEqual(s.outputs.soar!.delivered, hits.slice(0, 12));
+  await s.engine.drain(1000);
+});
+
+Deno.test("A threshold alert sends one hits_threshold_exceeded per period to outputs that take alerts", async () => {
+  const s = await setup(
+    ic("ops", "events: [alerts]") + ic("soar", "events: [hits]"),
+    ["ops", "soar"],
+    "alerts: [{ name: sqli-burst, filter: { attack_type: [sqli] }, threshold: 3, period: 1m }]",
+  );
+  const sqli = hits.filter((h) => JSON.parse(h).attack_type === "sqli");
+  assert.ok(sqli.length >= 5);
+  await s.push(sqli.slice(0, 3));
+  await s.clock.advance(10_000);
+  assert.equal(s.outputs.ops!.requests.length, 0, "3 is not more than 3");
+  await s.push(sqli.slice(3, 5));
+  await until("the alert", () => s.outputs.ops!.events.length === 1);
+  const [event] = s.outputs.ops!.events;
+  assert.equal(event!.name, "hits_threshold_exceeded");
+  assert.equal(event!.details.alert, "sqli-burst");
+  assert.equal(event!.details.threshold, 3);
+  assert.equal(s.outputs.soar!.events.length, 0);
+  await s.engine.drain(1000);
+  assert.equal(s.outputs.ops!.events.length, 1);
+});
+
+Deno.test("Every hour, outputs that take report get an hourly_report of the last hour", async () => {
+  const s = await setup(ic("ops", "events: [report]") + fileOutput("a", "max_hits: 5"), [
+    "ops",
+    "a",
+  ]);
+  await s.engine.ingester.push(enc.encode(hits.slice(0, 10).join("\n") + "\nnot json\n"));
+  await until("delivered", () => s.outputs.a!.delivered.length === 10);
+  await s.clock.advance(3_600_000);
+  await until("the report", () => s.outputs.ops!.events.length === 1);
+  const [report] = s.outputs.ops!.events;
+  assert.equal(report!.name, "hourly_report");
+  assert.deepEqual(
+    { ...report!.details, period_start: undefined, period_end: undefined },
+    {
+      period_start: undefined,
+      period_end: undefined,
+      lines_read: 11,
+      hits_read: 10,
+      hits_rejected: 1,
+      delivered: { ops: 0, a: 10 },
+    },
+  );
+  await s.clock.advance(3_600_000);
+  await until("the second report", () => s.outputs.ops!.events.length === 2);
+  assert.equal(s.outputs.ops!.events[1]!.details.hits_read, 0);
+  await s.engine.drain(1000);
+});

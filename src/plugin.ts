@@ -22,6 +22,8 @@ export interface BatchOptions {
   maxHits: number;
   /** Flush a batch when its hits add up to this many bytes. */
   maxBytes: number;
+  /** At most this many requests per minute; what waits stays in the journal. */
+  ratePerMinute?: number;
 }
 
 /** A batch of hits: a fixed range of the journal, with the object key it is delivered under. */
@@ -74,7 +76,12 @@ export interface PluginContext {
   logger: Logger;
   /** Hostname for key templates and notifications. */
   hostname: string;
+  /** What the output receives (its `events`, or the plugin's default). */
+  events: ReadonlyArray<EventKind>;
 }
+
+/** What an output can receive. */
+export type EventKind = "hits" | "system" | "alerts" | "report";
 
 /** An output plugin: its config schema (its documentation) and its factory. */
 export interface OutputPlugin<S extends z.ZodObject = z.ZodObject> {
@@ -87,7 +94,9 @@ export interface OutputPlugin<S extends z.ZodObject = z.ZodObject> {
   /** How the engine batches hits for this output, from its resolved config. */
   batchOptions(config: z.output<S>): BatchOptions;
   /** Default `events` when the config gives none. */
-  defaultEvents: ReadonlyArray<"hits" | "system" | "alerts" | "report">;
+  defaultEvents: ReadonlyArray<EventKind>;
+  /** What the output can receive at all; `events` may name only these. */
+  supportedEvents: ReadonlyArray<EventKind>;
   /** Builds the running output. */
   create(config: z.output<S>, context: PluginContext): Output | Promise<Output>;
 }

@@ -89,6 +89,7 @@ export const fileOutput = definePlugin({
   type: "file",
   description: "Writes each batch as a file in a local directory",
   schema: fileOutputSchema,
+  supportedEvents: ["hits", "system", "alerts", "report"],
   defaultEvents: ["hits"],
   batchOptions: batchOptionsOf,
   create: (config) => new FileOutput(config),

@@ -351,6 +351,7 @@ export const minioHitlogsOutput = definePlugin({
   type: "minio-hitlogs",
   description: "Uploads each window of hits as one object to a MinIO / S3-compatible bucket",
   schema: minioHitlogsSchema,
+  supportedEvents: ["hits"],
   defaultEvents: ["hits"],
   batchOptions: batchOptionsOf,
   create: (config, context) => new MinioHitlogs(config, context),
