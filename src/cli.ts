@@ -16,6 +16,7 @@ import {
   loadConfig,
   parseConfig,
 } from "./config.ts";
+import { serveHttp } from "./http.ts";
 import { fileSource, type InputSource, stdinSource } from "./input.ts";
 import { jsonLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
 import { type DrainResult, Engine, type OutputStateFile, outputStatePath } from "./pipeline.ts";
@@ -198,6 +199,14 @@ async function runCommand(
     clock.now,
   );
   const engine = await Engine.start(config, { plugins: environment.plugins, clock, logger });
+  let stopping = false;
+  const server = config.http
+    ? serveHttp(config.http.listen, {
+      snapshot: () => engine.status.snapshot(),
+      alive: () => !stopping && !engine.draining,
+      ready: () => !stopping && !engine.draining && engine.runners.some((r) => !r.disabled),
+    })
+    : undefined;
   const source: InputSource = config.input.type === "stdin"
     ? stdinSource(environment.stdin)
     : fileSource(config.input.path);
@@ -208,6 +217,7 @@ async function runCommand(
   const onSignal = (name: string) => () => {
     signals++;
     if (signals === 1) {
+      stopping = true;
       logger.info(`Received ${name}: draining`, { shutdown_timeout_ms: config.shutdown_timeout });
       reading.abort(new Error(name));
     } else {
@@ -253,6 +263,7 @@ async function runCommand(
     return 0;
   } finally {
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+    await server?.shutdown();
   }
 }
 

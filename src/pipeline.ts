@@ -115,6 +115,7 @@ export class Engine {
   readonly #stop = new AbortController();
   #running: Promise<void>[] = [];
   #control: ReturnType<typeof setInterval> | undefined;
+  #draining = false;
   readonly #timers = new AbortController();
   #reporting: Promise<void> = Promise.resolve();
   #applying = false;
@@ -254,6 +255,11 @@ export class Engine {
     return this.runners.find((r) => r.name === name);
   }
 
+  /** True once the engine drains or stops. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   /** True once every output has drained its hits. */
   hitsDone(): boolean {
     return this.runners.every((r) => r.hitsDone);
@@ -286,6 +292,7 @@ export class Engine {
    * run.
    */
   async drain(timeout: number): Promise<DrainResult> {
+    this.#draining = true;
     for (const runner of this.runners) runner.drain();
     const timer = new AbortController();
     const all = Promise.all(this.#running);
@@ -301,6 +308,7 @@ export class Engine {
 
   /** Stops at once: in-flight requests are aborted, state is saved, nothing is lost. */
   async stop(): Promise<DrainResult> {
+    this.#draining = true;
     this.#stop.abort(new Error("stopped"));
     await Promise.all(this.#running);
     return await this.#finish();
