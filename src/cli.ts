@@ -17,7 +17,9 @@ import {
   parseConfig,
 } from "./config.ts";
 import { serveHttp } from "./http.ts";
-import { fileSource, type InputSource, stdinSource } from "./input.ts";
+import { stdinSource } from "./input.ts";
+import type { InputCheckpoint as FileState } from "./journal.ts";
+import { tailFile } from "./tail.ts";
 import { jsonLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
 import { type DrainResult, Engine, type OutputStateFile, outputStatePath } from "./pipeline.ts";
 import type { OutputPlugin, SendResult } from "./plugin.ts";
@@ -38,6 +40,7 @@ export interface CliEnvironment {
 }
 
 const encoder = new TextEncoder();
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 class UsageError extends Error {}
 
@@ -207,22 +210,22 @@ async function runCommand(
       ready: () => !stopping && !engine.draining && engine.runners.some((r) => !r.disabled),
     })
     : undefined;
-  const source: InputSource = config.input.type === "stdin"
-    ? stdinSource(environment.stdin)
-    : fileSource(config.input.path);
-
   const reading = new AbortController();
   let signals = 0;
-  let hardStop: Promise<DrainResult> | undefined;
+  let stopped: (result: DrainResult) => void = () => {};
+  const hardStop = new Promise<DrainResult>((resolve) => (stopped = resolve));
+  let signalled: () => void = () => {};
+  const firstSignal = new Promise<void>((resolve) => (signalled = resolve));
   const onSignal = (name: string) => () => {
     signals++;
     if (signals === 1) {
       stopping = true;
       logger.info(`Received ${name}: draining`, { shutdown_timeout_ms: config.shutdown_timeout });
       reading.abort(new Error(name));
+      signalled();
     } else {
       logger.warn(`Received ${name} again: stopping now`);
-      hardStop = engine.stop();
+      engine.stop().then(stopped);
     }
   };
   const handlers: Array<[Deno.Signal, () => void]> = [
@@ -236,15 +239,43 @@ async function runCommand(
       input: config.input.type,
       outputs: config.outputs.map((o) => o.name),
     });
-    try {
-      for await (const chunk of source.chunks(reading.signal)) {
-        await engine.ingester.push(chunk);
+    const ingester = engine.ingester;
+    const inputConfig = config.input;
+    // Reads the input to its end (or to the first signal); each chunk is journaled before the
+    // next is read.
+    const consume = async () => {
+      const input = inputConfig;
+      if (input.type === "stdin") {
+        for await (const chunk of stdinSource(environment.stdin).chunks(reading.signal)) {
+          await ingester.push(chunk);
+        }
+        if (!reading.signal.aborted) await ingester.end();
+        return;
       }
-    } catch (error) {
-      if (!reading.signal.aborted) throw error;
-    }
-    await engine.ingester.end();
-    const result = hardStop ? await hardStop : await engine.drain(config.shutdown_timeout);
+      let last: FileState | null = null;
+      const events = tailFile({
+        path: input.path,
+        startAt: input.start_at,
+        follow: input.follow,
+        pollInterval: input.poll_interval,
+        checkpoint: engine.journal.checkpoint,
+        logger,
+      }, reading.signal);
+      for await (const event of events) {
+        last = event.file;
+        if (event.kind === "data") await ingester.push(event.data, event.file);
+        else if (event.kind === "rotated") await ingester.rotated(event.file);
+        else await ingester.truncated(event.file);
+      }
+      // Read once to its end: a last line without a newline is complete. Following, it waits.
+      if (!reading.signal.aborted && last) await ingester.end(last);
+    };
+    const consuming = consume();
+    // A signal stops reading at once, even while stdin blocks; a chunk being journaled finishes.
+    await Promise.race([consuming, firstSignal]);
+    if (signals > 0) await Promise.race([consuming.catch(() => {}), delay(1000)]);
+    else await consuming;
+    const result = await Promise.race([engine.drain(config.shutdown_timeout), hardStop]);
     const input = engine.status.input;
     logger.info("hitship stopped", {
       lines: input.lines,

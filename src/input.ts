@@ -5,7 +5,7 @@
  */
 import { checkLine, type Hit } from "./hit.ts";
 import type { DeadLetter } from "./dead_letter.ts";
-import type { Journal } from "./journal.ts";
+import type { InputCheckpoint as FileState, Journal } from "./journal.ts";
 import type { Logger } from "./log.ts";
 import type { StatusBoard } from "./status.ts";
 
@@ -41,6 +41,18 @@ export class LineSplitter {
   /** Lines read so far, complete or not. */
   get lineNumber(): number {
     return this.#number;
+  }
+
+  /** Bytes of the line not yet complete (kept and skipped). */
+  get pendingBytes(): number {
+    return this.#partialBytes + this.#oversized;
+  }
+
+  /** Drops the incomplete line (its file was truncated under it). */
+  reset(): void {
+    this.#partial = [];
+    this.#partialBytes = 0;
+    this.#oversized = 0;
   }
 
   /** Splits a chunk; returns the lines it completes. */
@@ -122,6 +134,8 @@ export interface IngesterOptions {
   maxLineBytes?: number;
   /** Sees every valid hit (threshold alerts). */
   onHit?: (hit: Hit) => void;
+  /** Past this many journal bytes the input waits for outputs to catch up. @default unlimited */
+  maxJournalBytes?: number;
 }
 
 const BOM = [0xef, 0xbb, 0xbf];
@@ -148,19 +162,39 @@ export class Ingester {
     this.#splitter = new LineSplitter(this.#maxLineBytes);
   }
 
-  /** Splits, checks and journals one chunk. Resolves when it is journaled. */
-  push(chunk: Uint8Array): Promise<void> {
-    this.#o.status.input.offset += chunk.length;
-    return this.#ingest(this.#splitter.push(chunk));
+  /**
+   * Splits, checks and journals one chunk. Resolves when it is journaled.
+   *
+   * @param file For a file input: the file and the offset just past this chunk. The journal
+   * commits the offset of the last complete line with the lines.
+   */
+  push(chunk: Uint8Array, file?: FileState): Promise<void> {
+    this.#o.status.input.offset = file ? file.offset : this.#o.status.input.offset + chunk.length;
+    const lines = this.#splitter.push(chunk);
+    const checkpoint = file ? { ...file, offset: file.offset - this.#splitter.pendingBytes } : null;
+    return this.#ingest(lines, checkpoint);
   }
 
   /** Ends the input: a last line without a newline is taken too. */
-  end(): Promise<void> {
+  end(next: FileState | null = null): Promise<void> {
     const last = this.#splitter.end();
-    return this.#ingest(last ? [last] : []);
+    return this.#ingest(last ? [last] : [], next);
   }
 
-  async #ingest(lines: Line[]): Promise<void> {
+  /** The file was rotated: its last line is complete; reading goes on in `next`. */
+  rotated(next: FileState): Promise<void> {
+    return this.end(next);
+  }
+
+  /** The file was truncated under the reader: the incomplete line is gone. */
+  truncated(file: FileState): Promise<void> {
+    this.#splitter.reset();
+    this.#o.status.input.truncations++;
+    this.#o.status.input.offset = file.offset;
+    return this.#ingest([], file);
+  }
+
+  async #ingest(lines: Line[], checkpoint: FileState | null = null): Promise<void> {
     const input = this.#o.status.input;
     const valid: Uint8Array[] = [];
     for (const line of lines) {
@@ -186,12 +220,57 @@ export class Ingester {
         });
       }
     }
-    if (valid.length > 0) await this.#o.journal.append(valid);
+    await this.#append(valid, checkpoint);
     input.hits += valid.length;
     await this.#o.deadLetter.flush();
     this.#o.status.journal.bytes = this.#o.journal.bytes;
     this.#o.status.journal.segments = this.#o.journal.segmentCount;
     this.#o.status.changed();
+  }
+
+  /**
+   * Appends to the journal, waiting while it is full (backpressure) or the disk is full: the
+   * input is not read meanwhile, and nothing is dropped.
+   */
+  async #append(valid: Uint8Array[], checkpoint: FileState | null): Promise<void> {
+    const { journal, status, logger } = this.#o;
+    const limit = this.#o.maxJournalBytes ?? Infinity;
+    let reported = false;
+    for (;;) {
+      if (journal.bytes >= limit && valid.length > 0) {
+        if (!status.input.paused) {
+          status.input.paused = true;
+          logger.warn("The journal is full: reading pauses until outputs catch up", {
+            journal_bytes: journal.bytes,
+            max_journal_bytes: limit,
+          });
+          await status.stateChanged();
+        }
+        await journal.waitForSpace(1000);
+        continue;
+      }
+      try {
+        await journal.append(valid, checkpoint);
+        break;
+      } catch (error) {
+        const message = (error as Error).message;
+        if (!/os error 28|ENOSPC|No space left/i.test(message)) throw error;
+        if (!reported) {
+          reported = true;
+          logger.error(`Cannot write the journal: the disk is full; reading pauses`, {
+            error: message,
+          });
+        }
+        status.input.paused = true;
+        await status.stateChanged();
+        await journal.waitForSpace(1000);
+      }
+    }
+    if (status.input.paused) {
+      status.input.paused = false;
+      logger.info("Reading resumes");
+      await status.stateChanged();
+    }
   }
 
   /** The hit, or why the line is rejected. */
@@ -260,16 +339,6 @@ function readerSource(
       } finally {
         if (close) reader.close?.();
       }
-    },
-  };
-}
-
-/** A file read once from the start to its end (`follow: false`). */
-export function fileSource(path: string): InputSource {
-  return {
-    async *chunks(signal: AbortSignal) {
-      const file = await Deno.open(path, { read: true });
-      yield* readerSource(file, true).chunks(signal);
     },
   };
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { joinPath, writeAll } from "./fs.ts";
+import { joinPath, readJsonFile, writeAll, writeFileAtomic } from "./fs.ts";
 import type { Logger } from "./log.ts";
 
 /** A place in the journal: a byte offset and a hit sequence number, both counted from the start. */
@@ -28,6 +28,25 @@ interface Segment {
   size: number;
 }
 
+/**
+ * Where the input stood when a line was journaled: the file's identity and the byte offset just
+ * past the last complete line. Written together with the journal append it belongs to.
+ */
+export interface InputCheckpoint {
+  path: string;
+  dev: number;
+  ino: number;
+  /** FNV-1a hash of the file's first `fingerprint_bytes` bytes. */
+  fingerprint: string;
+  fingerprint_bytes: number;
+  offset: number;
+}
+
+interface CheckpointFile {
+  journal: Position;
+  input: InputCheckpoint | null;
+}
+
 /** Options of {@linkcode Journal.open}. */
 export interface JournalOptions {
   /** Close a segment and begin a new one past this size. @default 64 MiB */
@@ -37,6 +56,7 @@ export interface JournalOptions {
 }
 
 const NEWLINE = 0x0a;
+const CHECKPOINT = "checkpoint.json";
 const NAME = /^(\d{16})-(\d{12})\.ndjson$/;
 
 function segmentName(start: Position): string {
@@ -65,6 +85,9 @@ export class Journal {
   #waiters = new Set<() => void>();
   #closed = false;
   #writeBuffer = new Uint8Array(256 * 1024);
+  #checkpoint: InputCheckpoint | null = null;
+  #spaceWaiters = new Set<() => void>();
+  #checkpointWritten = false;
   #readBuffers: Uint8Array[] = [];
 
   private constructor(dir: string, segmentBytes: number, segments: Segment[], file: Deno.FsFile) {
@@ -109,10 +132,29 @@ export class Journal {
     let lines = 0;
     for (let i = 0; i < complete; i++) if (data[i] === NEWLINE) lines++;
     last.size = complete;
-    const file = await Deno.open(last.path, { append: true });
+    let end: Position = { offset: last.start.offset + complete, seq: last.start.seq + lines };
+    const saved = await readJsonFile<CheckpointFile>(joinPath(dir, CHECKPOINT));
+    if (saved?.input && saved.journal.offset < end.offset) {
+      // Lines appended after the last checkpoint: the input had not committed them, so they are
+      // cut here and read again from the input.
+      options.logger?.warn("Cut journal lines written after the last input checkpoint", {
+        bytes: end.offset - saved.journal.offset,
+        lines: end.seq - saved.journal.seq,
+      });
+      await truncateSegments(segments, saved.journal);
+      end = saved.journal;
+    }
+    const active = segments.at(-1)!;
+    const file = await Deno.open(active.path, { append: true });
     const journal = new Journal(dir, options.segmentBytes ?? 64 * 1024 * 1024, segments, file);
-    journal.#end = { offset: last.start.offset + complete, seq: last.start.seq + lines };
+    journal.#end = end;
+    journal.#checkpoint = saved?.input ?? null;
     return journal;
+  }
+
+  /** The input checkpoint of the last commit, to resume a file input from. */
+  get checkpoint(): InputCheckpoint | null {
+    return this.#checkpoint;
   }
 
   /** The position after the last committed line. */
@@ -138,12 +180,23 @@ export class Journal {
   }
 
   /**
-   * Appends lines (each without its terminator) in one write, and wakes readers waiting for data.
+   * Appends lines (each without its terminator) in one write, commits them together with the
+   * input's checkpoint, and wakes readers waiting for data. Readers see the lines only once they
+   * are committed. A failed write (a full disk) is cut back off, so the journal never holds half a
+   * record, and the error is thrown for the caller to wait and try again.
    *
+   * @param checkpoint Where a file input stands after these lines; `null` for stdin.
    * @returns The new end of the journal.
    */
-  async append(lines: readonly Uint8Array[]): Promise<Position> {
-    if (lines.length === 0) return this.#end;
+  async append(
+    lines: readonly Uint8Array[],
+    checkpoint: InputCheckpoint | null = null,
+  ): Promise<Position> {
+    if (
+      lines.length === 0 && (checkpoint === null || sameCheckpoint(checkpoint, this.#checkpoint))
+    ) {
+      return this.#end;
+    }
     if (this.#closed) throw new Error("Cannot append: the journal is closed");
     let active = this.#segments.at(-1)!;
     if (active.size > 0 && active.size >= this.segmentBytes) active = await this.#roll();
@@ -160,9 +213,28 @@ export class Journal {
       at += line.length;
       buffer[at++] = NEWLINE;
     }
-    await writeAll(this.#file, buffer);
+    try {
+      await writeAll(this.#file, buffer);
+    } catch (error) {
+      await this.#file.truncate(active.size).catch(() => {});
+      throw error;
+    }
     active.size += total;
-    this.#end = { offset: this.#end.offset + total, seq: this.#end.seq + lines.length };
+    const end = { offset: this.#end.offset + total, seq: this.#end.seq + lines.length };
+    if (checkpoint !== null || !this.#checkpointWritten || this.#checkpoint !== null) {
+      // The rename of the checkpoint file is the commit point.
+      const record: CheckpointFile = { journal: end, input: checkpoint };
+      try {
+        await writeFileAtomic(joinPath(this.dir, CHECKPOINT), JSON.stringify(record));
+      } catch (error) {
+        await this.#file.truncate(active.size - total).catch(() => {});
+        active.size -= total;
+        throw error;
+      }
+      this.#checkpointWritten = true;
+      this.#checkpoint = checkpoint;
+    }
+    this.#end = end;
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     for (const wake of waiters) wake();
@@ -199,6 +271,21 @@ export class Journal {
     });
   }
 
+  /**
+   * Resolves when segments are deleted (the journal shrinks), or after `ms` at the latest.
+   */
+  waitForSpace(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#spaceWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#spaceWaiters.add(done);
+    });
+  }
+
   /** A reader from `from` (up to the end, or `until`). */
   reader(from: Position, until?: Position): JournalReader {
     return new JournalReader(this, from, until);
@@ -232,6 +319,9 @@ export class Journal {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       });
     }
+    const waiters = [...this.#spaceWaiters];
+    this.#spaceWaiters.clear();
+    for (const wake of waiters) wake();
     return drop.length;
   }
 
@@ -398,4 +488,20 @@ async function readAt(file: Deno.FsFile, offset: number, buffer: Uint8Array): Pr
     filled += n;
   }
   return filled;
+}
+
+function sameCheckpoint(a: InputCheckpoint, b: InputCheckpoint | null): boolean {
+  return b !== null && a.offset === b.offset && a.ino === b.ino && a.dev === b.dev &&
+    a.fingerprint === b.fingerprint && a.fingerprint_bytes === b.fingerprint_bytes;
+}
+
+/** Cuts the segments back to `end`: later segments are deleted, the one holding it truncated. */
+async function truncateSegments(segments: Segment[], end: Position): Promise<void> {
+  while (segments.length > 1 && segments.at(-1)!.start.offset >= end.offset) {
+    await Deno.remove(segments.pop()!.path);
+  }
+  const last = segments.at(-1)!;
+  const size = Math.max(0, end.offset - last.start.offset);
+  await Deno.truncate(last.path, size);
+  last.size = size;
 }

@@ -54,7 +54,8 @@ Deno.test("Journal cuts a torn record off the end on open, with a warning", asyn
   await journal.append([line(1), line(2)]);
   const end = journal.end;
   journal.close();
-  const [segment] = [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`);
+  const [segment] = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".ndjson"))
+    .map((e) => `${dir}/${e.name}`);
   await Deno.writeFile(segment!, enc.encode('{"n":3,"pa'), { append: true });
 
   const logger = memoryLogger();

@@ -140,6 +140,7 @@ export class Engine {
       deadLetter: new DeadLetter(config.data_dir, config.dead_letter_max_bytes, () => clock.now()),
       maxLineBytes: config.input.max_line_bytes,
       onHit: alerts.empty ? undefined : (hit) => alerts.observe(hit, clock.now()),
+      maxJournalBytes: config.max_journal_bytes,
     });
   }
 
