@@ -565,52 +565,74 @@ export class OutputRunner {
     if (s.state !== "retrying") s.next_retry_at = null;
   }
 
-  /** The loop: events first, then the pending batch, then the next batch. */
+  /** The delivery loop, until the output has drained or the engine stops. */
   async run(stop: AbortSignal): Promise<void> {
     const onStop = () => this.#poke(true);
     stop.addEventListener("abort", onStop);
+    let failures = 0;
     try {
       while (!stop.aborted) {
-        if (this.disabled || this.#hitsDone) {
-          if (this.#draining) {
-            if (!this.#hitsDone) this.#finishHits();
-            // Stay for events until every output has finished its hits: one of them may still
-            // be auto-disabled and tell the others.
-            if (this.#engine.hitsDone() && (this.disabled || this.#queue.length === 0)) return;
-          }
-          if (this.disabled || this.#queue.length === 0) {
-            await this.#idle(stop);
-            continue;
-          }
+        try {
+          if (await this.#step(stop)) return;
+          failures = 0;
+        } catch (error) {
+          if (stop.aborted) return;
+          // A local failure (a full disk when saving state, a journal read error): log it, wait,
+          // and go on; the output never stops for good.
+          const wait = Math.min(30_000, 1000 * 2 ** Math.min(failures++, 5));
+          this.#engine.logger.error(
+            `Output "${this.name}" hit a local error, trying again in ${wait / 1000}s: ${
+              (error as Error).message
+            }`,
+            { output: this.name },
+          );
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, wait);
+            function done() {
+              clearTimeout(timer);
+              stop.removeEventListener("abort", done);
+              resolve();
+            }
+            stop.addEventListener("abort", done, { once: true });
+          });
         }
-        const event = this.#queue[0];
-        if (event) {
-          if (await this.#attempt(stop, (signal) => this.#sendEvent(event, signal))) {
-            this.#queue.shift();
-          }
-          continue;
-        }
-        const intent = this.#state.intent;
-        if (intent) {
-          if (
-            await this.#attempt(stop, (signal) => this.output.send(this.#batch(intent), signal))
-          ) {
-            await this.#delivered(intent);
-          }
-          continue;
-        }
-        if (!await this.#collect(stop)) this.#finishHits();
-      }
-    } catch (error) {
-      if (!stop.aborted) {
-        this.#engine.logger.error(`Output "${this.name}" stopped: ${(error as Error).message}`, {
-          output: this.name,
-        });
       }
     } finally {
       stop.removeEventListener("abort", onStop);
       this.#refresh();
     }
+  }
+
+  /** One turn of the loop: events first, then the pending batch, then the next batch. */
+  async #step(stop: AbortSignal): Promise<boolean> {
+    if (this.disabled || this.#hitsDone) {
+      if (this.#draining) {
+        if (!this.#hitsDone) this.#finishHits();
+        // Stay for events until every output has finished its hits: one of them may still be
+        // auto-disabled and tell the others.
+        if (this.#engine.hitsDone() && (this.disabled || this.#queue.length === 0)) return true;
+      }
+      if (this.disabled || this.#queue.length === 0) {
+        await this.#idle(stop);
+        return false;
+      }
+    }
+    const event = this.#queue[0];
+    if (event) {
+      if (await this.#attempt(stop, (signal) => this.#sendEvent(event, signal))) {
+        this.#queue.shift();
+      }
+      return false;
+    }
+    const intent = this.#state.intent;
+    if (intent) {
+      if (await this.#attempt(stop, (signal) => this.output.send(this.#batch(intent), signal))) {
+        await this.#delivered(intent);
+      }
+      return false;
+    }
+    if (!await this.#collect(stop)) this.#finishHits();
+    return false;
   }
 
   /** True once the output has drained its hits (or, off, has none to drain). */
