@@ -42,6 +42,30 @@ export interface CliEnvironment {
 const encoder = new TextEncoder();
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** CPU time and peak memory of this process, for the last log line. */
+function usage() {
+  const u = process.resourceUsage();
+  return {
+    cpu_user_ms: Math.round(u.userCPUTime / 1000),
+    cpu_system_ms: Math.round(u.systemCPUTime / 1000),
+    max_rss_bytes: Math.max(rssPeak, Deno.memoryUsage().rss),
+  };
+}
+
+/**
+ * Peak RSS, sampled every 100 ms. Not getrusage's maxRSS: Linux carries that across fork and exec,
+ * so a process started by a large parent would report the parent's peak; and /proc/self needs
+ * --allow-all, which the sidecar does not have.
+ */
+let rssPeak = 0;
+function sampleRss(): () => void {
+  const timer = setInterval(() => {
+    rssPeak = Math.max(rssPeak, Deno.memoryUsage().rss);
+  }, 100);
+  Deno.unrefTimer(timer);
+  return () => clearInterval(timer);
+}
+
 class UsageError extends Error {}
 
 const HELP: Record<string, string> = {
@@ -199,8 +223,9 @@ async function runCommand(
   const logger = jsonLogger(
     (level ?? config.log_level) as LogLevel,
     (line) => err(line),
-    clock.now,
+    () => clock.now(),
   );
+  const stopSampling = sampleRss();
   const engine = await Engine.start(config, { plugins: environment.plugins, clock, logger });
   let stopping = false;
   const server = config.http
@@ -281,7 +306,7 @@ async function runCommand(
       lines: input.lines,
       hits: input.hits,
       rejected: input.rejected,
-      max_rss_bytes: process.resourceUsage().maxRSS * 1024,
+      ...usage(),
     });
     const undelivered = Object.entries(result.undelivered);
     for (const [name, { hits, state }] of undelivered) {
@@ -293,6 +318,7 @@ async function runCommand(
     if (undelivered.length > 0) return 1;
     return 0;
   } finally {
+    stopSampling();
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     await server?.shutdown();
   }

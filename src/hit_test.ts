@@ -101,3 +101,53 @@ Deno.test("checkLine() rejects text, truncated JSON, arrays and scalars", () => 
   assert.equal(reason("42"), "expected a JSON object, got number");
   assert.equal(reason("null"), "expected a JSON object, got null");
 });
+
+Deno.test("isValidHit() accepts exactly what the zod schema accepts (property test)", async () => {
+  const { hitSchema, isValidHit } = await import("./hit.ts");
+  const { makeHit, random } = await import("../test/hits.ts");
+  const rand = random(7);
+  const odd: unknown[] = [
+    "",
+    "12a",
+    -1,
+    1.5,
+    0,
+    "0",
+    null,
+    true,
+    [],
+    {},
+    [1, "x"],
+    [[["deep"]], 2],
+    [{}],
+    "::1",
+    "1.2.3",
+    "1.2.3.4.5",
+    "01.2.3.4",
+    "256.1.1.1",
+    "fe80::1%eth0",
+    "2001:db8::1",
+    "::ffff:1.2.3.4",
+    Number.MAX_SAFE_INTEGER + 2,
+    { a: 1 },
+    ["a", "b"],
+    undefined,
+  ];
+  const fields = Object.keys(makeHit(0));
+  let agreed = 0;
+  for (let i = 0; i < 5000; i++) {
+    const hit: Record<string, unknown> = makeHit(i, rand);
+    const mutations = Math.floor(rand() * 3);
+    for (let m = 0; m < mutations; m++) {
+      const field = fields[Math.floor(rand() * fields.length)]!;
+      const value = odd[Math.floor(rand() * odd.length)];
+      if (value === undefined) delete hit[field];
+      else hit[field] = value;
+    }
+    const json = JSON.parse(JSON.stringify(hit));
+    const zod = hitSchema.safeParse(json).success;
+    assert.equal(isValidHit(json), zod, JSON.stringify(json));
+    agreed++;
+  }
+  assert.equal(agreed, 5000);
+});

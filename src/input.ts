@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { checkLine, type Hit } from "./hit.ts";
+import { checkLine, type Hit, isValidHit } from "./hit.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { InputCheckpoint as FileState, Journal } from "./journal.ts";
 import type { Logger } from "./log.ts";
@@ -46,6 +46,11 @@ export class LineSplitter {
   /** Bytes of the line not yet complete (kept and skipped). */
   get pendingBytes(): number {
     return this.#partialBytes + this.#oversized;
+  }
+
+  /** Counts `n` complete lines handled outside the splitter. */
+  advance(n: number): void {
+    this.#number += n;
   }
 
   /** Drops the incomplete line (its file was truncated under it). */
@@ -170,9 +175,22 @@ export class Ingester {
    */
   push(chunk: Uint8Array, file?: FileState): Promise<void> {
     this.#o.status.input.offset = file ? file.offset : this.#o.status.input.offset + chunk.length;
-    const lines = this.#splitter.push(chunk);
-    const checkpoint = file ? { ...file, offset: file.offset - this.#splitter.pendingBytes } : null;
-    return this.#ingest(lines, checkpoint);
+    const splitter = this.#splitter;
+    // The line carried over from the last chunk is completed on its own; the complete lines
+    // after it are one region, checked and journaled in bulk.
+    let start = 0;
+    let lines: Line[] = [];
+    if (splitter.pendingBytes > 0) {
+      const newline = chunk.indexOf(NEWLINE);
+      start = newline < 0 ? chunk.length : newline + 1;
+      lines = splitter.push(chunk.subarray(0, start));
+    }
+    const last = chunk.lastIndexOf(NEWLINE);
+    const region = last >= start ? chunk.subarray(start, last + 1) : undefined;
+    if (last + 1 > start) splitter.push(chunk.subarray(last + 1));
+    else if (!region && start < chunk.length) splitter.push(chunk.subarray(start));
+    const checkpoint = file ? { ...file, offset: file.offset - splitter.pendingBytes } : null;
+    return this.#ingest(lines, checkpoint, region);
   }
 
   /** Ends the input: a last line without a newline is taken too. */
@@ -194,9 +212,73 @@ export class Ingester {
     return this.#ingest([], file);
   }
 
-  async #ingest(lines: Line[], checkpoint: FileState | null = null): Promise<void> {
+  /**
+   * Checks a region of complete lines at once: one decode, and for each line `JSON.parse` and the
+   * hit checks. When every line is a valid hit, the region goes to the journal as it is.
+   *
+   * @returns The hits, or `undefined` when some line needs a closer look.
+   */
+  #bulk(region: Uint8Array, firstNumber: number): Hit[] | undefined {
+    if (firstNumber === 1 && region[0] === BOM[0]) return undefined;
+    let text: string;
+    try {
+      text = this.#decoder.decode(region);
+    } catch {
+      return undefined;
+    }
+    const hits: Hit[] = [];
+    const longest = this.#maxLineBytes / 3; // a UTF-16 unit is at most 3 UTF-8 bytes
+    let from = 0;
+    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", from)) {
+      if (i === from || i - from > longest || text.charCodeAt(i - 1) === 13) return undefined;
+      let value: unknown;
+      try {
+        value = JSON.parse(text.slice(from, i));
+      } catch {
+        return undefined;
+      }
+      if (
+        value === null || typeof value !== "object" || Array.isArray(value) ||
+        !isValidHit(value as Record<string, unknown>)
+      ) return undefined;
+      hits.push(value as Hit);
+      from = i + 1;
+    }
+    return hits;
+  }
+
+  async #ingest(
+    lines: Line[],
+    checkpoint: FileState | null = null,
+    region?: Uint8Array,
+  ): Promise<void> {
     const input = this.#o.status.input;
     const valid: Uint8Array[] = [];
+    let raw: Uint8Array | undefined;
+    let rawCount = 0;
+    if (region) {
+      const first = this.#splitter.lineNumber + 1;
+      let regionLines = 0;
+      const hits = this.#bulk(region, first);
+      if (hits) {
+        raw = region;
+        rawCount = regionLines = hits.length;
+        if (this.#o.onHit) { for (const hit of hits) this.#o.onHit(hit); }
+      } else {
+        let from = 0;
+        let number = first;
+        for (let i = region.indexOf(NEWLINE); i >= 0; i = region.indexOf(NEWLINE, from)) {
+          const end = i > from && region[i - 1] === CR ? i - 1 : i;
+          const line: Line = { number: number++, bytes: region.subarray(from, end) };
+          if (end - from > this.#maxLineBytes) line.oversized = end - from;
+          lines.push(line);
+          regionLines++;
+          from = i + 1;
+        }
+      }
+      this.#splitter.advance(regionLines);
+    }
+    input.lines += rawCount;
     for (const line of lines) {
       let bytes = line.bytes;
       if (line.number === 1 && bytes[0] === BOM[0] && bytes[1] === BOM[1] && bytes[2] === BOM[2]) {
@@ -220,8 +302,8 @@ export class Ingester {
         });
       }
     }
-    await this.#append(valid, checkpoint);
-    input.hits += valid.length;
+    await this.#append(valid, checkpoint, raw, rawCount);
+    input.hits += valid.length + rawCount;
     await this.#o.deadLetter.flush();
     this.#o.status.journal.bytes = this.#o.journal.bytes;
     this.#o.status.journal.segments = this.#o.journal.segmentCount;
@@ -232,12 +314,17 @@ export class Ingester {
    * Appends to the journal, waiting while it is full (backpressure) or the disk is full: the
    * input is not read meanwhile, and nothing is dropped.
    */
-  async #append(valid: Uint8Array[], checkpoint: FileState | null): Promise<void> {
+  async #append(
+    valid: Uint8Array[],
+    checkpoint: FileState | null,
+    raw?: Uint8Array,
+    rawCount = 0,
+  ): Promise<void> {
     const { journal, status, logger } = this.#o;
     const limit = this.#o.maxJournalBytes ?? Infinity;
     let reported = false;
     for (;;) {
-      if (journal.bytes >= limit && valid.length > 0) {
+      if (journal.bytes >= limit && valid.length + rawCount > 0) {
         if (!status.input.paused) {
           status.input.paused = true;
           logger.warn("The journal is full: reading pauses until outputs catch up", {
@@ -250,7 +337,7 @@ export class Ingester {
         continue;
       }
       try {
-        await journal.append(valid, checkpoint);
+        await journal.append(valid, checkpoint, raw, rawCount);
         break;
       } catch (error) {
         const message = (error as Error).message;

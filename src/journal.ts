@@ -186,32 +186,44 @@ export class Journal {
    * record, and the error is thrown for the caller to wait and try again.
    *
    * @param checkpoint Where a file input stands after these lines; `null` for stdin.
+   * @param raw More lines, already framed (each ending in `\n`), written after `lines`.
+   * @param rawCount How many lines `raw` holds.
    * @returns The new end of the journal.
    */
   async append(
     lines: readonly Uint8Array[],
     checkpoint: InputCheckpoint | null = null,
+    raw?: Uint8Array,
+    rawCount = 0,
   ): Promise<Position> {
     if (
-      lines.length === 0 && (checkpoint === null || sameCheckpoint(checkpoint, this.#checkpoint))
+      lines.length === 0 && rawCount === 0 &&
+      (checkpoint === null || sameCheckpoint(checkpoint, this.#checkpoint))
     ) {
       return this.#end;
     }
     if (this.#closed) throw new Error("Cannot append: the journal is closed");
     let active = this.#segments.at(-1)!;
     if (active.size > 0 && active.size >= this.segmentBytes) active = await this.#roll();
-    let total = 0;
-    for (const line of lines) total += line.length + 1;
-    // One write buffer, reused: appends are awaited one at a time.
-    if (this.#writeBuffer.length < total) {
-      this.#writeBuffer = new Uint8Array(Math.max(total, this.#writeBuffer.length * 2));
-    }
-    const buffer = this.#writeBuffer.subarray(0, total);
-    let at = 0;
-    for (const line of lines) {
-      buffer.set(line, at);
-      at += line.length;
-      buffer[at++] = NEWLINE;
+    let framed = 0;
+    for (const line of lines) framed += line.length + 1;
+    const total = framed + (raw?.length ?? 0);
+    let buffer: Uint8Array;
+    if (framed === 0 && raw) {
+      buffer = raw; // already framed lines: written as they are
+    } else {
+      // One write buffer, reused: appends are awaited one at a time.
+      if (this.#writeBuffer.length < total) {
+        this.#writeBuffer = new Uint8Array(Math.max(total, this.#writeBuffer.length * 2));
+      }
+      buffer = this.#writeBuffer.subarray(0, total);
+      let at = 0;
+      for (const line of lines) {
+        buffer.set(line, at);
+        at += line.length;
+        buffer[at++] = NEWLINE;
+      }
+      if (raw) buffer.set(raw, at);
     }
     try {
       await writeAll(this.#file, buffer);
@@ -220,7 +232,7 @@ export class Journal {
       throw error;
     }
     active.size += total;
-    const end = { offset: this.#end.offset + total, seq: this.#end.seq + lines.length };
+    const end = { offset: this.#end.offset + total, seq: this.#end.seq + lines.length + rawCount };
     if (checkpoint !== null || !this.#checkpointWritten || this.#checkpoint !== null) {
       // The rename of the checkpoint file is the commit point.
       const record: CheckpointFile = { journal: end, input: checkpoint };

@@ -1,0 +1,243 @@
+/**
+ * `deno task bench`: measures hitship against a reference loop, in one run.
+ *
+ * (a) reference: read the file line by line and JSON.parse each line;
+ * (b) hitship end to end: stdin -> minio-hitlogs -> a local radosgw, until every object is up;
+ * (c) hitship: file input -> file output.
+ *
+ * For each: wall time, hits per second, CPU seconds (user + sys), hits per CPU-second, peak RSS,
+ * and the ratio of hits per CPU-second to (a). Writes bench/out/result.json and prints a table.
+ *
+ * Usage: deno task bench [--hits N] [--no-s3]
+ */
+import { parseArgs } from "node:util";
+import { makeHit, random } from "../test/hits.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    hits: { type: "string", default: "1000000" },
+    "no-s3": { type: "boolean", default: false },
+    out: { type: "string", default: new URL("./out/", import.meta.url).pathname },
+  },
+});
+const N = Number(values.hits);
+const out = values.out!;
+await Deno.mkdir(out, { recursive: true });
+const root = new URL("../", import.meta.url).pathname;
+const mod = `${root}mod.ts`;
+const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env", "--allow-net", "--allow-sys"];
+
+interface Measure {
+  name: string;
+  hits: number;
+  wall_ms: number;
+  cpu_ms: number;
+  max_rss_bytes: number;
+  hits_per_s: number;
+  hits_per_cpu_s: number;
+  ratio?: number;
+}
+
+async function generate(path: string, n: number): Promise<number> {
+  try {
+    const stat = await Deno.stat(path);
+    if (stat.size > 0) return stat.size;
+  } catch { /* make it */ }
+  console.error(`Generating ${n} hits into ${path}`);
+  const file = await Deno.open(`${path}.tmp`, { write: true, create: true, truncate: true });
+  const enc = new TextEncoder();
+  const rand = random(42);
+  let size = 0;
+  for (let i = 0; i < n; i += 10_000) {
+    const lines: string[] = [];
+    for (let j = i; j < Math.min(n, i + 10_000); j++) lines.push(JSON.stringify(makeHit(j, rand)));
+    const chunk = enc.encode(lines.join("\n") + "\n");
+    size += chunk.length;
+    let written = 0;
+    while (written < chunk.length) written += await file.write(chunk.subarray(written));
+  }
+  file.close();
+  await Deno.rename(`${path}.tmp`, path);
+  return size;
+}
+
+function measure(name: string, hits: number, wall: number, cpu: number, rss: number): Measure {
+  return {
+    name,
+    hits,
+    wall_ms: Math.round(wall),
+    cpu_ms: cpu,
+    max_rss_bytes: rss,
+    hits_per_s: Math.round(hits / (wall / 1000)),
+    hits_per_cpu_s: Math.round(hits / (cpu / 1000)),
+  };
+}
+
+async function runHitship(name: string, args: string[], stdinFile?: string): Promise<Measure> {
+  const started = performance.now();
+  const command = stdinFile
+    ? new Deno.Command("bash", {
+      args: [
+        "-c",
+        'exec "$@" < "$STDIN_FILE"',
+        "bash",
+        Deno.execPath(),
+        "run",
+        ...PERMISSIONS,
+        mod,
+        ...args,
+      ],
+      env: { STDIN_FILE: stdinFile },
+      stdout: "piped",
+      stderr: "piped",
+    })
+    : new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PERMISSIONS, mod, ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    });
+  const child = command.spawn();
+  // Peak RSS from the kernel (VmHWM), read by this process while the child runs.
+  let peak = 0;
+  const poll = setInterval(() => {
+    try {
+      const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+      peak = Math.max(peak, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024);
+    } catch { /* exited */ }
+  }, 20);
+  const result = await child.output();
+  clearInterval(poll);
+  const wall = performance.now() - started;
+  const stderr = new TextDecoder().decode(result.stderr);
+  if (result.code !== 0) throw new Error(`${name} failed (${result.code}): ${stderr.slice(-2000)}`);
+  const stopped = stderr.trim().split("\n").map((l) => JSON.parse(l)).find((l) =>
+    l.msg === "hitship stopped"
+  );
+  return measure(
+    name,
+    stopped.hits,
+    wall,
+    stopped.cpu_user_ms + stopped.cpu_system_ms,
+    stopped.max_rss_bytes,
+  );
+}
+
+const input = `${out}hits-${N}.ndjson`;
+const bytes = await generate(input, N);
+console.error(
+  `Input: ${N} hits, ${(bytes / 1024 / 1024).toFixed(1)} MiB, ${
+    Math.round(bytes / N)
+  } bytes per hit`,
+);
+const results: Measure[] = [];
+
+// (a) reference
+{
+  const started = performance.now();
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", `${root}bench/reference.ts`, input],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const wall = performance.now() - started;
+  const ref = JSON.parse(new TextDecoder().decode(r.stdout));
+  results.push(
+    measure(
+      "(a) reference: read + JSON.parse",
+      ref.hits,
+      wall,
+      ref.cpu_user_ms + ref.cpu_system_ms,
+      ref.max_rss_bytes,
+    ),
+  );
+}
+
+// (b) stdin -> minio-hitlogs -> local radosgw
+if (!values["no-s3"]) {
+  const s3dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "hs3b." });
+  const server = `${root}test/s3/server.sh`;
+  const started = await new Deno.Command("bash", {
+    args: [server, "start", s3dir],
+    stderr: "inherit",
+  }).output();
+  if (!started.success) throw new Error("Cannot start the S3 server (radosgw); try --no-s3");
+  try {
+    const env = Object.fromEntries(
+      (await Deno.readTextFile(`${s3dir}/env`)).trim().split("\n").map((
+        l,
+      ) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
+    const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
+    const config = `${data}/hitship.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `data_dir: ${data}/data
+max_journal_bytes: 16GiB
+outputs:
+  - name: archive
+    type: minio-hitlogs
+    endpoint: ${env.S3_ENDPOINT}
+    bucket: bench
+    create_bucket: true
+    access_key: ${env.S3_ACCESS_KEY}
+    secret_key: ${env.S3_SECRET_KEY}
+    interval: 1h
+`,
+    );
+    results.push(
+      await runHitship("(b) hitship stdin -> minio-hitlogs", ["run", "--config", config], input),
+    );
+    await Deno.remove(data, { recursive: true });
+  } finally {
+    await new Deno.Command("bash", { args: [server, "stop", s3dir] }).output();
+  }
+}
+
+// (c) file input -> file output
+{
+  const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
+  const config = `${data}/hitship.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `data_dir: ${data}/data
+max_journal_bytes: 16GiB
+input: { type: file, path: ${input}, follow: false }
+outputs: [{ name: local, type: file, path: ${data}/out, interval: 1h }]
+`,
+  );
+  results.push(await runHitship("(c) hitship file -> file", ["run", "--config", config]));
+  await Deno.remove(data, { recursive: true });
+}
+
+const reference = results[0]!.hits_per_cpu_s;
+for (const r of results) r.ratio = Math.round((r.hits_per_cpu_s / reference) * 100) / 100;
+
+const report = {
+  date: new Date().toISOString(),
+  deno: Deno.version.deno,
+  cpus: navigator.hardwareConcurrency,
+  hits: N,
+  bytes_per_hit: Math.round(bytes / N),
+  results,
+};
+await Deno.writeTextFile(`${out}result.json`, JSON.stringify(report, null, 2) + "\n");
+
+const header = ["run", "hits", "wall s", "hits/s", "CPU s", "hits/CPU-s", "peak RSS MiB", "x ref"];
+const rows = results.map((r) => [
+  r.name,
+  String(r.hits),
+  (r.wall_ms / 1000).toFixed(2),
+  String(r.hits_per_s),
+  (r.cpu_ms / 1000).toFixed(2),
+  String(r.hits_per_cpu_s),
+  (r.max_rss_bytes / 1024 / 1024).toFixed(0),
+  r.ratio!.toFixed(2),
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (cells: string[]) =>
+  cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+console.log(line(header));
+for (const row of rows) console.log(line(row));
+console.log(`\nWritten to ${out}result.json`);

@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { mixedInput, random } from "../test/hits.ts";
+import { systemClock } from "./clock.ts";
+import { DeadLetter } from "./dead_letter.ts";
+import { Ingester, LineSplitter } from "./input.ts";
+import { Journal, ORIGIN } from "./journal.ts";
+import { memoryLogger } from "./log.ts";
+import { StatusBoard } from "./status.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+async function ingest(text: string, cut: (n: number) => number) {
+  const dir = await Deno.makeTempDir();
+  const journal = await Journal.open(`${dir}/journal`);
+  const status = new StatusBoard(undefined, systemClock, { type: "stdin", path: null });
+  const deadLetter = new DeadLetter(dir);
+  const ingester = new Ingester({ journal, deadLetter, status, logger: memoryLogger() });
+  const bytes = enc.encode(text);
+  const buffer = new Uint8Array(70_000); // reused between chunks, like stdin
+  for (let at = 0; at < bytes.length;) {
+    const n = Math.min(cut(at), bytes.length - at, buffer.length);
+    buffer.set(bytes.subarray(at, at + n));
+    await ingester.push(buffer.subarray(0, n));
+    at += n;
+  }
+  await ingester.end();
+  const journaled: string[] = [];
+  for await (const lines of journal.reader(ORIGIN).chunks()) {
+    for (const l of lines) journaled.push(dec.decode(l));
+  }
+  journal.close();
+  const dead = await Deno.readTextFile(deadLetter.path).then(
+    (t) => t.trim().split("\n").map((l) => JSON.parse(l)),
+    () => [],
+  );
+  return { journaled, status: status.input, dead };
+}
+
+Deno.test("Ingester journals every valid line in order, whatever the chunk boundaries", async () => {
+  const { text, hits } = mixedInput(2000, 40);
+  const expectedDead = text.split("\n").map((l, i) => [i + 1, l] as const)
+    .filter(([, l]) => l !== "" && !hits.includes(l));
+  const rand = random(3);
+  for (const cut of [() => 65_536, () => 1 + Math.floor(rand() * 3000), () => 7]) {
+    const { journaled, status, dead } = await ingest(text, cut);
+    assert.deepEqual(journaled, hits);
+    assert.equal(status.hits, 2000);
+    assert.equal(status.rejected, 40);
+    assert.equal(status.lines, 2040);
+    assert.deepEqual(dead.map((d) => [d.line, d.raw]), expectedDead, "line numbers hold");
+  }
+});
+
+Deno.test("Ingester takes CRLF and blank lines in a bulk region line by line", async () => {
+  const { hits } = mixedInput(3, 0);
+  const text = `${hits[0]}\r\n\n   \n${hits[1]}\n${hits[2]}`;
+  const { journaled, status } = await ingest(text, () => 1 << 16);
+  assert.deepEqual(journaled, hits);
+  assert.equal(status.lines, 3);
+});
+
+Deno.test("LineSplitter cuts an over-long line and keeps its length", () => {
+  const splitter = new LineSplitter(10);
+  const lines = splitter.push(enc.encode("short\n" + "x".repeat(25) + "\nok\n"));
+  assert.deepEqual(lines.map((l) => [dec.decode(l.bytes), l.oversized]), [
+    ["short", undefined],
+    ["x".repeat(10), 25],
+    ["ok", undefined],
+  ]);
+});
