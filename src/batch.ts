@@ -132,6 +132,8 @@ const SEPARATOR = encoder.encode(",\n");
 const CLOSE = encoder.encode("\n]\n");
 const EMPTY = encoder.encode("[]\n");
 const NEWLINE = encoder.encode("\n");
+const NEWLINE_BYTE = 0x0a;
+const COMMA = 0x2c;
 
 /**
  * The size of an uncompressed body of `count` hits whose raw lines add up to `rawBytes`.
@@ -180,13 +182,77 @@ export async function* formatBody(
   if (format === "json") yield first ? EMPTY : CLOSE;
 }
 
-/** The body as a byte stream, gzip-compressed when asked. */
-export function bodyStream(
-  chunks: AsyncIterable<Uint8Array[]>,
+/**
+ * Formats framed lines (NDJSON buffers, each line ending in `\n`) as an export body without
+ * splitting them: `jsonl` passes them through, `json` puts `,` before every line break but the
+ * last and wraps the whole in `[` and `]`.
+ *
+ * @param reuse As for {@linkcode formatBody}: one output buffer, valid until the next chunk.
+ */
+export async function* formatFramed(
+  buffers: AsyncIterable<Uint8Array>,
   format: Format,
+  reuse = false,
+): AsyncGenerator<Uint8Array> {
+  if (format === "jsonl") {
+    for await (const buffer of buffers) if (buffer.length > 0) yield buffer;
+    return;
+  }
+  let first = true;
+  let pendingNewline = false; // the last line of the previous buffer: its "\n" waits for a ","
+  let scratch = new Uint8Array(0);
+  for await (const buffer of buffers) {
+    if (buffer.length === 0) continue;
+    let lines = 0;
+    for (let i = buffer.indexOf(NEWLINE_BYTE); i >= 0; i = buffer.indexOf(NEWLINE_BYTE, i + 1)) {
+      lines++;
+    }
+    const size = buffer.length + lines + (first ? OPEN.length : 0) + (pendingNewline ? 1 : 0);
+    if (!reuse || scratch.length < size) scratch = new Uint8Array(size);
+    const out = scratch.subarray(0, size);
+    let at = 0;
+    if (first) {
+      out.set(OPEN, 0);
+      at = OPEN.length;
+      first = false;
+    }
+    if (pendingNewline) {
+      out[at++] = COMMA;
+      out[at++] = NEWLINE_BYTE;
+    }
+    let from = 0;
+    for (let i = buffer.indexOf(NEWLINE_BYTE); i >= 0; i = buffer.indexOf(NEWLINE_BYTE, from)) {
+      out.set(buffer.subarray(from, i), at);
+      at += i - from;
+      from = i + 1;
+      if (from < buffer.length) {
+        out[at++] = COMMA;
+        out[at++] = NEWLINE_BYTE;
+      }
+    }
+    pendingNewline = true;
+    yield out.subarray(0, at);
+  }
+  yield first ? EMPTY : CLOSE;
+}
+
+/** The body of a batch: from framed lines when the batch has them, else line by line. */
+export function batchBody(
+  batch: { lines(): AsyncIterable<Uint8Array[]>; framed?(): AsyncIterable<Uint8Array> },
+  format: Format,
+  reuse = false,
+): AsyncIterable<Uint8Array> {
+  return batch.framed
+    ? formatFramed(batch.framed(), format, reuse)
+    : formatBody(batch.lines(), format, reuse);
+}
+
+/** A body as a byte stream, gzip-compressed when asked. */
+export function bodyStream(
+  body: AsyncIterable<Uint8Array>,
   compression: Compression,
 ): ReadableStream<Uint8Array> {
-  const stream = ReadableStream.from(formatBody(chunks, format));
+  const stream = ReadableStream.from(body);
   if (compression === "none") return stream;
   return stream.pipeThrough(
     new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,

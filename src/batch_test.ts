@@ -35,7 +35,7 @@ Deno.test("formatBody() json of no hits is an empty array", async () => {
 
 Deno.test("bodyStream() gzip decompresses to the same body", async () => {
   const hits = ['{"a":1}', '{"a":2}'];
-  const gz = bodyStream(chunksOf(hits), "json", "gzip");
+  const gz = bodyStream(formatBody(chunksOf(hits), "json"), "gzip");
   const plain = gz.pipeThrough(
     new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
   );
@@ -58,4 +58,30 @@ Deno.test("withSuffix() keeps keys of one second distinct, before the extension"
   assert.equal(withSuffix("hitlogs-1.json", 1), "hitlogs-1-1.json");
   assert.equal(withSuffix("a.b/hitlogs-1.jsonl.gz", 2), "a.b/hitlogs-1-2.jsonl.gz");
   assert.equal(withSuffix("plain", 3), "plain-3");
+});
+
+Deno.test("formatFramed() makes the same bodies as formatBody(), however the buffers are cut", async () => {
+  const { formatFramed } = await import("./batch.ts");
+  const hits = Array.from({ length: 50 }, (_, i) => JSON.stringify({ n: i, s: "x".repeat(i % 9) }));
+  const framed = enc.encode(hits.map((h) => h + "\n").join(""));
+  for (const format of ["json", "jsonl"] as const) {
+    const expected = await text(formatBody(chunksOf(hits), format));
+    for (const cuts of [[], [0, 1, 17, 200, 700]]) {
+      // Cut only after a line break, as the journal reader does.
+      const buffers: Uint8Array[] = [];
+      let from = 0;
+      for (const cut of cuts) {
+        const at = framed.indexOf(10, Math.max(cut, from)) + 1;
+        if (at > from) buffers.push(framed.slice(from, at));
+        from = Math.max(from, at);
+      }
+      if (from < framed.length) buffers.push(framed.slice(from));
+      async function* gen() {
+        for (const b of buffers) yield b;
+      }
+      assert.equal(await text(formatFramed(gen(), format, true)), expected, `${format} ${cuts}`);
+    }
+  }
+  async function* none(): AsyncGenerator<Uint8Array> {}
+  assert.equal(await text(formatFramed(none(), "json")), "[]\n");
 });

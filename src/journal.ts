@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { joinPath, readJsonFile, writeAll, writeFileAtomic } from "./fs.ts";
+import { joinPath, readAt, readJsonFile, writeAllSync, writeFileAtomicSync } from "./fs.ts";
 import type { Logger } from "./log.ts";
 
 /** A place in the journal: a byte offset and a hit sequence number, both counted from the start. */
@@ -226,7 +226,7 @@ export class Journal {
       if (raw) buffer.set(raw, at);
     }
     try {
-      await writeAll(this.#file, buffer);
+      writeAllSync(this.#file, buffer);
     } catch (error) {
       await this.#file.truncate(active.size).catch(() => {});
       throw error;
@@ -237,7 +237,7 @@ export class Journal {
       // The rename of the checkpoint file is the commit point.
       const record: CheckpointFile = { journal: end, input: checkpoint };
       try {
-        await writeFileAtomic(joinPath(this.dir, CHECKPOINT), JSON.stringify(record));
+        writeFileAtomicSync(joinPath(this.dir, CHECKPOINT), JSON.stringify(record));
       } catch (error) {
         await this.#file.truncate(active.size - total).catch(() => {});
         active.size -= total;
@@ -442,7 +442,7 @@ export class JournalReader {
         this.#buffer = this.#journal.takeBuffer(Math.max(want, this.#chunkBytes));
       }
       let buffer = this.#buffer.subarray(0, want);
-      let filled = await readAt(this.#file!, local, buffer);
+      let filled = readAt(this.#file!, local, buffer);
       let lastNewline = buffer.lastIndexOf(NEWLINE, filled - 1);
       while (lastNewline < 0) {
         // A line longer than the chunk: read more of it.
@@ -453,7 +453,7 @@ export class JournalReader {
         this.#journal.giveBuffer(this.#buffer!);
         this.#buffer = this.#journal.takeBuffer(more);
         buffer = this.#buffer.subarray(0, more);
-        filled = await readAt(this.#file!, local, buffer);
+        filled = readAt(this.#file!, local, buffer);
         lastNewline = buffer.lastIndexOf(NEWLINE, filled - 1);
       }
       const lines: Uint8Array[] = [];
@@ -469,6 +469,63 @@ export class JournalReader {
       const start = this.#position;
       this.#position = { offset: start.offset + from, seq: start.seq + lines.length };
       return { lines, start, end: this.#position };
+    }
+  }
+
+  /**
+   * Reads the next complete lines as they lie in the journal: one buffer of framed lines, each
+   * ending in `\n`, valid until the next call. The reader's `seq` is not kept up by raw reads.
+   */
+  async readRaw(): Promise<Uint8Array | undefined> {
+    const limit = Math.min(this.#journal.end.offset, this.#until?.offset ?? Infinity);
+    for (;;) {
+      if (this.#position.offset >= limit) return undefined;
+      const found = this.#journal.segmentAt(this.#position.offset);
+      if (!found) {
+        throw new Error(
+          `Cannot read the journal at offset ${this.#position.offset}: its segment was removed`,
+        );
+      }
+      const { segment, end, next } = found;
+      if (this.#position.offset >= end) {
+        if (!next) return undefined;
+        this.#position = { ...next.start };
+        continue;
+      }
+      if (this.#filePath !== segment.path) {
+        this.#file?.close();
+        this.#file = await Deno.open(segment.path, { read: true });
+        this.#filePath = segment.path;
+      }
+      const want = Math.min(Math.min(end, limit) - this.#position.offset, this.#chunkBytes);
+      let size = want;
+      for (;;) {
+        if (!this.#buffer || this.#buffer.length < size) {
+          if (this.#buffer) this.#journal.giveBuffer(this.#buffer);
+          this.#buffer = this.#journal.takeBuffer(Math.max(size, this.#chunkBytes));
+        }
+        const buffer = this.#buffer.subarray(0, size);
+        const filled = readAt(this.#file!, this.#position.offset - segment.start.offset, buffer);
+        const last = buffer.lastIndexOf(NEWLINE, filled - 1);
+        if (last >= 0) {
+          this.#position = { offset: this.#position.offset + last + 1, seq: NaN };
+          return buffer.subarray(0, last + 1);
+        }
+        const more = Math.min(Math.min(end, limit) - this.#position.offset, size * 2);
+        if (more <= size) {
+          throw new Error(`Cannot read the journal at offset ${this.#position.offset}: torn line`);
+        }
+        size = more;
+      }
+    }
+  }
+
+  /** Reads every line up to `until` (or the current end), raw, a chunk at a time. */
+  async *rawChunks(): AsyncGenerator<Uint8Array> {
+    try {
+      for (let chunk = await this.readRaw(); chunk; chunk = await this.readRaw()) yield chunk;
+    } finally {
+      this.close();
     }
   }
 
@@ -489,17 +546,6 @@ export class JournalReader {
     if (this.#buffer) this.#journal.giveBuffer(this.#buffer);
     this.#buffer = undefined;
   }
-}
-
-async function readAt(file: Deno.FsFile, offset: number, buffer: Uint8Array): Promise<number> {
-  await file.seek(offset, Deno.SeekMode.Start);
-  let filled = 0;
-  while (filled < buffer.length) {
-    const n = await file.read(buffer.subarray(filled));
-    if (n === null || n === 0) break;
-    filled += n;
-  }
-  return filled;
 }
 
 function sameCheckpoint(a: InputCheckpoint, b: InputCheckpoint | null): boolean {

@@ -14,7 +14,7 @@ import { DeadLetter } from "./dead_letter.ts";
 import { compileFilter, type HitFilter } from "./filter.ts";
 import { joinPath, readJsonFile, writeFileAtomic } from "./fs.ts";
 import { Ingester } from "./input.ts";
-import { Journal, ORIGIN, type Position } from "./journal.ts";
+import { Journal, type JournalReader, ORIGIN, type Position } from "./journal.ts";
 import { jsonLogger, type Logger } from "./log.ts";
 import type {
   Batch,
@@ -831,6 +831,7 @@ export class OutputRunner {
       count: intent.count,
       rawBytes: intent.raw_bytes,
       createdAt: intent.created_at,
+      framed: filter ? undefined : () => journal.reader(intent.from, intent.to).rawChunks(),
       async *lines() {
         const chunks = journal.reader(intent.from, intent.to).chunks();
         if (!filter) {
@@ -874,18 +875,41 @@ export class OutputRunner {
       to = skip.to;
     }
     const stopAt = skip && to.offset < skip.from.offset ? skip.from : undefined;
-    const reader = journal.reader(to, stopAt);
+    const filter = this.#filter;
+    let reader: JournalReader | undefined;
     try {
       for (;;) {
         if (stop.aborted || this.disabled || this.#queue.length > 0) {
           if (count === 0 && to.offset > this.#state.cursor.offset) this.#skipTo(to);
           return true;
         }
+        if (!filter) {
+          // Without a filter every line counts: the journal's positions say how many lines and
+          // bytes came, so the batch grows without reading them. Only a batch that would pass
+          // max_hits or max_bytes is read, to find the line to cut at.
+          const end = stopAt && stopAt.offset < journal.end.offset ? stopAt : journal.end;
+          const more = end.seq - to.seq;
+          const moreRaw = end.offset - to.offset - more;
+          if (more > 0 && count + more <= maxHits && raw + moreRaw < maxBytes) {
+            if (count === 0) firstAt = clock.now();
+            count += more;
+            raw += moreRaw;
+            to = end;
+            if (count >= maxHits) {
+              await this.#cut(count, raw, to, firstAt);
+              return true;
+            }
+            continue;
+          }
+        }
+        if (!reader || reader.position.offset !== to.offset) {
+          reader?.close();
+          reader = journal.reader(to, stopAt);
+        }
         const chunk = await reader.read();
         if (chunk) {
           let offset = chunk.start.offset;
           let seq = chunk.start.seq;
-          const filter = this.#filter;
           for (const line of chunk.lines) {
             offset += line.length + 1;
             seq++;
@@ -923,7 +947,7 @@ export class OutputRunner {
         await this.#idle(stop, count > 0 ? firstAt + interval : undefined, to.offset);
       }
     } finally {
-      reader.close();
+      reader?.close();
     }
   }
 

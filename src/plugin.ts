@@ -40,6 +40,12 @@ export interface Batch {
   readonly createdAt: number;
   /** The raw hit lines, as read from the node, in order, a chunk at a time. */
   lines(): AsyncIterable<Uint8Array[]>;
+  /**
+   * The same lines as they lie in the journal, each ending in `\n`, a buffer at a time (valid until
+   * the next is asked for). Present when every line of the range belongs to the batch (no filter),
+   * so a body can be made without splitting lines.
+   */
+  framed?(): AsyncIterable<Uint8Array>;
 }
 
 /** A system event sent to outputs whose `events` include its kind. */

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { readAt } from "./fs.ts";
 import type { InputCheckpoint } from "./journal.ts";
 import type { Logger } from "./log.ts";
 
@@ -34,7 +35,7 @@ export interface TailOptions {
 }
 
 const FINGERPRINT_BYTES = 1024;
-const CHUNK_BYTES = 256 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
 
 /** FNV-1a (32 bit) of some bytes, as hex. */
 export function fnv1a(bytes: Uint8Array): string {
@@ -46,20 +47,9 @@ export function fnv1a(bytes: Uint8Array): string {
   return hash.toString(16).padStart(8, "0");
 }
 
-async function readAt(file: Deno.FsFile, offset: number, buffer: Uint8Array): Promise<number> {
-  await file.seek(offset, Deno.SeekMode.Start);
-  let filled = 0;
-  while (filled < buffer.length) {
-    const n = await file.read(buffer.subarray(filled));
-    if (n === null || n === 0) break;
-    filled += n;
-  }
-  return filled;
-}
-
 async function fingerprint(file: Deno.FsFile, bytes: number): Promise<string> {
   const buffer = new Uint8Array(bytes);
-  const n = await readAt(file, 0, buffer);
+  const n = readAt(file, 0, buffer);
   return fnv1a(buffer.subarray(0, n));
 }
 
@@ -208,7 +198,7 @@ async function* drain(
   signal: AbortSignal,
 ): AsyncGenerator<TailEvent> {
   while (!signal.aborted) {
-    const n = await readAt(current.file, current.state.offset, buffer);
+    const n = readAt(current.file, current.state.offset, buffer);
     if (n === 0) return;
     current.state = { ...current.state, offset: current.state.offset + n };
     yield { kind: "data", data: buffer.subarray(0, n), file: current.state };

@@ -5,7 +5,7 @@
  * @module
  */
 import { z } from "zod";
-import { batchOptionsOf, batchShape, bodyStream, formatBody } from "../../src/batch.ts";
+import { batchBody, batchOptionsOf, batchShape, bodyStream } from "../../src/batch.ts";
 import { joinPath, writeAll } from "../../src/fs.ts";
 import { definePlugin, type Output, type SendResult } from "../../src/plugin.ts";
 import type { Batch, SystemEvent } from "../../src/plugin.ts";
@@ -40,8 +40,8 @@ class FileOutput implements Output {
       const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
       try {
         const body = compression === "none"
-          ? formatBody(batch.lines(), format, true)
-          : bodyStream(batch.lines(), format, compression);
+          ? batchBody(batch, format, true)
+          : bodyStream(batchBody(batch, format), compression);
         for await (const chunk of body) await writeAll(file, chunk);
       } finally {
         file.close();

@@ -11,13 +11,7 @@ import https from "node:https";
 import { Buffer } from "node:buffer";
 import type { Client } from "minio";
 import { z } from "zod";
-import {
-  batchOptionsOf,
-  batchShape,
-  bodyStream,
-  contentType,
-  formatBody,
-} from "../../src/batch.ts";
+import { batchBody, batchOptionsOf, batchShape, bodyStream, contentType } from "../../src/batch.ts";
 import { byteSize, duration } from "../../src/config.ts";
 import {
   type Batch,
@@ -320,8 +314,8 @@ class MinioHitlogs implements Output {
   send(batch: Batch, signal: AbortSignal): Promise<SendResult> {
     const { format, compression } = this.#config;
     const body = compression === "none"
-      ? formatBody(batch.lines(), format, true)
-      : bodyStream(batch.lines(), format, compression);
+      ? batchBody(batch, format, true)
+      : bodyStream(batchBody(batch, format), compression);
     return this.#upload(batch.key, body, signal);
   }
 
