@@ -76,9 +76,9 @@ Deno.test("formatFramed() makes the same bodies as formatBody(), however the buf
         from = Math.max(from, at);
       }
       if (from < framed.length) buffers.push(framed.slice(from));
-      async function* gen() {
+      const gen = async function* () {
         for (const b of buffers) yield b;
-      }
+      };
       assert.equal(await text(formatFramed(gen(), format, true)), expected, `${format} ${cuts}`);
     }
   }

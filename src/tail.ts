@@ -47,10 +47,14 @@ export function fnv1a(bytes: Uint8Array): string {
   return hash.toString(16).padStart(8, "0");
 }
 
-async function fingerprint(file: Deno.FsFile, bytes: number): Promise<string> {
+/**
+ * The hash of a file's first `bytes` bytes, and how many there were: fewer when the file is
+ * shorter now than a stat said a moment ago. A hash of fewer bytes never matches one of more.
+ */
+function fingerprint(file: Deno.FsFile, bytes: number): { hash: string; bytes: number } {
   const buffer = new Uint8Array(bytes);
   const n = readAt(file, 0, buffer);
-  return fnv1a(buffer.subarray(0, n));
+  return { hash: fnv1a(buffer.subarray(0, n)), bytes: n };
 }
 
 interface Current {
@@ -67,15 +71,15 @@ async function open(path: string): Promise<Current | undefined> {
     throw error;
   }
   const stat = await file.stat();
-  const bytes = Math.min(stat.size, FINGERPRINT_BYTES);
+  const print = fingerprint(file, Math.min(stat.size, FINGERPRINT_BYTES));
   return {
     file,
     state: {
       path,
       dev: stat.dev,
       ino: stat.ino ?? 0,
-      fingerprint: await fingerprint(file, bytes),
-      fingerprint_bytes: bytes,
+      fingerprint: print.hash,
+      fingerprint_bytes: print.bytes,
       offset: 0,
     },
   };
@@ -86,7 +90,8 @@ async function isSame(current: Current, checkpoint: InputCheckpoint): Promise<bo
   if (current.state.dev !== checkpoint.dev || current.state.ino !== checkpoint.ino) return false;
   const size = (await current.file.stat()).size;
   if (size < checkpoint.fingerprint_bytes) return false;
-  return await fingerprint(current.file, checkpoint.fingerprint_bytes) === checkpoint.fingerprint;
+  const print = fingerprint(current.file, checkpoint.fingerprint_bytes);
+  return print.bytes === checkpoint.fingerprint_bytes && print.hash === checkpoint.fingerprint;
 }
 
 /** Finds a file in `path`'s directory that is the checkpoint's file (renamed by a rotation). */
@@ -159,17 +164,17 @@ export async function* tailFile(
         continue;
       }
       const size = (await current.file.stat()).size;
-      if (size < current.state.offset || !await prefixHolds(current)) {
+      if (size < current.state.offset || !prefixHolds(current)) {
         logger.warn("The input file was truncated: reading it again from the start", {
           path,
           offset: current.state.offset,
           size,
         });
         current.state = { ...current.state, offset: 0 };
-        await refreshFingerprint(current, size, true);
+        refreshFingerprint(current, size, true);
         yield { kind: "truncated", file: { ...current.state } };
       }
-      await refreshFingerprint(current, size, false);
+      refreshFingerprint(current, size, false);
       yield* drain(current, buffer, signal);
       if (!options.follow) return;
       // At the end: has the path moved to a new file?
@@ -200,6 +205,9 @@ async function* drain(
   while (!signal.aborted) {
     const n = readAt(current.file, current.state.offset, buffer);
     if (n === 0) return;
+    // Truncated and written again while this was read (copytruncate racing the reader): the
+    // bytes at this offset belong to the new content. Leave them; the caller starts over at 0.
+    if (current.state.offset > 0 && !prefixHolds(current)) return;
     current.state = { ...current.state, offset: current.state.offset + n };
     yield { kind: "data", data: buffer.subarray(0, n), file: current.state };
     if (n < buffer.length) return;
@@ -207,21 +215,19 @@ async function* drain(
 }
 
 /** The first bytes still hash to the fingerprint (a copytruncate that regrew shows here). */
-async function prefixHolds(current: Current): Promise<boolean> {
+function prefixHolds(current: Current): boolean {
   const { fingerprint_bytes: bytes, fingerprint: expected } = current.state;
   if (bytes === 0) return true;
-  return await fingerprint(current.file, bytes) === expected;
+  const print = fingerprint(current.file, bytes);
+  return print.bytes === bytes && print.hash === expected;
 }
 
 /** Grows the fingerprint to 1 KiB as the file grows (or sets it anew after a truncation). */
-async function refreshFingerprint(current: Current, size: number, reset: boolean): Promise<void> {
+function refreshFingerprint(current: Current, size: number, reset: boolean): void {
   const bytes = Math.min(size, FINGERPRINT_BYTES);
   if (!reset && bytes <= current.state.fingerprint_bytes) return;
-  current.state = {
-    ...current.state,
-    fingerprint: await fingerprint(current.file, bytes),
-    fingerprint_bytes: bytes,
-  };
+  const print = fingerprint(current.file, bytes);
+  current.state = { ...current.state, fingerprint: print.hash, fingerprint_bytes: print.bytes };
 }
 
 /** Wakes on file-system events in the file's directory, or after the poll interval. */

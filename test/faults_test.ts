@@ -159,12 +159,23 @@ outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 100, interval: 
   sent.push(...late);
   await append(`${input}.1`, late);
   await write(20);
-  await until("all read after rotation", async () => (await read()) === sent.length);
+  const failed = async (e: Error) => {
+    child.kill("SIGKILL");
+    const out = await child.output();
+    throw new Error(
+      `${e.message}: read ${await read()} of ${sent.length}\n${
+        dec.decode(out.stderr).slice(-3000)
+      }`,
+    );
+  };
+  await until(`all read after rotation`, async () => (await read()) === sent.length).catch(failed);
   // copytruncate: copy, then truncate in place; the writer pauses while logrotate does it.
   await Deno.copyFile(input, `${input}.2`);
   await Deno.truncate(input, 0);
   await write(20);
-  await until("all read after copytruncate", async () => (await read()) === sent.length);
+  await until("all read after copytruncate", async () => (await read()) === sent.length).catch(
+    failed,
+  );
   child.kill("SIGTERM");
   const out = await child.output();
   assert.equal(out.code, 0, dec.decode(out.stderr));
