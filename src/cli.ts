@@ -205,7 +205,8 @@ async function runCommand(
   if (level !== undefined && !LOG_LEVELS.includes(level as LogLevel)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
   }
-  const config = await readConfig(values.config as string | undefined, environment);
+  const configPath = values.config as string | undefined;
+  const config = await readConfig(configPath, environment);
   const inputPath = values.input as string | undefined;
   if (inputPath === "-") {
     config.input = { type: "stdin", max_line_bytes: config.input.max_line_bytes };
@@ -253,9 +254,29 @@ async function runCommand(
       engine.stop().then(stopped);
     }
   };
+  let reloading = Promise.resolve();
+  const onReload = () => {
+    reloading = reloading.then(async () => {
+      if (!configPath) {
+        logger.warn("Received SIGHUP: there is no config file to reload (built-in default)");
+        return;
+      }
+      logger.info("Received SIGHUP: reloading the config", { config: configPath });
+      try {
+        const next = await readConfig(configPath, environment);
+        await engine.reload(next);
+      } catch (error) {
+        const message = (error as Error).message;
+        logger.error(`Reload failed; the running config stays: ${message}`);
+        engine.status.lastConfigError = message;
+        await engine.status.stateChanged();
+      }
+    });
+  };
   const handlers: Array<[Deno.Signal, () => void]> = [
     ["SIGTERM", onSignal("SIGTERM")],
     ["SIGINT", onSignal("SIGINT")],
+    ["SIGHUP", onReload],
   ];
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
   try {
@@ -300,6 +321,7 @@ async function runCommand(
     await Promise.race([consuming, firstSignal]);
     if (signals > 0) await Promise.race([consuming.catch(() => {}), delay(1000)]);
     else await consuming;
+    await reloading;
     const result = await Promise.race([engine.drain(config.shutdown_timeout), hardStop]);
     const input = engine.status.input;
     logger.info("hitship stopped", {

@@ -105,7 +105,8 @@ export function outputStatePath(dataDir: string, name: string): string {
  * ```
  */
 export class Engine {
-  readonly config: Config;
+  /** The config in force (outputs, retry, auto-disable and alerts change on reload). */
+  config: Config;
   readonly journal: Journal;
   readonly status: StatusBoard;
   readonly ingester: Ingester;
@@ -113,7 +114,10 @@ export class Engine {
   readonly clock: Clock;
   readonly runners: OutputRunner[] = [];
   readonly #stop = new AbortController();
-  #running: Promise<void>[] = [];
+  readonly #runs = new Map<OutputRunner, { stop: AbortController; done: Promise<void> }>();
+  #options: EngineOptions = { plugins: [] };
+  #hostname = "";
+  #alerts: AlertWatcher;
   #control: ReturnType<typeof setInterval> | undefined;
   #draining = false;
   readonly #timers = new AbortController();
@@ -132,14 +136,16 @@ export class Engine {
     this.status = status;
     this.logger = logger;
     this.clock = clock;
-    const alerts = new AlertWatcher(config.alerts, (event) => this.emit(event));
+    this.#alerts = new AlertWatcher(config.alerts, (event) => this.emit(event));
     this.ingester = new Ingester({
       journal,
       status,
       logger,
       deadLetter: new DeadLetter(config.data_dir, config.dead_letter_max_bytes, () => clock.now()),
       maxLineBytes: config.input.max_line_bytes,
-      onHit: alerts.empty ? undefined : (hit) => alerts.observe(hit, clock.now()),
+      onHit: (hit) => {
+        if (!this.#alerts.empty) this.#alerts.observe(hit, clock.now());
+      },
       maxJournalBytes: config.max_journal_bytes,
     });
   }
@@ -200,24 +206,11 @@ export class Engine {
       path: inputPath,
     });
     const engine = new Engine(config, journal, status, logger, clock);
-    const hostname = options.hostname ?? Deno.hostname();
-    const plugins = new Map(options.plugins.map((p) => [p.type, p]));
+    engine.#options = options;
+    engine.#hostname = options.hostname ?? Deno.hostname();
     try {
       for (const outputConfig of config.outputs) {
-        const plugin = plugins.get(outputConfig.type);
-        if (!plugin) throw new Error(`Unknown output type "${outputConfig.type}"`);
-        const pluginConfig = pluginFields(outputConfig);
-        const output = options.outputs?.[outputConfig.name] ??
-          await plugin.create(pluginConfig as never, {
-            name: outputConfig.name,
-            clock,
-            logger,
-            hostname,
-            events: outputConfig.events ?? plugin.defaultEvents,
-          });
-        const runner = new OutputRunner(engine, outputConfig, plugin, output, hostname);
-        await runner.load();
-        engine.runners.push(runner);
+        engine.runners.push(await engine.#build(outputConfig, false));
       }
     } catch (error) {
       journal.close();
@@ -226,13 +219,113 @@ export class Engine {
     status.journal.bytes = journal.bytes;
     status.journal.segments = journal.segmentCount;
     await status.stateChanged();
-    engine.#running = engine.runners.map((runner) => runner.run(engine.#stop.signal));
+    for (const runner of engine.runners) engine.#launch(runner);
     if (engine.runners.some((r) => r.takes("report"))) {
       engine.#reporting = engine.#reportEveryHour(engine.#timers.signal);
     }
     engine.#control = setInterval(() => engine.applyRequests(), options.controlInterval ?? 1000);
     Deno.unrefTimer(engine.#control as unknown as number);
     return engine;
+  }
+
+  /** Builds an output and its runner; an output new to `data_dir` starts at the journal's end. */
+  async #build(outputConfig: OutputConfig, fresh: boolean): Promise<OutputRunner> {
+    const plugin = this.#options.plugins.find((p) => p.type === outputConfig.type);
+    if (!plugin) throw new Error(`Unknown output type "${outputConfig.type}"`);
+    const output = this.#options.outputs?.[outputConfig.name] ??
+      await plugin.create(pluginFields(outputConfig) as never, {
+        name: outputConfig.name,
+        clock: this.clock,
+        logger: this.logger,
+        hostname: this.#hostname,
+        events: outputConfig.events ?? plugin.defaultEvents,
+      });
+    const runner = new OutputRunner(this, outputConfig, plugin, output, this.#hostname);
+    await runner.load(fresh);
+    return runner;
+  }
+
+  #launch(runner: OutputRunner): void {
+    const stop = new AbortController();
+    if (this.#stop.signal.aborted) stop.abort(this.#stop.signal.reason);
+    const onStop = () => stop.abort(this.#stop.signal.reason);
+    this.#stop.signal.addEventListener("abort", onStop, { once: true });
+    const done = runner.run(stop.signal).finally(() =>
+      this.#stop.signal.removeEventListener("abort", onStop)
+    );
+    this.#runs.set(runner, { stop, done });
+  }
+
+  /** Stops one output's runner and saves its state; its hits stay in the journal. */
+  async #retire(runner: OutputRunner): Promise<void> {
+    const run = this.#runs.get(runner);
+    run?.stop.abort(new Error("reload"));
+    await run?.done;
+    this.#runs.delete(runner);
+    await runner.save();
+    await runner.output.close?.();
+    this.runners.splice(this.runners.indexOf(runner), 1);
+    delete this.status.outputs[runner.name];
+  }
+
+  /**
+   * Applies a new config without a restart: outputs are added, removed, or rebuilt when their
+   * config (or the shared retry or auto-disable) changed; each keeps its cursor and the batch it
+   * had in flight, so no journaled hit is lost. An output added here starts at the journal's end.
+   * Alerts change too; the input, `data_dir`, `http` and status file need a restart.
+   *
+   * @returns What changed.
+   */
+  async reload(next: Config): Promise<{ added: string[]; removed: string[]; changed: string[] }> {
+    const current = this.config;
+    for (const key of ["input", "data_dir", "status_file", "http"] as const) {
+      if (JSON.stringify(current[key]) !== JSON.stringify(next[key])) {
+        this.logger.warn(`Reload: a change of "${key}" needs a restart; it is not applied`);
+      }
+    }
+    const shared = JSON.stringify([current.retry, current.auto_disable]) !==
+      JSON.stringify([next.retry, next.auto_disable]);
+    const byName = new Map(next.outputs.map((o) => [o.name, o]));
+    const added: string[] = [];
+    const removed: string[] = [];
+    const changed: string[] = [];
+    for (const runner of [...this.runners]) {
+      const wanted = byName.get(runner.name);
+      if (!wanted) {
+        await this.#retire(runner);
+        removed.push(runner.name);
+      } else if (shared || JSON.stringify(wanted) !== JSON.stringify(runner.config)) {
+        await this.#retire(runner);
+        changed.push(runner.name);
+      }
+    }
+    this.config = {
+      ...current,
+      outputs: next.outputs,
+      retry: next.retry,
+      auto_disable: next.auto_disable,
+      alerts: next.alerts,
+    };
+    this.#alerts = new AlertWatcher(next.alerts, (event) => this.emit(event));
+    const running = new Set(this.runners.map((r) => r.name));
+    for (const outputConfig of next.outputs) {
+      if (running.has(outputConfig.name)) continue;
+      const isNew = !changed.includes(outputConfig.name);
+      const runner = await this.#build(outputConfig, isNew);
+      this.runners.push(runner);
+      if (this.#draining) runner.drain();
+      this.#launch(runner);
+      if (isNew) added.push(outputConfig.name);
+    }
+    // Keep the config's order of outputs.
+    this.runners.sort((a, b) =>
+      next.outputs.findIndex((o) => o.name === a.name) -
+      next.outputs.findIndex((o) => o.name === b.name)
+    );
+    this.status.lastConfigError = null;
+    await this.status.stateChanged();
+    this.logger.info("Config reloaded", { added, removed, changed });
+    return { added, removed, changed };
   }
 
   /**
@@ -254,6 +347,15 @@ export class Engine {
   /** The runner of an output. */
   runner(name: string): OutputRunner | undefined {
     return this.runners.find((r) => r.name === name);
+  }
+
+  /** Resolves when every runner has ended, including runners started by a reload meanwhile. */
+  async #allDone(): Promise<void> {
+    for (;;) {
+      const runs = [...this.#runs.values()].map((r) => r.done);
+      await Promise.all(runs);
+      if ([...this.#runs.values()].every((r) => runs.includes(r.done))) return;
+    }
   }
 
   /** True once the engine drains or stops. */
@@ -296,7 +398,7 @@ export class Engine {
     this.#draining = true;
     for (const runner of this.runners) runner.drain();
     const timer = new AbortController();
-    const all = Promise.all(this.#running);
+    const all = this.#allDone();
     const expired = await Promise.race([
       all.then(() => false),
       this.clock.sleep(timeout, timer.signal).then(() => true, () => false),
@@ -311,7 +413,7 @@ export class Engine {
   async stop(): Promise<DrainResult> {
     this.#draining = true;
     this.#stop.abort(new Error("stopped"));
-    await Promise.all(this.#running);
+    await this.#allDone();
     return await this.#finish();
   }
 
@@ -410,12 +512,28 @@ export class OutputRunner {
     };
   }
 
-  /** Restores the persisted state; a new output starts at the journal's oldest line. */
-  async load(): Promise<void> {
+  /**
+   * Restores the persisted state. An output with no state starts at the journal's oldest line at
+   * start-up, or at its end when `fresh` (added by a reload).
+   */
+  async load(fresh = false): Promise<void> {
     const saved = await readJsonFile<OutputStateFile>(this.#statePath);
     const journal = this.#engine.journal;
     if (saved) {
       this.#state = { ...this.#state, ...saved, type: this.type };
+      if (this.#state.cursor.offset < journal.start.offset) {
+        // The output was out of the config while its segments were deleted.
+        this.#engine.logger.warn(
+          `Output "${this.name}" resumes at the journal's oldest line: what it had not delivered before it was removed from the config is gone`,
+          { output: this.name, skipped_hits: journal.start.seq - this.#state.cursor.seq },
+        );
+        this.#state.cursor = { ...journal.start };
+        this.#state.intent = null;
+        this.#state.skip = null;
+        this.#state.disabled_at = null;
+      }
+    } else if (fresh) {
+      this.#state.cursor = { ...journal.end };
     } else {
       this.#state.cursor = journal.start.offset === 0 ? ORIGIN : journal.start;
     }
@@ -445,6 +563,11 @@ export class OutputRunner {
         },
       );
     }
+  }
+
+  /** The output's config. */
+  get config(): OutputConfig {
+    return this.#config;
   }
 
   /** True while the output is off. */
