@@ -154,7 +154,8 @@ async function formatted(path: string, text: string): Promise<string> {
 }
 
 if (import.meta.main) {
-  const root = new URL("../", import.meta.url).pathname;
+  const at = Deno.args.indexOf("--root");
+  const root = at >= 0 ? `${Deno.args[at + 1]}/` : new URL("../", import.meta.url).pathname;
   const check = Deno.args.includes("--check");
   let stale = 0;
   for (const [path, raw] of Object.entries(generatedFiles())) {

@@ -1,0 +1,34 @@
+# hitship: the log-shipping sidecar for a WAF node's hits.
+#   docker build -t hitship .
+#   docker run -v ./hitship.yaml:/etc/hitship/hitship.yaml:ro -v /var/log/wallarm:/var/log/wallarm:ro \
+#     -v hitship-data:/var/lib/hitship hitship
+FROM denoland/deno:debian-2.9.6
+
+# Where the config, the node's hit log, the state and the status file live.
+RUN mkdir -p /etc/hitship /var/log/wallarm /var/lib/hitship /var/run/hitship \
+  && chown deno:deno /var/lib/hitship /var/run/hitship
+
+WORKDIR /app
+COPY --chown=deno:deno deno.json deno.lock ./
+COPY --chown=deno:deno mod.ts ./
+COPY --chown=deno:deno src/ src/
+COPY --chown=deno:deno plugins/ plugins/
+
+# Not root from here on. Dependencies are fetched and cached at build time, exactly as the lock
+# file pins them; the running sidecar fetches nothing.
+USER deno
+RUN deno install --frozen --entrypoint mod.ts
+
+VOLUME ["/var/lib/hitship", "/var/run/hitship"]
+EXPOSE 9464
+
+# The narrowest permissions the sidecar needs: read its config, the hit log and its own state;
+# write only its state and status; environment variables for ${VAR} in the config; the network
+# for S3 / InsightConnect and the /health /ready /metrics listener; the hostname for object keys.
+# (test/shipping_test.ts runs the real CLI end to end with exactly these flags.)
+ENTRYPOINT ["deno", "run", "--cached-only", "--frozen", \
+  "--allow-read=/etc/hitship,/var/log/wallarm,/var/lib/hitship,/var/run/hitship", \
+  "--allow-write=/var/lib/hitship,/var/run/hitship", \
+  "--allow-env", "--allow-net", "--allow-sys=hostname", \
+  "/app/mod.ts", "run"]
+CMD ["--config", "/etc/hitship/hitship.yaml"]
