@@ -141,22 +141,36 @@ Deno.test("Kubernetes manifests pass the Kubernetes object schemas and wire the 
       objects[object.kind] = object;
     }
   }
-  // deno-lint-ignore no-explicit-any
-  const pod = (objects.Deployment as any).spec.template.spec;
-  // deno-lint-ignore no-explicit-any
-  const sidecar = pod.containers.find((c: any) => c.name === "hitship");
-  // deno-lint-ignore no-explicit-any
-  const node = pod.containers.find((c: any) => c.name !== "hitship");
-  // deno-lint-ignore no-explicit-any
-  const mountOf = (c: any, path: string) =>
-    c.volumeMounts.find((m: any) => m.mountPath === path)?.name;
+  interface Container {
+    name: string;
+    volumeMounts: Array<{ name: string; mountPath: string }>;
+    livenessProbe: { httpGet: { path: string } };
+    readinessProbe: { httpGet: { path: string } };
+    resources: { requests?: object; limits?: object };
+    securityContext: {
+      allowPrivilegeEscalation: boolean;
+      readOnlyRootFilesystem: boolean;
+      capabilities: { drop: string[] };
+    };
+    envFrom: Array<{ secretRef: { name: string } }>;
+  }
+  interface PodSpec {
+    containers: Container[];
+    volumes: Array<{ name: string; emptyDir?: object }>;
+    securityContext: { runAsNonRoot: boolean };
+    terminationGracePeriodSeconds: number;
+  }
+  const pod = (objects.Deployment as { spec: { template: { spec: PodSpec } } }).spec.template.spec;
+  const sidecar = pod.containers.find((c) => c.name === "hitship")!;
+  const node = pod.containers.find((c) => c.name !== "hitship")!;
+  const mountOf = (c: Container, path: string) =>
+    c.volumeMounts.find((m) => m.mountPath === path)?.name;
   assert.equal(
     mountOf(sidecar, "/var/log/wallarm"),
     mountOf(node, "/var/log/wallarm"),
     "one shared hit log",
   );
-  // deno-lint-ignore no-explicit-any
-  assert.ok(pod.volumes.find((v: any) => v.name === mountOf(node, "/var/log/wallarm")).emptyDir);
+  assert.ok(pod.volumes.find((v) => v.name === mountOf(node, "/var/log/wallarm"))!.emptyDir);
   assert.equal(sidecar.livenessProbe.httpGet.path, "/health");
   assert.equal(sidecar.readinessProbe.httpGet.path, "/ready");
   assert.ok(sidecar.resources.requests && sidecar.resources.limits);
@@ -167,11 +181,9 @@ Deno.test("Kubernetes manifests pass the Kubernetes object schemas and wire the 
 
   // The ConfigMap's config is valid, and the grace period outlasts its shutdown timeout.
   const dir = await Deno.makeTempDir();
-  // deno-lint-ignore no-explicit-any
-  const configText = (objects.ConfigMap as any).data["hitship.yaml"] as string;
+  const configText = (objects.ConfigMap as { data: Record<string, string> }).data["hitship.yaml"]!;
   await Deno.writeTextFile(`${dir}/hitship.yaml`, configText);
-  // deno-lint-ignore no-explicit-any
-  const env = (objects.Secret as any).stringData as Record<string, string>;
+  const env = (objects.Secret as { stringData: Record<string, string> }).stringData;
   const run = await runCli(["validate", "--config", `${dir}/hitship.yaml`], { env });
   assert.equal(run.code, 0, run.stderr);
   const timeout = Number(/shutdown_timeout: (\d+)s/.exec(configText)![1]);
