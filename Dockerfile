@@ -22,12 +22,13 @@ RUN deno install --frozen --entrypoint mod.ts
 VOLUME ["/var/lib/hitship", "/var/run/hitship"]
 EXPOSE 9464
 
-# The narrowest permissions the sidecar needs: read its config, the hit log and its own state;
+# The narrowest permissions the sidecar needs: read its config, the hit log, its own state and
+# the system's CA bundle (for https to S3);
 # write only its state and status; environment variables for ${VAR} in the config; the network
 # for S3 / InsightConnect and the /health /ready /metrics listener; the hostname for object keys.
 # (test/shipping_test.ts runs the real CLI end to end with exactly these flags.)
 ENTRYPOINT ["deno", "run", "--cached-only", "--frozen", \
-  "--allow-read=/etc/hitship,/var/log/wallarm,/var/lib/hitship,/var/run/hitship", \
+  "--allow-read=/etc/hitship,/var/log/wallarm,/var/lib/hitship,/var/run/hitship,/etc/ssl/certs", \
   "--allow-write=/var/lib/hitship,/var/run/hitship", \
   "--allow-env", "--allow-net", "--allow-sys=hostname", \
   "/app/mod.ts", "run"]

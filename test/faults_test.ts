@@ -153,7 +153,9 @@ outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 100, interval: 
   };
   const read = async () => (await status(dir))?.input?.hits ?? 0;
   await write(20);
-  // Rename rotation while writing: the old file is finished, then the new one opened.
+  // Rename rotation while writing: the old file is finished, then the new one opened. (Wait
+  // until hitship has the first file open; on a busy machine it may still be starting.)
+  await until("the first lines read", async () => (await read()) > 0);
   await Deno.rename(input, `${input}.1`);
   const late = hitsFrom(sent.length, 30); // written to the old file after the rename
   sent.push(...late);

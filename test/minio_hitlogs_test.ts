@@ -322,3 +322,31 @@ Deno.test("minio-hitlogs: radosgw stopped mid-run and restarted: every hit arriv
   assert.equal(duplicated, 0, "no hit twice");
   assert.deepEqual(shipped, hits, "in order");
 });
+
+Deno.test("minio-hitlogs: https with a custom CA file works; verification is on by default", async () => {
+  const tls = Deno.env.get("S3_TLS_ENDPOINT")!;
+  const ca = Deno.env.get("S3_CA_FILE")!;
+  assert.ok(tls && ca, "the test server has a TLS endpoint");
+  const bucket = await newBucket("tls");
+  const { text, hits } = mixedInput(20, 0);
+  const run = async (tlsBlock: string) => {
+    const dir = await Deno.makeTempDir();
+    const config = await writeConfig(
+      dir,
+      minioConfig(dir, bucket, `${tlsBlock}\nretry: { cycles: [[100ms]], then_every: 100ms }`, tls),
+    );
+    return await runCli(["run", "--config", config], { stdin: text, env: keysEnv() });
+  };
+  const untrusted = await run("");
+  assert.equal(untrusted.code, 1, "a certificate from a CA the system does not know is refused");
+  assert.match(untrusted.stderr, /unable to verify the first certificate/);
+  const unverified = await run("tls: { verify: false }");
+  assert.equal(unverified.code, 0, unverified.stderr);
+  const trusted = await run(`tls: { ca_file: "${ca}" }`);
+  assert.equal(trusted.code, 0, trusted.stderr);
+  const [key] = await awsList(bucket);
+  assert.deepEqual(
+    JSON.parse(dec.decode(await minioGet(bucket, key!))),
+    hits.map((h) => JSON.parse(h)),
+  );
+});

@@ -95,6 +95,11 @@ Deno.test("Dockerfile: a pinned image, not root, narrow permissions that run the
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
+  // An https S3 endpoint too: its CA file sits in the config directory.
+  const { newBucket, s3Env, awsList } = await import("./s3.ts");
+  const s3 = s3Env();
+  const bucket = await newBucket("docker");
+  await Deno.copyFile(Deno.env.get("S3_CA_FILE")!, `${paths["/etc/hitship"]}/ca.pem`);
   await Deno.writeTextFile(
     `${paths["/etc/hitship"]}/hitship.yaml`,
     mapped(`data_dir: /var/lib/hitship
@@ -104,11 +109,18 @@ http: { listen: "127.0.0.1:${port}" }
 outputs:
   - { name: local, type: file, path: /var/lib/hitship/export }
   - { name: soar, type: insightconnect, api_url: "${receiver.url}", api_key: "\${IC_KEY}" }
+  - name: archive
+    type: minio-hitlogs
+    endpoint: ${Deno.env.get("S3_TLS_ENDPOINT")}
+    bucket: ${bucket}
+    access_key: "${s3.accessKey}"
+    secret_key: "\${S3_SECRET}"
+    tls: { ca_file: /etc/hitship/ca.pem }
 `),
   );
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags.map(mapped), `${root}mod.ts`, "run", ...cmd.map(mapped)],
-    env: { IC_KEY: receiver.key },
+    env: { IC_KEY: receiver.key, S3_SECRET: s3.secretKey },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -119,6 +131,8 @@ outputs:
   assert.equal(status.outputs.local.delivered_hits, 50);
   assert.equal(status.outputs.soar.delivered_hits, 50);
   assert.equal(receiver.requests.length, 50);
+  assert.equal(status.outputs.archive.delivered_hits, 50);
+  assert.equal((await awsList(bucket)).length, 1);
 });
 
 Deno.test("Kubernetes manifests pass the Kubernetes object schemas and wire the sidecar right", async () => {

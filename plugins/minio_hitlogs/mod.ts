@@ -23,6 +23,31 @@ import {
 
 const ENDPOINT = /^(https?):\/\/(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?\/?$/;
 
+/** Where Linux distributions keep their CA bundle. */
+const CA_BUNDLES = [
+  "/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Alpine
+  "/etc/pki/tls/certs/ca-bundle.crt", // Fedora, RHEL
+  "/etc/ssl/cert.pem",
+];
+
+/**
+ * The system's CA bundle, read as a file: the runtime's own store would need `--allow-sys`
+ * for all system information, where reading one file needs only `--allow-read` of it.
+ *
+ * @returns The PEM text, or `undefined` to let the runtime use its store.
+ */
+async function systemCaBundle(): Promise<string | undefined> {
+  const paths = [Deno.env.get("SSL_CERT_FILE"), ...CA_BUNDLES].filter((p): p is string => !!p);
+  for (const path of paths) {
+    try {
+      return await Deno.readTextFile(path);
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
 let minio: Promise<typeof import("minio")> | undefined;
 
 /** The minio client is loaded when an output needs it: it costs about 28 MB of memory. */
@@ -66,7 +91,8 @@ export const minioHitlogsSchema = z.strictObject({
   }),
   tls: z.strictObject({
     ca_file: z.string().min(1).optional().meta({
-      description: "PEM file of the CA that signed the server's certificate",
+      description: "PEM file of the CA that signed the server's certificate (default: the " +
+        "system's CA bundle, /etc/ssl/certs/ca-certificates.crt or SSL_CERT_FILE)",
     }),
     verify: z.boolean().default(true).meta({
       description: "Verify the server's certificate (turn off only for tests)",
@@ -127,10 +153,12 @@ class MinioHitlogs implements Output {
 
   /** One client per attempt, with its own connection pool, so an attempt can be cut off. */
   async #attempt(signal: AbortSignal): Promise<Attempt> {
-    if (this.#config.tls?.ca_file && this.#ca === undefined) {
-      this.#ca = await Deno.readTextFile(this.#config.tls.ca_file);
-    }
     const secure = this.#url.secure;
+    if (secure && this.#ca === undefined) {
+      this.#ca = this.#config.tls?.ca_file
+        ? await Deno.readTextFile(this.#config.tls.ca_file)
+        : await systemCaBundle();
+    }
     const agent = secure
       ? new https.Agent({
         keepAlive: true,

@@ -7,6 +7,7 @@ for cmd in radosgw ceph-mon ceph-osd ceph radosgw-admin monmaptool ceph-authtool
   command -v "$cmd" >/dev/null 2>&1 || need=(radosgw ceph-mon ceph-osd)
 done
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v uuidgen >/dev/null 2>&1 || need+=(uuid-runtime)
 [ -x /usr/bin/aws ] || need+=(awscli)
 if [ ${#need[@]} -gt 0 ]; then

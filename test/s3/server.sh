@@ -56,6 +56,15 @@ start)
   fsid=$(uuidgen)
   mon_port=$(free_port)
   rgw_port=$(free_port)
+  tls_port=$(free_port)
+  # A CA and a certificate for 127.0.0.1, so TLS is tested too (https on tls_port).
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=hitship test CA" \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$dir/tls.key" \
+    -out "$dir/tls.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$dir/tls.ext"
+  openssl x509 -req -in "$dir/tls.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+    -days 2 -extfile "$dir/tls.ext" -out "$dir/tls.pem" 2>/dev/null
   cat >"$conf" <<CONF
 [global]
 fsid = $fsid
@@ -87,13 +96,15 @@ paxos propose interval = 0.05
 mon data avail crit = 1
 mon data avail warn = 2
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$rgw_port
+rgw frontends = beast endpoint=127.0.0.1:$rgw_port ssl_endpoint=127.0.0.1:$tls_port ssl_certificate=$dir/tls.pem ssl_private_key=$dir/tls.key
 rgw data = $dir/rgw
 rgw dns name = 127.0.0.1
 CONF
   cat >"$dir/env" <<ENV
 S3_DIR=$dir
 S3_ENDPOINT=http://127.0.0.1:$rgw_port
+S3_TLS_ENDPOINT=https://127.0.0.1:$tls_port
+S3_CA_FILE=$dir/ca.pem
 S3_ACCESS_KEY=hitship-test-access
 S3_SECRET_KEY=hitship-test-secret-$(uuidgen | tr -d '-')
 ENV
