@@ -408,12 +408,13 @@ export class JournalReader {
   }
 
   /**
-   * Reads the next complete lines that are available now. The lines share one buffer with the
-   * reader: they are valid until the next call.
+   * Reads from the position into the reader's buffer, up to the last complete line (a line longer
+   * than the buffer grows it), moving to the next segment at the end of one. The position is not
+   * moved.
    *
-   * @returns The lines, or `undefined` when the reader stands at the end (or at `until`).
+   * @returns The buffer and where its last line ends, or `undefined` at the end.
    */
-  async read(): Promise<JournalChunk | undefined> {
+  async #fill(): Promise<Uint8Array | undefined> {
     for (;;) {
       const limit = Math.min(this.#journal.end.offset, this.#until?.offset ?? Infinity);
       if (this.#position.offset >= limit) return undefined;
@@ -435,41 +436,44 @@ export class JournalReader {
         this.#filePath = segment.path;
       }
       const local = this.#position.offset - segment.start.offset;
-      let want = Math.min(end, limit) - this.#position.offset;
-      want = Math.min(want, this.#chunkBytes);
-      if (!this.#buffer || this.#buffer.length < want) {
-        if (this.#buffer) this.#journal.giveBuffer(this.#buffer);
-        this.#buffer = this.#journal.takeBuffer(Math.max(want, this.#chunkBytes));
-      }
-      let buffer = this.#buffer.subarray(0, want);
-      let filled = readAt(this.#file!, local, buffer);
-      let lastNewline = buffer.lastIndexOf(NEWLINE, filled - 1);
-      while (lastNewline < 0) {
-        // A line longer than the chunk: read more of it.
-        const more = Math.min(Math.min(end, limit) - this.#position.offset, buffer.length * 2);
-        if (more <= buffer.length) {
+      const available = Math.min(end, limit) - this.#position.offset;
+      let size = Math.min(available, this.#chunkBytes);
+      for (;;) {
+        if (!this.#buffer || this.#buffer.length < size) {
+          if (this.#buffer) this.#journal.giveBuffer(this.#buffer);
+          this.#buffer = this.#journal.takeBuffer(Math.max(size, this.#chunkBytes));
+        }
+        const buffer = this.#buffer.subarray(0, size);
+        const filled = readAt(this.#file!, local, buffer);
+        const last = buffer.lastIndexOf(NEWLINE, filled - 1);
+        if (last >= 0) return buffer.subarray(0, last + 1);
+        // A line longer than the buffer: read more of it.
+        if (size >= available) {
           throw new Error(`Cannot read the journal at offset ${this.#position.offset}: torn line`);
         }
-        this.#journal.giveBuffer(this.#buffer!);
-        this.#buffer = this.#journal.takeBuffer(more);
-        buffer = this.#buffer.subarray(0, more);
-        filled = readAt(this.#file!, local, buffer);
-        lastNewline = buffer.lastIndexOf(NEWLINE, filled - 1);
+        size = Math.min(available, size * 2);
       }
-      const lines: Uint8Array[] = [];
-      let from = 0;
-      for (
-        let i = buffer.indexOf(NEWLINE);
-        i >= 0 && i <= lastNewline;
-        i = buffer.indexOf(NEWLINE, i + 1)
-      ) {
-        lines.push(buffer.subarray(from, i));
-        from = i + 1;
-      }
-      const start = this.#position;
-      this.#position = { offset: start.offset + from, seq: start.seq + lines.length };
-      return { lines, start, end: this.#position };
     }
+  }
+
+  /**
+   * Reads the next complete lines that are available now. The lines share one buffer with the
+   * reader: they are valid until the next call.
+   *
+   * @returns The lines, or `undefined` when the reader stands at the end (or at `until`).
+   */
+  async read(): Promise<JournalChunk | undefined> {
+    const data = await this.#fill();
+    if (!data) return undefined;
+    const lines: Uint8Array[] = [];
+    let from = 0;
+    for (let i = data.indexOf(NEWLINE); i >= 0; i = data.indexOf(NEWLINE, from)) {
+      lines.push(data.subarray(from, i));
+      from = i + 1;
+    }
+    const start = this.#position;
+    this.#position = { offset: start.offset + data.length, seq: start.seq + lines.length };
+    return { lines, start, end: this.#position };
   }
 
   /**
@@ -477,47 +481,10 @@ export class JournalReader {
    * ending in `\n`, valid until the next call. The reader's `seq` is not kept up by raw reads.
    */
   async readRaw(): Promise<Uint8Array | undefined> {
-    const limit = Math.min(this.#journal.end.offset, this.#until?.offset ?? Infinity);
-    for (;;) {
-      if (this.#position.offset >= limit) return undefined;
-      const found = this.#journal.segmentAt(this.#position.offset);
-      if (!found) {
-        throw new Error(
-          `Cannot read the journal at offset ${this.#position.offset}: its segment was removed`,
-        );
-      }
-      const { segment, end, next } = found;
-      if (this.#position.offset >= end) {
-        if (!next) return undefined;
-        this.#position = { ...next.start };
-        continue;
-      }
-      if (this.#filePath !== segment.path) {
-        this.#file?.close();
-        this.#file = await Deno.open(segment.path, { read: true });
-        this.#filePath = segment.path;
-      }
-      const want = Math.min(Math.min(end, limit) - this.#position.offset, this.#chunkBytes);
-      let size = want;
-      for (;;) {
-        if (!this.#buffer || this.#buffer.length < size) {
-          if (this.#buffer) this.#journal.giveBuffer(this.#buffer);
-          this.#buffer = this.#journal.takeBuffer(Math.max(size, this.#chunkBytes));
-        }
-        const buffer = this.#buffer.subarray(0, size);
-        const filled = readAt(this.#file!, this.#position.offset - segment.start.offset, buffer);
-        const last = buffer.lastIndexOf(NEWLINE, filled - 1);
-        if (last >= 0) {
-          this.#position = { offset: this.#position.offset + last + 1, seq: NaN };
-          return buffer.subarray(0, last + 1);
-        }
-        const more = Math.min(Math.min(end, limit) - this.#position.offset, size * 2);
-        if (more <= size) {
-          throw new Error(`Cannot read the journal at offset ${this.#position.offset}: torn line`);
-        }
-        size = more;
-      }
-    }
+    const data = await this.#fill();
+    if (!data) return undefined;
+    this.#position = { offset: this.#position.offset + data.length, seq: NaN };
+    return data;
   }
 
   /** Reads every line up to `until` (or the current end), raw, a chunk at a time. */

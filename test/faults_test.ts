@@ -5,7 +5,7 @@
  * duplicated hits.
  */
 import assert from "node:assert/strict";
-import { exportOrder, spawnCli, writeConfig } from "./helpers.ts";
+import { exportOrder, readExports, spawnCli, statusIn, until, writeConfig } from "./helpers.ts";
 import { makeHit } from "./hits.ts";
 import { startReceiver } from "./receiver.ts";
 import { awsList, minioGet, newBucket, s3Env } from "./s3.ts";
@@ -24,44 +24,6 @@ function account(sent: string[], shipped: unknown[]) {
   const lost = sent.filter((h) => !counts.has(JSON.stringify(JSON.parse(h)))).length;
   const duplicated = [...counts.values()].reduce((n, c) => n + (c - 1), 0);
   return { lost, duplicated };
-}
-
-/** Every hit in the JSON files of a directory, in export order. */
-async function readDir(dir: string): Promise<unknown[]> {
-  let names: string[] = [];
-  try {
-    names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) =>
-      /^hitlogs-.*\.json$/.test(n)
-    );
-  } catch {
-    return [];
-  }
-  const out: unknown[] = [];
-  for (const name of exportOrder(names)) {
-    out.push(...JSON.parse(await Deno.readTextFile(`${dir}/${name}`)));
-  }
-  return out;
-}
-
-async function status(dir: string) {
-  try {
-    return JSON.parse(await Deno.readTextFile(`${dir}/status.json`));
-  } catch {
-    return undefined;
-  }
-}
-
-async function until(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  tries = 600,
-  every = 50,
-): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await check()) return;
-    await sleep(every);
-  }
-  throw new Error(`timed out waiting until ${what}`);
 }
 
 function hitsFrom(start: number, n: number): string[] {
@@ -151,7 +113,7 @@ outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 100, interval: 
       await sleep(5);
     }
   };
-  const read = async () => (await status(dir))?.input?.hits ?? 0;
+  const read = async () => (await statusIn(dir))?.input?.hits ?? 0;
   await write(20);
   // Rename rotation while writing: the old file is finished, then the new one opened. (Wait
   // until hitship has the first file open; on a busy machine it may still be starting.)
@@ -181,9 +143,9 @@ outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 100, interval: 
   child.kill("SIGTERM");
   const out = await child.output();
   assert.equal(out.code, 0, dec.decode(out.stderr));
-  const shipped = await readDir(`${dir}/out`);
+  const shipped = await readExports(`${dir}/out`);
   assert.deepEqual(account(sent, shipped), { lost: 0, duplicated: 0 });
-  const s = await status(dir);
+  const s = await statusIn(dir);
   assert.equal(s.input.truncations, 1);
   assert.equal(s.input.hits, sent.length);
   assert.match(dec.decode(out.stderr), /The input file was rotated/);
@@ -219,7 +181,7 @@ outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 100 }]
   const out = await second.output();
   assert.equal(out.code, 0, dec.decode(out.stderr));
   assert.match(dec.decode(out.stderr), /Cut a torn record off the end of the journal/);
-  const shipped = await readDir(`${dir}/out`);
+  const shipped = await readExports(`${dir}/out`);
   assert.deepEqual(account(sent, shipped), { lost: 0, duplicated: 0 });
 });
 
@@ -260,7 +222,7 @@ outputs:
     const writing = writer.write(enc.encode(sent.join("\n") + "\n")).then(() => writer.close());
     await until(
       "reading pauses on the full disk",
-      async () => (await status(dir))?.input?.paused === true,
+      async () => (await statusIn(dir))?.input?.paused === true,
     );
     open = true;
     await writing;
@@ -302,8 +264,8 @@ outputs:
   const child = spawnCli(["run", "--config", config]);
   const writer = child.stdin.getWriter();
   const writing = writer.write(enc.encode(sent.join("\n") + "\n")).then(() => writer.close());
-  await until("the input pauses", async () => (await status(dir))?.input?.paused === true);
-  const paused = await status(dir);
+  await until("the input pauses", async () => (await statusIn(dir))?.input?.paused === true);
+  const paused = await statusIn(dir);
   assert.ok(paused.input.hits < 3000, "stdin is not read while the journal is full");
   assert.ok(paused.journal.bytes >= 128 * 1024);
   open = true;
@@ -314,7 +276,7 @@ outputs:
     r.body.details.hits
   );
   assert.deepEqual(account(sent, shipped), { lost: 0, duplicated: 0 });
-  assert.equal((await status(dir)).input.paused, false);
+  assert.equal((await statusIn(dir)).input.paused, false);
 });
 
 Deno.test("faults: SIGTERM drains and exits 0 with state saved; a second signal exits at once", async () => {
@@ -337,11 +299,11 @@ outputs:
   );
   const child = spawnCli(["run", "--config", config]);
   child.stdin.close();
-  await until("all read", async () => (await status(dir))?.input?.hits === 500);
+  await until("all read", async () => (await statusIn(dir))?.input?.hits === 500);
   child.kill("SIGTERM");
   await until(
     "local flushed its partial window",
-    async () => (await readDir(`${dir}/out`)).length === 500,
+    async () => (await readExports(`${dir}/out`)).length === 500,
   );
   // soar keeps retrying within the grace period: a second signal ends it at once.
   const t0 = Date.now();
@@ -354,7 +316,7 @@ outputs:
   assert.match(stderr, /Received SIGINT again: stopping now/);
   const state = JSON.parse(await Deno.readTextFile(`${dir}/data/outputs/soar.json`));
   assert.ok(state.intent, "the batch in flight is saved for the next run");
-  assert.deepEqual(account(sent, await readDir(`${dir}/out`)), { lost: 0, duplicated: 0 });
+  assert.deepEqual(account(sent, await readExports(`${dir}/out`)), { lost: 0, duplicated: 0 });
 });
 
 Deno.test("faults: a long follow with appends over time keeps memory flat", async () => {
@@ -381,7 +343,7 @@ outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 2000, interval:
   for (let round = 0; round < 16; round++) {
     await append(input, hitsFrom(written, 4000));
     written += 4000;
-    await until(`round ${round} read`, async () => (await status(dir))?.input?.hits === written);
+    await until(`round ${round} read`, async () => (await statusIn(dir))?.input?.hits === written);
     samples.push(await rss());
   }
   child.kill("SIGTERM");
@@ -392,7 +354,7 @@ outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 2000, interval:
     late < early * 1.25 + 10,
     `RSS grew from ${early.toFixed(0)} MiB to ${late.toFixed(0)} MiB over ${written} hits`,
   );
-  const s = await status(dir);
+  const s = await statusIn(dir);
   assert.equal(s.outputs.local.delivered_hits, written);
   assert.ok(s.journal.segments <= 3, `old segments are deleted: ${s.journal.segments}`);
 });

@@ -88,3 +88,44 @@ export async function writeConfig(
   await Deno.writeTextFile(path, yaml);
   return path;
 }
+
+/** The status file `status.json` in `dir`, or `undefined` while there is none. */
+// deno-lint-ignore no-explicit-any
+export async function statusIn(dir: string): Promise<any> {
+  try {
+    return JSON.parse(await Deno.readTextFile(`${dir}/status.json`));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls `check` until it holds; throws, naming `what`, when it does not in time. */
+export async function until(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  tries = 600,
+  every = 50,
+): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, every));
+  }
+  throw new Error(`timed out waiting until ${what}`);
+}
+
+/** Every hit in the exported JSON files (`hitlogs-*.json`) of a directory, in export order. */
+export async function readExports(dir: string): Promise<unknown[]> {
+  let names: string[] = [];
+  try {
+    names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) =>
+      /^hitlogs-.*\.json$/.test(n)
+    );
+  } catch {
+    return [];
+  }
+  const out: unknown[] = [];
+  for (const name of exportOrder(names)) {
+    out.push(...JSON.parse(await Deno.readTextFile(`${dir}/${name}`)));
+  }
+  return out;
+}

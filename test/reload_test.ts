@@ -2,46 +2,12 @@
  * Hot reload: SIGHUP re-reads the config while hits stream in.
  */
 import assert from "node:assert/strict";
-import { exportOrder, spawnCli, writeConfig } from "./helpers.ts";
+import { readExports, spawnCli, statusIn, until, writeConfig } from "./helpers.ts";
 import { makeHit } from "./hits.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function readDir(dir: string): Promise<string[]> {
-  let names: string[] = [];
-  try {
-    names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.startsWith("hitlogs-"));
-  } catch {
-    return [];
-  }
-  const out: string[] = [];
-  for (const name of exportOrder(names)) {
-    out.push(
-      ...JSON.parse(await Deno.readTextFile(`${dir}/${name}`)).map((h: unknown) =>
-        JSON.stringify(h)
-      ),
-    );
-  }
-  return out;
-}
-
-async function status(dir: string) {
-  try {
-    return JSON.parse(await Deno.readTextFile(`${dir}/status.json`));
-  } catch {
-    return undefined;
-  }
-}
-
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting until ${what}`);
-}
 
 Deno.test("reload: SIGHUP adds and removes an output under load; nothing is lost; a bad config keeps the old", async () => {
   const dir = await Deno.makeTempDir();
@@ -62,7 +28,7 @@ Deno.test("reload: SIGHUP adds and removes an output under load; nothing is lost
     }
   })();
   const delivered = async (name: string) =>
-    (await status(dir))?.outputs?.[name]?.delivered_hits ?? 0;
+    (await statusIn(dir))?.outputs?.[name]?.delivered_hits ?? 0;
 
   await until("a delivers", async () => (await delivered("a")) > 200);
   await writeConfig(dir, head + a + b);
@@ -72,12 +38,12 @@ Deno.test("reload: SIGHUP adds and removes an output under load; nothing is lost
   child.kill("SIGHUP");
   await until(
     "the error is in the status file",
-    async () => /hitship\.yaml:\d+:\d+: /.test((await status(dir))?.last_config_error ?? ""),
+    async () => /hitship\.yaml:\d+:\d+: /.test((await statusIn(dir))?.last_config_error ?? ""),
   );
-  assert.ok((await status(dir)).outputs.a, "the old config keeps running");
+  assert.ok((await statusIn(dir)).outputs.a, "the old config keeps running");
   await writeConfig(dir, head + b);
   child.kill("SIGHUP");
-  await until("a is removed", async () => (await status(dir))?.outputs?.a === undefined);
+  await until("a is removed", async () => (await statusIn(dir))?.outputs?.a === undefined);
   const b0 = await delivered("b");
   await until("b goes on", async () => (await delivered("b")) > b0 + 200);
   writing = false;
@@ -90,8 +56,8 @@ Deno.test("reload: SIGHUP adds and removes an output under load; nothing is lost
   assert.match(stderr, /Reload failed; the running config stays/);
   assert.match(stderr, /"msg":"Config reloaded","added":\[\],"removed":\["a"\]/);
 
-  const gotA = await readDir(`${dir}/a`);
-  const gotB = await readDir(`${dir}/b`);
+  const gotA = (await readExports(`${dir}/a`)).map((h) => JSON.stringify(h));
+  const gotB = (await readExports(`${dir}/b`)).map((h) => JSON.stringify(h));
   assert.deepEqual(gotA, sent.slice(0, gotA.length), "a got a prefix of the stream, in order");
   const startB = sent.indexOf(gotB[0]!);
   assert.deepEqual(gotB, sent.slice(startB), "b got everything from when it was added to the end");
