@@ -157,3 +157,41 @@ Deno.test("usage errors exit 2 with a one-line hint; --version and --help exit 0
   const missing = await runCli(["validate"]);
   assert.equal(missing.code, 2);
 });
+
+Deno.test("disable and enable: a running sidecar turns an output off and on within a second", async () => {
+  const { spawnCli, statusIn, until, readExports } = await import("./helpers.ts");
+  const dir = await Deno.makeTempDir();
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+status_file: ${dir}/status.json
+outputs:
+  - { name: local, type: file, path: ${dir}/out, max_hits: 10, interval: 50ms }
+`,
+  );
+  const { hits } = mixedInput(30, 0);
+  const child = spawnCli(["run", "--config", config]);
+  const writer = child.stdin.getWriter();
+  const send = (lines: string[]) => writer.write(new TextEncoder().encode(lines.join("\n") + "\n"));
+  const state = async () => (await statusIn(dir))?.outputs?.local?.state;
+  const delivered = async () => (await statusIn(dir))?.outputs?.local?.delivered_hits ?? 0;
+  await send(hits.slice(0, 10));
+  await until("10 delivered", async () => (await delivered()) === 10);
+
+  const off = await runCli(["disable", "local", "--config", config]);
+  assert.equal(off.code, 0, off.stderr);
+  assert.equal(off.stdout, 'Output "local" disabled (was enabled)\n');
+  await until("disabled", async () => (await state()) === "disabled");
+  await send(hits.slice(10, 20)); // skipped: the output is off
+  await until("read", async () => (await statusIn(dir))?.input?.hits === 20);
+  const on = await runCli(["enable", "local", "--config", config]);
+  assert.equal(on.code, 0, on.stderr);
+  await until("active again", async () => (await state()) === "active");
+  await send(hits.slice(20));
+  await writer.close();
+  assert.equal((await child.output()).code, 0);
+  const shipped = await readExports(`${dir}/out`);
+  assert.deepEqual(shipped, [...hits.slice(0, 10), ...hits.slice(20)].map((h) => JSON.parse(h)));
+  const events = await Deno.readTextFile(`${dir}/out/events.ndjson`).catch(() => "");
+  assert.equal(events, "", "the file output does not take system events unless asked");
+});
