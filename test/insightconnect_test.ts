@@ -176,10 +176,11 @@ Deno.test("run: a receiver that always answers 500 gets the default schedule's f
   const at = receiver.requests.slice(0, 4).map((r) => r.at);
   assert.equal(at.length, 4);
   const gaps = at.slice(1).map((t, i) => (t - at[i]!) / 1000);
-  // The schedule is exact in virtual time (src/pipeline_test.ts); here, real time only roughly.
+  // The schedule is exact in virtual time (src/pipeline_test.ts); here, in real time on a busy
+  // machine, only roughly: each gap is told apart from its neighbours, 1 vs 3 vs 5 s.
   [1, 3, 5].forEach((expected, i) => {
     assert.ok(
-      Math.abs(gaps[i]! - expected) < 0.5,
+      Math.abs(gaps[i]! - expected) < 0.9,
       `gap ${i + 1}: ${gaps[i]} s, expected about ${expected} s`,
     );
   });
