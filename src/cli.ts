@@ -441,20 +441,22 @@ async function statusCommand(
   return 0;
 }
 
-function isRunning(pid: number): boolean {
+/** Whether the process that wrote the status runs, when this process may look. */
+function isRunning(pid: number): boolean | undefined {
   try {
     return Deno.readTextFileSync(`/proc/${pid}/cmdline`).length > 0;
-  } catch {
-    return false;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound ? false : undefined;
   }
 }
 
 /** The status file as a table for a person. */
 export function formatStatus(status: StatusDocument): string {
-  const running = isRunning(status.pid) && status.pid !== Deno.pid ? "running" : "not running";
+  const alive = status.pid === Deno.pid ? false : isRunning(status.pid);
+  const running = alive === undefined ? "" : alive ? ", running" : ", not running";
   const i = status.input;
   const lines = [
-    `hitship status at ${status.updated_at} (pid ${status.pid}, ${running})`,
+    `hitship status at ${status.updated_at} (pid ${status.pid}${running})`,
     `input: ${i.type}${i.path ? ` ${i.path}` : ""}: ${i.lines} lines, ${i.hits} hits, ` +
     `${i.rejected} rejected, offset ${i.offset}${i.paused ? ", PAUSED (journal full)" : ""}`,
     `journal: ${status.journal.bytes} bytes in ${status.journal.segments} segments`,
