@@ -156,6 +156,11 @@ Deno.test("minio-hitlogs: a 100 MiB window uploads as multipart; memory does not
   assert.ok(parts >= 12, `a multipart ETag ends in -PARTS (13 parts of 8 MiB): ${stat.etag}`);
   // The 100 MiB window costs little more memory than a 1 MiB one: it streams a part at a time.
   const [smallRss, largeRss] = runs.map((r) => r.maxRss / 1024 / 1024);
+  console.log(
+    `peak RSS: ${smallRss!.toFixed(0)} MiB (1 MiB window), ${
+      largeRss!.toFixed(0)
+    } MiB (100 MiB window, ${parts} parts)`,
+  );
   assert.ok(
     largeRss! - smallRss! < 50,
     `peak RSS ${largeRss!.toFixed(0)} MiB for 100 MiB vs ${smallRss!.toFixed(0)} MiB for 1 MiB`,
