@@ -21,7 +21,13 @@ import { stdinSource } from "./input.ts";
 import type { InputCheckpoint as FileState } from "./journal.ts";
 import { tailFile } from "./tail.ts";
 import { jsonLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
-import { type DrainResult, Engine, type OutputStateFile, outputStatePath } from "./pipeline.ts";
+import {
+  type DrainResult,
+  Engine,
+  type OutputStateFile,
+  outputStatePath,
+  pluginFields,
+} from "./pipeline.ts";
 import type { OutputPlugin, SendResult } from "./plugin.ts";
 import { readStatus, type StatusDocument } from "./status.ts";
 import { readJsonFile, writeFileAtomic } from "./fs.ts";
@@ -376,9 +382,7 @@ async function testCommand(
     const outputConfig = config.outputs.find((o) => o.name === name);
     if (!outputConfig) throw new UsageError(`no output named "${name}" in the config`);
     const plugin = environment.plugins.find((p) => p.type === outputConfig.type)!;
-    const { enabled: _e, events: _v, filter: _f, retry: _r, auto_disable: _a, ...fields } =
-      outputConfig;
-    const output = await plugin.create(fields as never, {
+    const output = await plugin.create(pluginFields(outputConfig) as never, {
       name,
       clock,
       logger,

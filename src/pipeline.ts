@@ -438,7 +438,8 @@ export class Engine {
   }
 }
 
-function pluginFields(config: OutputConfig): Record<string, unknown> {
+/** An output's config without the fields the engine owns: what its plugin's factory takes. */
+export function pluginFields(config: OutputConfig): Record<string, unknown> {
   const { enabled: _e, events: _v, filter: _f, retry: _r, auto_disable: _a, ...rest } = config;
   return rest;
 }
@@ -1019,7 +1020,7 @@ export class OutputRunner {
             raw += moreRaw;
             to = end;
             if (count >= maxHits) {
-              await this.#cut(count, raw, to, firstAt);
+              await this.#cut(count, raw, to);
               return true;
             }
             continue;
@@ -1041,7 +1042,7 @@ export class OutputRunner {
             count++;
             raw += line.length;
             if (count >= maxHits || raw >= maxBytes) {
-              await this.#cut(count, raw, { offset, seq }, firstAt);
+              await this.#cut(count, raw, { offset, seq });
               return true;
             }
           }
@@ -1050,12 +1051,12 @@ export class OutputRunner {
         }
         if (stopAt && to.offset >= stopAt.offset) {
           // Reached the span skipped while the output was off.
-          if (count > 0) await this.#cut(count, raw, to, firstAt);
+          if (count > 0) await this.#cut(count, raw, to);
           else this.#skipTo(stopAt);
           return true;
         }
         if (count > 0 && (this.#draining || clock.now() - firstAt >= interval)) {
-          await this.#cut(count, raw, to, firstAt);
+          await this.#cut(count, raw, to);
           return true;
         }
         if (count === 0) {
@@ -1074,9 +1075,8 @@ export class OutputRunner {
     }
   }
 
-  async #cut(count: number, raw: number, to: Position, firstAt: number): Promise<void> {
+  async #cut(count: number, raw: number, to: Position): Promise<void> {
     const now = this.#engine.clock.now();
-    void firstAt;
     const seq = ++this.#state.batch_seq;
     const c = this.#config as OutputConfig & {
       key?: string;

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Clock } from "./clock.ts";
-import { writeFileAtomic } from "./fs.ts";
+import { readJsonFile, writeFileAtomic } from "./fs.ts";
 
 /** The state of an output. */
 export type OutputState = "active" | "retrying" | "disabled" | "auto_disabled";
@@ -49,13 +49,8 @@ export interface StatusDocument {
 }
 
 /** Reads a status file, or returns `undefined` when there is none. */
-export async function readStatus(path: string): Promise<StatusDocument | undefined> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path)) as StatusDocument;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
+export function readStatus(path: string): Promise<StatusDocument | undefined> {
+  return readJsonFile<StatusDocument>(path);
 }
 
 /** A fresh output status. */
