@@ -203,13 +203,13 @@ export async function* formatFramed(
   let scratch = new Uint8Array(0);
   for await (const buffer of buffers) {
     if (buffer.length === 0) continue;
-    let lines = 0;
-    for (let i = buffer.indexOf(NEWLINE_BYTE); i >= 0; i = buffer.indexOf(NEWLINE_BYTE, i + 1)) {
-      lines++;
-    }
-    const size = buffer.length + lines + (first ? OPEN.length : 0) + (pendingNewline ? 1 : 0);
+    // A reused buffer has room for the worst case (every line empty: 1 byte in, 2 out), so the
+    // input is scanned once: finding line ends costs as much as copying the lines. A buffer of
+    // its own per chunk is sized to fit.
+    const extra = reuse ? buffer.length : countLines(buffer);
+    const size = OPEN.length + 2 + buffer.length + extra;
     if (!reuse || scratch.length < size) scratch = new Uint8Array(size);
-    const out = scratch.subarray(0, size);
+    const out = scratch;
     let at = 0;
     if (first) {
       out.set(OPEN, 0);
@@ -234,6 +234,14 @@ export async function* formatFramed(
     yield out.subarray(0, at);
   }
   yield first ? EMPTY : CLOSE;
+}
+
+function countLines(buffer: Uint8Array): number {
+  let lines = 0;
+  for (let i = buffer.indexOf(NEWLINE_BYTE); i >= 0; i = buffer.indexOf(NEWLINE_BYTE, i + 1)) {
+    lines++;
+  }
+  return lines;
 }
 
 /** The body of a batch: from framed lines when the batch has them, else line by line. */

@@ -79,7 +79,10 @@ Deno.test("formatFramed() makes the same bodies as formatBody(), however the buf
       const gen = async function* () {
         for (const b of buffers) yield b;
       };
-      assert.equal(await text(formatFramed(gen(), format, true)), expected, `${format} ${cuts}`);
+      for (const reuse of [true, false]) {
+        const body = await text(formatFramed(gen(), format, reuse));
+        assert.equal(body, expected, `${format} ${cuts} reuse=${reuse}`);
+      }
     }
   }
   async function* none(): AsyncGenerator<Uint8Array> {}
