@@ -87,6 +87,7 @@ export interface DrainResult {
 
 const decoder = new TextDecoder();
 const HOUR = 3_600_000;
+const NEWLINE = 0x0a;
 
 /** The path of an output's state file. */
 export function outputStatePath(dataDir: string, name: string): string {
@@ -143,11 +144,15 @@ export class Engine {
       logger,
       deadLetter: new DeadLetter(config.data_dir, config.dead_letter_max_bytes, () => clock.now()),
       maxLineBytes: config.input.max_line_bytes,
-      onHit: (hit) => {
-        if (!this.#alerts.empty) this.#alerts.observe(hit, clock.now());
-      },
       maxJournalBytes: config.max_journal_bytes,
     });
+    this.#watchHits();
+  }
+
+  /** Hits go to the alert watcher only when it has rules: unobserved hits are not kept. */
+  #watchHits(): void {
+    const alerts = this.#alerts;
+    this.ingester.onHit = alerts.empty ? undefined : (hit) => alerts.observe(hit, this.clock.now());
   }
 
   /** Every hour, an `hourly_report` event with what the last hour processed. */
@@ -307,6 +312,7 @@ export class Engine {
       alerts: next.alerts,
     };
     this.#alerts = new AlertWatcher(next.alerts, (event) => this.emit(event));
+    this.#watchHits();
     const running = new Set(this.runners.map((r) => r.name));
     for (const outputConfig of next.outputs) {
       if (running.has(outputConfig.name)) continue;
@@ -1030,7 +1036,30 @@ export class OutputRunner {
           reader?.close();
           reader = journal.reader(to, stopAt);
         }
-        const chunk = await reader.read();
+        if (!filter) {
+          // Lines are counted where they lie, to the line where the batch is cut.
+          const data = await reader.readRaw();
+          if (data) {
+            let { offset, seq } = to;
+            let from = 0;
+            for (let i = data.indexOf(NEWLINE); i >= 0; i = data.indexOf(NEWLINE, from)) {
+              const length = i - from;
+              from = i + 1;
+              offset += length + 1;
+              seq++;
+              if (count === 0) firstAt = clock.now();
+              count++;
+              raw += length;
+              if (count >= maxHits || raw >= maxBytes) {
+                await this.#cut(count, raw, { offset, seq });
+                return true;
+              }
+            }
+            to = { offset, seq };
+            continue;
+          }
+        }
+        const chunk = filter ? await reader.read() : undefined;
         if (chunk) {
           let offset = chunk.start.offset;
           let seq = chunk.start.seq;

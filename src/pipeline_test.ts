@@ -87,6 +87,23 @@ Deno.test("Engine delivers batches of max_hits in order and resumes from the sav
   assert.equal(first.delivered.length + s.outputs.a!.delivered.length, 9);
 });
 
+Deno.test("Engine cuts a batch at the line that reaches max_bytes, with the journal ahead", async () => {
+  const lines = hits.slice(0, 40);
+  const maxBytes = 2_000;
+  // The engine starts with the journal already holding every line: batches are cut in it.
+  const s = await setup(fileOutput("a", `max_bytes: ${maxBytes}, interval: 1h`), ["a"]);
+  await s.push(lines);
+  await s.engine.drain(1000);
+  const batches = s.outputs.a!.requests.filter((r) => r.kind === "batch").map((r) => r.lines);
+  assert.deepEqual(batches.flat(), lines, "every line once, in order");
+  const bytes = (batch: string[]) => batch.reduce((n, line) => n + enc.encode(line).length, 0);
+  for (const batch of batches.slice(0, -1)) {
+    assert.ok(bytes(batch) >= maxBytes, "a batch closes once it reaches max_bytes");
+    assert.ok(bytes(batch.slice(0, -1)) < maxBytes, "and not a line later");
+  }
+  assert.ok(batches.length > 5);
+});
+
 Deno.test("Engine cuts a batch `interval` after its first hit, in virtual time", async () => {
   const s = await setup(fileOutput("a", "interval: 10m"), ["a"]);
   const t0 = s.clock.now();
