@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { fstatSync } from "node:fs";
 import { checkLine, type Hit, isValidHit } from "./hit.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { InputCheckpoint as FileState, Journal } from "./journal.ts";
@@ -137,7 +138,7 @@ export interface IngesterOptions {
   logger: Logger;
   /** Longest accepted line. @default 1 MiB */
   maxLineBytes?: number;
-  /** Sees every valid hit (threshold alerts). */
+  /** Sees every valid hit (threshold alerts). Hits are only kept while something looks at them. */
   onHit?: (hit: Hit) => void;
   /** Past this many journal bytes the input waits for outputs to catch up. @default unlimited */
   maxJournalBytes?: number;
@@ -161,11 +162,19 @@ export class Ingester {
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
   readonly #maxLineBytes: number;
   #loggedRejections = 0;
+  #turn: Promise<void> | undefined;
+  #turned = false;
+  #turnArmedAt = 0;
 
   constructor(options: IngesterOptions) {
-    this.#o = options;
+    this.#o = { ...options };
     this.#maxLineBytes = options.maxLineBytes ?? 1024 * 1024;
     this.#splitter = new LineSplitter(this.#maxLineBytes);
+  }
+
+  /** What sees every valid hit from now on (`undefined`: nothing, and no hit is kept). */
+  set onHit(onHit: ((hit: Hit) => void) | undefined) {
+    this.#o.onHit = onHit;
   }
 
   /**
@@ -217,11 +226,12 @@ export class Ingester {
    * Checks a region of complete lines at once: one decode, and for each line `JSON.parse` and the
    * hit checks. When every line is a valid hit, the region goes to the journal as it is.
    *
-   * @returns The hits, or `undefined` when some line needs a closer look.
+   * @param hits Where the parsed hits go, when something observes them.
+   * @returns How many lines the region holds, or `undefined` when some line needs a closer look.
    */
-  #bulk(region: Uint8Array, firstNumber: number): Hit[] | undefined {
+  #bulk(region: Uint8Array, firstNumber: number, hits: Hit[] | undefined): number | undefined {
     if (firstNumber === 1 && region[0] === BOM[0]) return undefined;
-    const hits: Hit[] = [];
+    let count = 0;
     const longest = this.#maxLineBytes / 3; // a UTF-16 unit is at most 3 UTF-8 bytes
     // Decoded in pieces of about 32 KiB: strings that small stay in V8's young generation, where
     // a megabyte string would get pages of its own, and page faults, every time.
@@ -247,12 +257,14 @@ export class Ingester {
           value === null || typeof value !== "object" || Array.isArray(value) ||
           !isValidHit(value as Record<string, unknown>)
         ) return undefined;
-        hits.push(value as Hit);
+        // Kept only for an observer: a hit nobody holds dies young, which keeps GC cheap.
+        hits?.push(value as Hit);
+        count++;
         from = i + 1;
       }
       start = end;
     }
-    return hits;
+    return count;
   }
 
   async #ingest(
@@ -267,11 +279,13 @@ export class Ingester {
     if (region) {
       const first = this.#splitter.lineNumber + 1;
       let regionLines = 0;
-      const hits = this.#bulk(region, first);
-      if (hits) {
+      const onHit = this.#o.onHit;
+      const hits: Hit[] | undefined = onHit ? [] : undefined;
+      const count = this.#bulk(region, first, hits);
+      if (count !== undefined) {
         raw = region;
-        rawCount = regionLines = hits.length;
-        if (this.#o.onHit) { for (const hit of hits) this.#o.onHit(hit); }
+        rawCount = regionLines = count;
+        if (onHit) { for (const hit of hits!) onHit(hit); }
       } else {
         let from = 0;
         let number = first;
@@ -316,6 +330,28 @@ export class Ingester {
     this.#o.status.journal.bytes = this.#o.journal.bytes;
     this.#o.status.journal.segments = this.#o.journal.segmentCount;
     this.#o.status.changed();
+    await this.#fair();
+  }
+
+  /**
+   * Lets the event loop turn (the outputs' network I/O, timers) when the input has kept it busy
+   * for 20 ms: a file read synchronously, or a backlog, would otherwise starve the outputs until
+   * the input ends. A zero-delay timer armed at one chunk shows at the next whether the loop
+   * turned in between; only when it has not is it waited for.
+   */
+  async #fair(): Promise<void> {
+    if (this.#turn && !this.#turned) {
+      if (performance.now() - this.#turnArmedAt < 20) return;
+      await this.#turn;
+    }
+    this.#turned = false;
+    this.#turnArmedAt = performance.now();
+    this.#turn = new Promise((resolve) =>
+      setTimeout(() => {
+        this.#turned = true;
+        resolve();
+      }, 0)
+    );
   }
 
   /**
@@ -395,7 +431,7 @@ export interface InputSource {
  * next is read). A stream given instead is read as it comes.
  */
 export function stdinSource(stream?: ReadableStream<Uint8Array>): InputSource {
-  if (!stream) return readerSource(Deno.stdin);
+  if (!stream) return readerSource(stdinIsFile() ? syncReader(Deno.stdin) : Deno.stdin);
   return {
     async *chunks(signal: AbortSignal) {
       const reader = stream.getReader();
@@ -416,6 +452,24 @@ export function stdinSource(stream?: ReadableStream<Uint8Array>): InputSource {
 }
 
 const CHUNK_BYTES = 1024 * 1024;
+
+/** Whether standard input is a regular file (`hitship run < hits.ndjson`). */
+function stdinIsFile(): boolean {
+  try {
+    return fstatSync(0).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A regular file is read synchronously: a read of it does not wait for a writer, and a
+ * synchronous read fills the caller's buffer in place where an asynchronous one goes through a
+ * buffer of its own on another thread.
+ */
+function syncReader(file: { readSync(p: Uint8Array): number | null }) {
+  return { read: (p: Uint8Array) => Promise.resolve(file.readSync(p)) };
+}
 
 /** Reads a Deno reader (stdin, a file) into one reused buffer until its end. */
 function readerSource(

@@ -65,6 +65,26 @@ outputs:
   assert.match(run.stderr, /Rejected line \d+: status_code: expected an integer, got \\"abc\\"/);
 });
 
+Deno.test("run: stdin redirected from a file is read to its end, in order, past many chunks", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 2000 }]
+`,
+  );
+  const { text, hits } = mixedInput(6000, 30); // about 3.4 MB: several reads of 1 MiB
+  await Deno.writeTextFile(`${dir}/hits.ndjson`, text);
+  const run = await runCli(["run", "--config", config], { stdinFile: `${dir}/hits.ndjson` });
+  assert.equal(run.code, 0, run.stderr);
+  const files = exportOrder([...Deno.readDirSync(`${dir}/out`)].map((e) => e.name));
+  const shipped = [];
+  for (const f of files) shipped.push(...JSON.parse(await Deno.readTextFile(`${dir}/out/${f}`)));
+  assert.equal(shipped.length, 6000);
+  assert.deepEqual(shipped, hits.map((h) => JSON.parse(h)), "every valid hit, in order");
+  assert.match(run.stderr, /"hitship stopped","lines":6030,"hits":6000,"rejected":30/);
+});
+
 Deno.test("run: with no --config, stdin goes to ./hitlogs and state to ./.hitship", async () => {
   const dir = await Deno.makeTempDir();
   const { text, hits } = mixedInput(20, 0);

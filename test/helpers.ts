@@ -26,6 +26,8 @@ export interface CliRun {
 /** Options of {@linkcode runCli}. */
 export interface RunCliOptions {
   stdin?: string | Uint8Array;
+  /** A file for standard input instead of a pipe, as `hitship run < FILE` does. */
+  stdinFile?: string;
   cwd?: string;
   env?: Record<string, string>;
 }
@@ -55,10 +57,14 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
 
 /** Starts `hitship ARGS` with every stream piped. */
 export function spawnCli(args: string[], options: RunCliOptions = {}): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...RUN_PERMISSIONS, MOD, ...args],
+  const command = [Deno.execPath(), "run", "--quiet", ...RUN_PERMISSIONS, MOD, ...args];
+  const redirect = options.stdinFile !== undefined;
+  return new Deno.Command(redirect ? "bash" : command[0]!, {
+    args: redirect
+      ? ["-c", 'exec "$@" < "$HITSHIP_STDIN_FILE"', "bash", ...command]
+      : command.slice(1),
     cwd: options.cwd,
-    env: options.env,
+    env: redirect ? { ...options.env, HITSHIP_STDIN_FILE: options.stdinFile! } : options.env,
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
