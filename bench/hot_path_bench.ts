@@ -2,7 +2,7 @@
  * Micro-benchmarks of the hot path: line splitting, validation, journal append, batch formatting.
  * Run with `deno task bench` (or `deno bench --allow-all bench/`).
  */
-import { formatBody } from "../src/batch.ts";
+import { formatBody, formatFramed } from "../src/batch.ts";
 import { checkLine, hitSchema } from "../src/hit.ts";
 import { LineSplitter } from "../src/input.ts";
 import { Journal } from "../src/journal.ts";
@@ -48,4 +48,13 @@ async function* chunks() {
 }
 Deno.bench("format 1,000 hits as a JSON array", { group: "format" }, async () => {
   for await (const _ of formatBody(chunks(), "json", true)) { /* consume */ }
+});
+
+async function* framed() {
+  yield bytes;
+}
+Deno.bench("format 1,000 journaled lines as a JSON array (formatFramed)", {
+  group: "format",
+}, async () => {
+  for await (const _ of formatFramed(framed(), "json", true)) { /* consume */ }
 });
