@@ -131,6 +131,10 @@ function topLevelShape(outputs: z.ZodType) {
     journal_segment_bytes: byteSize().prefault("64MiB").meta({
       description: "Size at which a journal segment is closed and a new one begun",
     }),
+    journal_direct_io: z.boolean().default(true).meta({
+      description:
+        "Read and write the journal with direct I/O (O_DIRECT), past the page cache, where the filesystem allows it; false: through the page cache",
+    }),
     dead_letter_max_bytes: byteSize().prefault("16MiB").meta({
       description: "Size at which the dead-letter file is rotated (one old file is kept)",
     }),

@@ -7,6 +7,8 @@
  *
  * @module
  */
+import fs from "node:fs";
+import { alignedBuffer, BLOCK, DirectAppender, openDirect, readFully, roundUp } from "./direct.ts";
 import { joinPath, readAt, readJsonFile, writeAllSync, writeFileAtomicSync } from "./fs.ts";
 import type { Logger } from "./log.ts";
 
@@ -53,6 +55,36 @@ export interface JournalOptions {
   segmentBytes?: number;
   /** Told about a torn tail that was cut off. */
   logger?: Logger;
+  /**
+   * Read and write segments with direct I/O (`O_DIRECT`, past the page cache) where the
+   * filesystem allows it. @default true
+   */
+  directIO?: boolean;
+}
+
+/** Appends to the active segment. */
+interface SegmentWriter {
+  write(data: Uint8Array): void;
+  /** Cuts the segment back to `size` bytes. */
+  truncate(size: number): void;
+  close(): void;
+}
+
+/** Appends through the page cache. */
+class BufferedAppender implements SegmentWriter {
+  readonly #file: Deno.FsFile;
+  constructor(path: string) {
+    this.#file = Deno.openSync(path, { create: true, append: true });
+  }
+  write(data: Uint8Array): void {
+    writeAllSync(this.#file, data);
+  }
+  truncate(size: number): void {
+    this.#file.truncateSync(size);
+  }
+  close(): void {
+    this.#file.close();
+  }
 }
 
 const NEWLINE = 0x0a;
@@ -80,7 +112,8 @@ export class Journal {
   readonly dir: string;
   readonly segmentBytes: number;
   #segments: Segment[];
-  #file: Deno.FsFile;
+  #file!: SegmentWriter;
+  #direct: boolean;
   #end: Position;
   #waiters = new Set<() => void>();
   #closed = false;
@@ -89,14 +122,31 @@ export class Journal {
   #spaceWaiters = new Set<() => void>();
   #checkpointWritten = false;
   #readBuffers: Uint8Array[] = [];
+  #alignedBuffers: Uint8Array[] = [];
 
-  private constructor(dir: string, segmentBytes: number, segments: Segment[], file: Deno.FsFile) {
+  private constructor(dir: string, segmentBytes: number, segments: Segment[], direct: boolean) {
     this.dir = dir;
     this.segmentBytes = segmentBytes;
     this.#segments = segments;
-    this.#file = file;
+    this.#direct = direct;
     const last = segments.at(-1)!;
     this.#end = { offset: last.start.offset + last.size, seq: last.start.seq };
+    this.#file = this.#openWriter(last);
+  }
+
+  /** Whether segments are read and written with direct I/O. */
+  get direct(): boolean {
+    return this.#direct;
+  }
+
+  /** Opens a segment to append to: with direct I/O while the filesystem allows it. */
+  #openWriter(segment: Segment): SegmentWriter {
+    if (this.#direct) {
+      const direct = DirectAppender.open(segment.path, segment.size, this.dir);
+      if (direct) return direct;
+      this.#direct = false;
+    }
+    return new BufferedAppender(segment.path);
   }
 
   /**
@@ -123,10 +173,14 @@ export class Journal {
     const data = await Deno.readFile(last.path);
     const complete = data.lastIndexOf(NEWLINE) + 1;
     if (complete < data.length) {
-      options.logger?.warn("Cut a torn record off the end of the journal", {
-        segment: last.path,
-        bytes: data.length - complete,
-      });
+      // Zero bytes after the last line are the padding of a direct write, left by a stop
+      // without a clean close; anything else is a record torn by a crash.
+      if (data.subarray(complete).some((b) => b !== 0)) {
+        options.logger?.warn("Cut a torn record off the end of the journal", {
+          segment: last.path,
+          bytes: data.length - complete,
+        });
+      }
       await Deno.truncate(last.path, complete);
     }
     let lines = 0;
@@ -144,9 +198,13 @@ export class Journal {
       await truncateSegments(segments, saved.journal);
       end = saved.journal;
     }
-    const active = segments.at(-1)!;
-    const file = await Deno.open(active.path, { append: true });
-    const journal = new Journal(dir, options.segmentBytes ?? 64 * 1024 * 1024, segments, file);
+    await Deno.remove(joinPath(dir, "direct-probe")).catch(() => {});
+    const journal = new Journal(
+      dir,
+      options.segmentBytes ?? 64 * 1024 * 1024,
+      segments,
+      options.directIO ?? true,
+    );
     journal.#end = end;
     journal.#checkpoint = saved?.input ?? null;
     return journal;
@@ -190,12 +248,25 @@ export class Journal {
    * @param rawCount How many lines `raw` holds.
    * @returns The new end of the journal.
    */
-  async append(
+  append(
     lines: readonly Uint8Array[],
     checkpoint: InputCheckpoint | null = null,
     raw?: Uint8Array,
     rawCount = 0,
   ): Promise<Position> {
+    try {
+      return Promise.resolve(this.#append(lines, checkpoint, raw, rawCount));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #append(
+    lines: readonly Uint8Array[],
+    checkpoint: InputCheckpoint | null,
+    raw: Uint8Array | undefined,
+    rawCount: number,
+  ): Position {
     if (
       lines.length === 0 && rawCount === 0 &&
       (checkpoint === null || sameCheckpoint(checkpoint, this.#checkpoint))
@@ -204,7 +275,7 @@ export class Journal {
     }
     if (this.#closed) throw new Error("Cannot append: the journal is closed");
     let active = this.#segments.at(-1)!;
-    if (active.size > 0 && active.size >= this.segmentBytes) active = await this.#roll();
+    if (active.size > 0 && active.size >= this.segmentBytes) active = this.#roll();
     let framed = 0;
     for (const line of lines) framed += line.length + 1;
     const total = framed + (raw?.length ?? 0);
@@ -226,9 +297,13 @@ export class Journal {
       if (raw) buffer.set(raw, at);
     }
     try {
-      writeAllSync(this.#file, buffer);
+      this.#file.write(buffer);
     } catch (error) {
-      await this.#file.truncate(active.size).catch(() => {});
+      try {
+        this.#file.truncate(active.size);
+      } catch {
+        // the write's error is the one to report
+      }
       throw error;
     }
     active.size += total;
@@ -239,8 +314,12 @@ export class Journal {
       try {
         writeFileAtomicSync(joinPath(this.dir, CHECKPOINT), JSON.stringify(record));
       } catch (error) {
-        await this.#file.truncate(active.size - total).catch(() => {});
         active.size -= total;
+        try {
+          this.#file.truncate(active.size);
+        } catch {
+          // the checkpoint's error is the one to report
+        }
         throw error;
       }
       this.#checkpointWritten = true;
@@ -253,11 +332,11 @@ export class Journal {
     return this.#end;
   }
 
-  async #roll(): Promise<Segment> {
+  #roll(): Segment {
     this.#file.close();
     const path = joinPath(this.dir, segmentName(this.#end));
-    this.#file = await Deno.open(path, { create: true, append: true });
     const segment = { start: { ...this.#end }, path, size: 0 };
+    this.#file = this.#openWriter(segment);
     this.#segments.push(segment);
     return segment;
   }
@@ -352,6 +431,21 @@ export class Journal {
     if (this.#readBuffers.length < 8) this.#readBuffers.push(buffer);
   }
 
+  /**
+   * @internal A buffer aligned for direct reads, of at least `size` bytes (a multiple of
+   * {@linkcode BLOCK}), from the journal's pool; `undefined` when none can be had.
+   */
+  takeAligned(size: number): Uint8Array | undefined {
+    const i = this.#alignedBuffers.findIndex((b) => b.length >= size);
+    if (i >= 0) return this.#alignedBuffers.splice(i, 1)[0]!;
+    return alignedBuffer(size, this.dir);
+  }
+
+  /** @internal Returns an aligned buffer to the pool. */
+  giveAligned(buffer: Uint8Array): void {
+    if (this.#alignedBuffers.length < 8) this.#alignedBuffers.push(buffer);
+  }
+
   /** @internal The segment holding `offset`, for readers. */
   segmentAt(offset: number): { segment: Segment; end: number; next?: Segment } | undefined {
     const segments = this.#segments;
@@ -390,9 +484,11 @@ export class JournalReader {
   #position: Position;
   #until: Position | undefined;
   #file: Deno.FsFile | undefined;
+  #fd: number | undefined;
   #filePath = "";
   #chunkBytes: number;
   #buffer: Uint8Array | undefined;
+  #aligned: Uint8Array | undefined;
 
   /** @param chunkBytes Bytes read at most per call. @default 1 MiB */
   constructor(journal: Journal, from: Position, until?: Position, chunkBytes = 1024 * 1024) {
@@ -431,22 +527,18 @@ export class JournalReader {
         continue;
       }
       if (this.#filePath !== segment.path) {
-        this.#file?.close();
-        this.#file = await Deno.open(segment.path, { read: true });
+        this.#closeFile();
+        if (this.#journal.direct) this.#fd = openDirect(segment.path);
+        if (this.#fd === undefined) this.#file = await Deno.open(segment.path, { read: true });
         this.#filePath = segment.path;
       }
       const local = this.#position.offset - segment.start.offset;
       const available = Math.min(end, limit) - this.#position.offset;
       let size = Math.min(available, this.#chunkBytes);
       for (;;) {
-        if (!this.#buffer || this.#buffer.length < size) {
-          if (this.#buffer) this.#journal.giveBuffer(this.#buffer);
-          this.#buffer = this.#journal.takeBuffer(Math.max(size, this.#chunkBytes));
-        }
-        const buffer = this.#buffer.subarray(0, size);
-        const filled = readAt(this.#file!, local, buffer);
-        const last = buffer.lastIndexOf(NEWLINE, filled - 1);
-        if (last >= 0) return buffer.subarray(0, last + 1);
+        const data = this.#readAt(local, size);
+        const last = data.lastIndexOf(NEWLINE);
+        if (last >= 0) return data.subarray(0, last + 1);
         // A line longer than the buffer: read more of it.
         if (size >= available) {
           throw new Error(`Cannot read the journal at offset ${this.#position.offset}: torn line`);
@@ -454,6 +546,42 @@ export class JournalReader {
         size = Math.min(available, size * 2);
       }
     }
+  }
+
+  /** Reads `size` bytes from `local` in the open segment into the reader's buffer. */
+  #readAt(local: number, size: number): Uint8Array {
+    const journal = this.#journal;
+    if (this.#fd !== undefined) {
+      // Direct reads cover whole blocks: from the block holding `local` to past `local + size`.
+      const start = local - (local % BLOCK);
+      const length = roundUp(local + size) - start;
+      if (!this.#aligned || this.#aligned.length < length) {
+        if (this.#aligned) journal.giveAligned(this.#aligned);
+        this.#aligned = journal.takeAligned(Math.max(length, roundUp(this.#chunkBytes) + BLOCK));
+      }
+      if (this.#aligned) {
+        const filled = readFully(this.#fd, this.#aligned, 0, length, start);
+        return this.#aligned.subarray(local - start, Math.min(filled, local - start + size));
+      }
+      // No aligned memory to be had: read this segment through the page cache.
+      fs.closeSync(this.#fd);
+      this.#fd = undefined;
+      this.#file = Deno.openSync(this.#filePath, { read: true });
+    }
+    if (!this.#buffer || this.#buffer.length < size) {
+      if (this.#buffer) journal.giveBuffer(this.#buffer);
+      this.#buffer = journal.takeBuffer(Math.max(size, this.#chunkBytes));
+    }
+    const buffer = this.#buffer.subarray(0, size);
+    return buffer.subarray(0, readAt(this.#file!, local, buffer));
+  }
+
+  #closeFile(): void {
+    this.#file?.close();
+    this.#file = undefined;
+    if (this.#fd !== undefined) fs.closeSync(this.#fd);
+    this.#fd = undefined;
+    this.#filePath = "";
   }
 
   /**
@@ -505,13 +633,13 @@ export class JournalReader {
     }
   }
 
-  /** Closes the open segment file and gives the buffer back to the journal. */
+  /** Closes the open segment file and gives the buffers back to the journal. */
   close(): void {
-    this.#file?.close();
-    this.#file = undefined;
-    this.#filePath = "";
+    this.#closeFile();
     if (this.#buffer) this.#journal.giveBuffer(this.#buffer);
     this.#buffer = undefined;
+    if (this.#aligned) this.#journal.giveAligned(this.#aligned);
+    this.#aligned = undefined;
   }
 }
 

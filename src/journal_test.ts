@@ -109,3 +109,64 @@ Deno.test("JournalReader reads lines longer than its chunk size", async () => {
   assert.deepEqual(got, [line(1), long, line(2)].map((l) => dec.decode(l)));
   journal.close();
 });
+
+/** The bytes of every segment file, in order. */
+async function segmentBytes(dir: string): Promise<Uint8Array[]> {
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".ndjson"))
+    .sort();
+  return await Promise.all(names.map((n) => Deno.readFile(`${dir}/${n}`)));
+}
+
+Deno.test("Journal with and without direct I/O writes the same segment files, byte for byte", async () => {
+  // Lines of many lengths, appends that end mid-block and one larger than the staging buffer.
+  const lines = Array.from(
+    { length: 3000 },
+    (_, i) => enc.encode(JSON.stringify({ n: i, pad: "z".repeat((i * 37) % 900) })),
+  );
+  const big = Array.from(
+    { length: 4000 },
+    (_, i) => enc.encode(JSON.stringify({ b: i, s: "q".repeat(400) })),
+  );
+  const files: Uint8Array[][] = [];
+  for (const directIO of [true, false]) {
+    const dir = await Deno.makeTempDir();
+    const journal = await Journal.open(dir, { segmentBytes: 700_000, directIO });
+    for (let i = 0; i < lines.length; i += 7) await journal.append(lines.slice(i, i + 7));
+    await journal.append(big); // about 1.7 MB in one append
+    assert.equal(journal.direct, directIO, "this filesystem does direct I/O");
+    const read = await readAll(journal);
+    assert.deepEqual(read, [...lines, ...big].map((l) => dec.decode(l)));
+    journal.close();
+    files.push(await segmentBytes(dir));
+  }
+  assert.ok(files[0]!.length > 2, `segments: ${files[0]!.length}`);
+  assert.deepEqual(files[0], files[1]);
+  const all = new Uint8Array(files[0]!.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of files[0]!) {
+    all.set(f, at);
+    at += f.length;
+  }
+  assert.equal(dec.decode(all), [...lines, ...big].map((l) => dec.decode(l) + "\n").join(""));
+});
+
+Deno.test("Journal left without a close (direct I/O padding) reopens at its end, without a warning", async () => {
+  const dir = await Deno.makeTempDir();
+  const journal = await Journal.open(dir, { directIO: true });
+  await journal.append([line(1), line(2), line(3)]);
+  const end = journal.end;
+  // No close(): the last block is still padded with zeros, as after a crash.
+  const [segment] = await segmentBytes(dir);
+  assert.equal(segment!.length % 4096, 0, "the segment ends in a padded block");
+  assert.ok(segment!.length > end.offset);
+
+  const logger = memoryLogger();
+  const again = await Journal.open(dir, { logger });
+  assert.deepEqual(again.end, end);
+  assert.deepEqual(logger.records, [], "padding is not a torn record");
+  await again.append([line(4)]);
+  assert.deepEqual(await readAll(again), [1, 2, 3, 4].map((i) => dec.decode(line(i))));
+  again.close();
+  const [closed] = await segmentBytes(dir);
+  assert.equal(closed!.length, again.end.offset, "a clean close leaves no padding");
+});

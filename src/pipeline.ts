@@ -203,6 +203,7 @@ export class Engine {
     if (statusDir !== config.status_file) await Deno.mkdir(statusDir, { recursive: true });
     const journal = await Journal.open(joinPath(config.data_dir, "journal"), {
       segmentBytes: config.journal_segment_bytes,
+      directIO: config.journal_direct_io,
       logger,
     });
     const inputPath = config.input.type === "file" ? config.input.path : null;

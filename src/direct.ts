@@ -1,0 +1,182 @@
+/**
+ * Direct I/O (`O_DIRECT`) for the journal's segment files: reads and writes go between hitship's
+ * own, reused buffers and the disk, not through the page cache.
+ *
+ * Every journaled byte written through the page cache takes a page of memory that was not in use
+ * a moment ago, and on a virtual machine that hands free memory back to its host such pages are
+ * slow to touch: writing 162 MiB to a new file and reading it back costs about 0.46 s of system
+ * time there, against 0.02-0.04 s with direct I/O. Direct I/O wants the buffer's address, the file
+ * position and the length aligned to the device's block size; {@linkcode BLOCK} (4 KiB) covers
+ * every common device. Where a filesystem refuses `O_DIRECT`, callers fall back to ordinary I/O.
+ *
+ * @module
+ */
+import fs from "node:fs";
+import { joinPath } from "./fs.ts";
+
+/** The alignment of direct I/O: addresses, positions and lengths are multiples of it. */
+export const BLOCK = 4096;
+
+const { O_RDONLY, O_RDWR, O_CREAT, O_DIRECT } = fs.constants;
+const PROBE = "direct-probe";
+
+/** Rounds up to a multiple of {@linkcode BLOCK}. */
+export function roundUp(n: number): number {
+  return Math.ceil(n / BLOCK) * BLOCK;
+}
+
+/**
+ * Opens `path` for direct reads (and writes, creating it, with `write`), or returns `undefined`
+ * where the filesystem does not do direct I/O.
+ */
+export function openDirect(path: string, write = false): number | undefined {
+  if (O_DIRECT === undefined) return undefined;
+  try {
+    return fs.openSync(path, O_DIRECT | (write ? O_RDWR | O_CREAT : O_RDONLY), 0o644);
+  } catch (error) {
+    if ((error as { code?: string }).code === "ENOENT") throw error;
+    return undefined;
+  }
+}
+
+/**
+ * A buffer of `size` bytes (a multiple of {@linkcode BLOCK}) whose memory is aligned for direct
+ * I/O, or `undefined` when none can be had. JavaScript cannot ask for an aligned address, so a
+ * larger buffer is allocated and the aligned place in it found by trying direct writes of one
+ * block into a scratch file in `dir`.
+ */
+export function alignedBuffer(size: number, dir: string): Uint8Array | undefined {
+  const path = joinPath(dir, PROBE);
+  const fd = openDirect(path, true);
+  if (fd === undefined) return undefined;
+  try {
+    const raw = new Uint8Array(size + BLOCK);
+    for (let at = 0; at < BLOCK; at += 8) {
+      try {
+        fs.writeSync(fd, raw, at, BLOCK, 0);
+        return raw.subarray(at, at + size);
+      } catch {
+        // not aligned here
+      }
+    }
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+    try {
+      fs.unlinkSync(path);
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** Reads `length` bytes at `position` into `buffer` from `offset`, until the file ends. */
+export function readFully(
+  fd: number,
+  buffer: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+): number {
+  let filled = 0;
+  while (filled < length) {
+    const n = fs.readSync(fd, buffer, offset + filled, length - filled, position + filled);
+    if (n === 0) break;
+    filled += n;
+  }
+  return filled;
+}
+
+function writeFully(fd: number, buffer: Uint8Array, length: number, position: number): void {
+  let written = 0;
+  while (written < length) {
+    written += fs.writeSync(fd, buffer, written, length - written, position + written);
+  }
+}
+
+const STAGE_BYTES = 1024 * 1024;
+
+/**
+ * Appends to a file with direct I/O. Data goes through an aligned staging buffer that also holds
+ * the file's last, partial block: each write rewrites that block and pads the last one it writes
+ * with zeros, which {@linkcode close} and {@linkcode truncate} cut off again. A file left with
+ * padding by a crash ends in zero bytes after its last line.
+ */
+export class DirectAppender {
+  readonly #fd: number;
+  readonly #stage: Uint8Array;
+  #size: number;
+  #tail = 0;
+
+  private constructor(fd: number, stage: Uint8Array, size: number) {
+    this.#fd = fd;
+    this.#stage = stage;
+    this.#size = size;
+    this.#loadTail();
+  }
+
+  /**
+   * Opens `path` (created when missing) to append after its first `size` bytes, or returns
+   * `undefined` when the filesystem does not do direct I/O. `dir` is where alignment is probed.
+   */
+  static open(path: string, size: number, dir: string): DirectAppender | undefined {
+    const fd = openDirect(path, true);
+    if (fd === undefined) return undefined;
+    const stage = alignedBuffer(STAGE_BYTES, dir);
+    if (!stage) {
+      fs.closeSync(fd);
+      return undefined;
+    }
+    return new DirectAppender(fd, stage, size);
+  }
+
+  /** Bytes in the file, padding not counted. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Appends all of `data`. */
+  write(data: Uint8Array): void {
+    const stage = this.#stage;
+    let from = 0;
+    while (from < data.length) {
+      const n = Math.min(stage.length - this.#tail, data.length - from);
+      stage.set(data.subarray(from, from + n), this.#tail);
+      const filled = this.#tail + n;
+      const padded = roundUp(filled);
+      stage.fill(0, filled, padded);
+      writeFully(this.#fd, stage, padded, this.#size - this.#tail);
+      this.#size += n;
+      from += n;
+      const whole = filled - (filled % BLOCK);
+      this.#tail = filled - whole;
+      if (whole > 0 && this.#tail > 0) stage.copyWithin(0, whole, filled);
+    }
+  }
+
+  /** Cuts the file to `size` bytes (after a failed write). */
+  truncate(size: number): void {
+    fs.ftruncateSync(this.#fd, size);
+    this.#size = size;
+    this.#loadTail();
+  }
+
+  /** Cuts the padding off and closes the file. */
+  close(): void {
+    try {
+      fs.ftruncateSync(this.#fd, this.#size);
+    } finally {
+      fs.closeSync(this.#fd);
+    }
+  }
+
+  #loadTail(): void {
+    this.#tail = this.#size % BLOCK;
+    if (this.#tail === 0) return;
+    const start = this.#size - this.#tail;
+    const n = readFully(this.#fd, this.#stage, 0, BLOCK, start);
+    if (n < this.#tail) {
+      throw new Error(`Cannot append: the file holds ${start + n} bytes, not ${this.#size}`);
+    }
+  }
+}
