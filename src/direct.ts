@@ -43,11 +43,12 @@ export function openDirect(path: string, write = false): number | undefined {
  * A buffer of `size` bytes (a multiple of {@linkcode BLOCK}) whose memory is aligned for direct
  * I/O, or `undefined` when none can be had. JavaScript cannot ask for an aligned address, so a
  * larger buffer is allocated and the aligned place in it found by trying direct writes of one
- * block into a scratch file in `dir`.
+ * block: into a scratch file in the directory `probe`, or at the start of the open file `probe`
+ * (whose first block is then to be written over).
  */
-export function alignedBuffer(size: number, dir: string): Uint8Array | undefined {
-  const path = joinPath(dir, PROBE);
-  const fd = openDirect(path, true);
+export function alignedBuffer(size: number, probe: string | number): Uint8Array | undefined {
+  const path = typeof probe === "string" ? joinPath(probe, PROBE) : undefined;
+  const fd = path === undefined ? probe as number : openDirect(path, true);
   if (fd === undefined) return undefined;
   try {
     const raw = new Uint8Array(size + BLOCK);
@@ -61,11 +62,13 @@ export function alignedBuffer(size: number, dir: string): Uint8Array | undefined
     }
     return undefined;
   } finally {
-    fs.closeSync(fd);
-    try {
-      fs.unlinkSync(path);
-    } catch {
-      // gone
+    if (path !== undefined) {
+      fs.closeSync(fd);
+      try {
+        fs.unlinkSync(path);
+      } catch {
+        // gone
+      }
     }
   }
 }
@@ -95,6 +98,8 @@ function writeFully(fd: number, buffer: Uint8Array, length: number, position: nu
 }
 
 const STAGE_BYTES = 1024 * 1024;
+/** Staging buffers of closed appenders, for the next ones: aligned memory that is already used. */
+const stages: Uint8Array[] = [];
 
 /**
  * Appends to a file with direct I/O. Data goes through an aligned staging buffer that also holds
@@ -117,12 +122,13 @@ export class DirectAppender {
 
   /**
    * Opens `path` (created when missing) to append after its first `size` bytes, or returns
-   * `undefined` when the filesystem does not do direct I/O. `dir` is where alignment is probed.
+   * `undefined` when the filesystem does not do direct I/O. `dir` is where alignment is probed
+   * when the file is not empty.
    */
   static open(path: string, size: number, dir: string): DirectAppender | undefined {
     const fd = openDirect(path, true);
     if (fd === undefined) return undefined;
-    const stage = alignedBuffer(STAGE_BYTES, dir);
+    const stage = stages.pop() ?? alignedBuffer(STAGE_BYTES, size === 0 ? fd : dir);
     if (!stage) {
       fs.closeSync(fd);
       return undefined;
@@ -167,6 +173,7 @@ export class DirectAppender {
       fs.ftruncateSync(this.#fd, this.#size);
     } finally {
       fs.closeSync(this.#fd);
+      if (stages.length < 4) stages.push(this.#stage);
     }
   }
 

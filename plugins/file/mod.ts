@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { batchBody, batchOptionsOf, batchShape, bodyStream } from "../../src/batch.ts";
+import { DirectAppender } from "../../src/direct.ts";
 import { joinPath, writeAll } from "../../src/fs.ts";
 import { definePlugin, type Output, type SendResult } from "../../src/plugin.ts";
 import type { Batch, SystemEvent } from "../../src/plugin.ts";
@@ -15,6 +16,10 @@ export const fileOutputSchema = z.strictObject({
   path: z.string().min(1).meta({
     description: "Directory the files are written into (created when missing)",
     examples: ["/var/lib/hitship/export"],
+  }),
+  direct_io: z.boolean().default(true).meta({
+    description:
+      "Write the files with direct I/O (O_DIRECT), past the page cache, where the filesystem allows it",
   }),
   ...batchShape,
 });
@@ -37,14 +42,23 @@ class FileOutput implements Output {
     try {
       await Deno.mkdir(dir, { recursive: true });
       const { format, compression } = this.#config;
-      const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-      try {
-        const body = compression === "none"
-          ? batchBody(batch, format, true)
-          : bodyStream(batchBody(batch, format), compression);
-        for await (const chunk of body) await writeAll(file, chunk);
-      } finally {
-        file.close();
+      const body = compression === "none"
+        ? batchBody(batch, format, true)
+        : bodyStream(batchBody(batch, format), compression);
+      const direct = this.#config.direct_io ? DirectAppender.open(tmp, 0, dir) : undefined;
+      if (direct) {
+        try {
+          for await (const chunk of body) direct.write(chunk);
+        } finally {
+          direct.close();
+        }
+      } else {
+        const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+        try {
+          for await (const chunk of body) await writeAll(file, chunk);
+        } finally {
+          file.close();
+        }
       }
       await Deno.rename(tmp, target);
       return { ok: true, detail: target };
