@@ -200,41 +200,53 @@ export async function* formatFramed(
   }
   let first = true;
   let pendingNewline = false; // the last line of the previous buffer: its "\n" waits for a ","
-  let scratch = new Uint8Array(0);
-  for await (const buffer of buffers) {
-    if (buffer.length === 0) continue;
-    // A reused buffer has room for the worst case (every line empty: 1 byte in, 2 out), so the
-    // input is scanned once: finding line ends costs as much as copying the lines. A buffer of
-    // its own per chunk is sized to fit.
-    const extra = reuse ? buffer.length : countLines(buffer);
-    const size = OPEN.length + 2 + buffer.length + extra;
-    if (!reuse || scratch.length < size) scratch = new Uint8Array(size);
-    const out = scratch;
-    let at = 0;
-    if (first) {
-      out.set(OPEN, 0);
-      at = OPEN.length;
-      first = false;
-    }
-    if (pendingNewline) {
-      out[at++] = COMMA;
-      out[at++] = NEWLINE_BYTE;
-    }
-    let from = 0;
-    for (let i = buffer.indexOf(NEWLINE_BYTE); i >= 0; i = buffer.indexOf(NEWLINE_BYTE, from)) {
-      out.set(buffer.subarray(from, i), at);
-      at += i - from;
-      from = i + 1;
-      if (from < buffer.length) {
+  // A reused buffer comes from a pool shared by every body, so a new batch does not take fresh
+  // memory; it goes back when the body is done.
+  let scratch = reuse ? scratchPool.pop() ?? new Uint8Array(0) : new Uint8Array(0);
+  try {
+    yield* frame();
+  } finally {
+    if (reuse && scratchPool.length < 4) scratchPool.push(scratch);
+  }
+
+  async function* frame(): AsyncGenerator<Uint8Array> {
+    for await (const buffer of buffers) {
+      if (buffer.length === 0) continue;
+      // A reused buffer has room for the worst case (every line empty: 1 byte in, 2 out), so the
+      // input is scanned once: finding line ends costs as much as copying the lines. A buffer of
+      // its own per chunk is sized to fit.
+      const extra = reuse ? buffer.length : countLines(buffer);
+      const size = OPEN.length + 2 + buffer.length + extra;
+      if (!reuse || scratch.length < size) scratch = new Uint8Array(size);
+      const out = scratch;
+      let at = 0;
+      if (first) {
+        out.set(OPEN, 0);
+        at = OPEN.length;
+        first = false;
+      }
+      if (pendingNewline) {
         out[at++] = COMMA;
         out[at++] = NEWLINE_BYTE;
       }
+      let from = 0;
+      for (let i = buffer.indexOf(NEWLINE_BYTE); i >= 0; i = buffer.indexOf(NEWLINE_BYTE, from)) {
+        out.set(buffer.subarray(from, i), at);
+        at += i - from;
+        from = i + 1;
+        if (from < buffer.length) {
+          out[at++] = COMMA;
+          out[at++] = NEWLINE_BYTE;
+        }
+      }
+      pendingNewline = true;
+      yield out.subarray(0, at);
     }
-    pendingNewline = true;
-    yield out.subarray(0, at);
+    yield first ? EMPTY : CLOSE;
   }
-  yield first ? EMPTY : CLOSE;
 }
+
+const scratchPool: Uint8Array[] = [];
 
 function countLines(buffer: Uint8Array): number {
   let lines = 0;

@@ -557,7 +557,10 @@ export class JournalReader {
       const length = roundUp(local + size) - start;
       if (!this.#aligned || this.#aligned.length < length) {
         if (this.#aligned) journal.giveAligned(this.#aligned);
-        this.#aligned = journal.takeAligned(Math.max(length, roundUp(this.#chunkBytes) + BLOCK));
+        // Room for a chunk starting anywhere in a block, so that one buffer serves every read.
+        this.#aligned = journal.takeAligned(
+          Math.max(length, roundUp(this.#chunkBytes) + 2 * BLOCK),
+        );
       }
       if (this.#aligned) {
         const filled = readFully(this.#fd, this.#aligned, 0, length, start);
