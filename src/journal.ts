@@ -296,15 +296,23 @@ export class Journal {
       }
       if (raw) buffer.set(raw, at);
     }
-    try {
-      this.#file.write(buffer);
-    } catch (error) {
+    for (;;) {
       try {
-        this.#file.truncate(active.size);
-      } catch {
-        // the write's error is the one to report
+        this.#file.write(buffer);
+        break;
+      } catch (error) {
+        try {
+          this.#file.truncate(active.size);
+        } catch {
+          // the write's error is the one to report
+        }
+        if (!(this.#direct && isInvalidArgument(error))) throw error;
+        // A filesystem that opens files for direct I/O but refuses the writes: use the page
+        // cache from here on.
+        this.#file.close();
+        this.#direct = false;
+        this.#file = new BufferedAppender(active.path);
       }
-      throw error;
     }
     active.size += total;
     const end = { offset: this.#end.offset + total, seq: this.#end.seq + lines.length + rawCount };
@@ -563,10 +571,14 @@ export class JournalReader {
         );
       }
       if (this.#aligned) {
-        const filled = readFully(this.#fd, this.#aligned, 0, length, start);
-        return this.#aligned.subarray(local - start, Math.min(filled, local - start + size));
+        try {
+          const filled = readFully(this.#fd, this.#aligned, 0, length, start);
+          return this.#aligned.subarray(local - start, Math.min(filled, local - start + size));
+        } catch (error) {
+          if (!isInvalidArgument(error)) throw error;
+        }
       }
-      // No aligned memory to be had: read this segment through the page cache.
+      // No aligned memory to be had, or direct reads refused: read through the page cache.
       fs.closeSync(this.#fd);
       this.#fd = undefined;
       this.#file = Deno.openSync(this.#filePath, { read: true });
@@ -644,6 +656,12 @@ export class JournalReader {
     if (this.#aligned) this.#journal.giveAligned(this.#aligned);
     this.#aligned = undefined;
   }
+}
+
+/** `EINVAL`: what a direct read or write that the filesystem or device refuses fails with. */
+function isInvalidArgument(error: unknown): boolean {
+  return (error as { code?: string }).code === "EINVAL" ||
+    /os error 22|Invalid argument/i.test(String((error as Error)?.message));
 }
 
 function sameCheckpoint(a: InputCheckpoint, b: InputCheckpoint | null): boolean {
