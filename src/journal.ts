@@ -88,6 +88,7 @@ class BufferedAppender implements SegmentWriter {
 }
 
 const NEWLINE = 0x0a;
+const MARK_BYTES = 256 * 1024;
 const CHECKPOINT = "checkpoint.json";
 const NAME = /^(\d{16})-(\d{12})\.ndjson$/;
 
@@ -123,6 +124,8 @@ export class Journal {
   #checkpointWritten = false;
   #readBuffers: Uint8Array[] = [];
   #alignedBuffers: Uint8Array[] = [];
+  /** Positions between appends, at least `MARK_BYTES` apart, to find lines without reading. */
+  #marks: Position[] = [];
 
   private constructor(dir: string, segmentBytes: number, segments: Segment[], direct: boolean) {
     this.dir = dir;
@@ -334,6 +337,8 @@ export class Journal {
       this.#checkpoint = checkpoint;
     }
     this.#end = end;
+    const lastMark = this.#marks.at(-1);
+    if (end.offset - (lastMark?.offset ?? 0) >= MARK_BYTES) this.#marks.push(end);
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     for (const wake of waiters) wake();
@@ -385,6 +390,31 @@ export class Journal {
     });
   }
 
+  /**
+   * The furthest position the journal knows of after `from` and up to `limit` (both line starts)
+   * with fewer than `lines` lines and fewer than `bytes` line bytes (terminators not counted)
+   * between it and `from`; `from` itself when it knows none. Positions between appends are kept
+   * from this run, so a batch can be cut without counting every line before its end.
+   */
+  skipAhead(from: Position, limit: Position, lines: number, bytes: number): Position {
+    const marks = this.#marks;
+    // The last mark before `limit`, by binary search; then back while it is too far.
+    let lo = 0;
+    let hi = marks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (marks[mid]!.offset <= limit.offset) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo - 1; i >= 0; i--) {
+      const mark = marks[i]!;
+      if (mark.offset <= from.offset) break;
+      const n = mark.seq - from.seq;
+      if (n < lines && mark.offset - from.offset - n < bytes) return mark;
+    }
+    return from;
+  }
+
   /** A reader from `from` (up to the end, or `until`). */
   reader(from: Position, until?: Position): JournalReader {
     return new JournalReader(this, from, until);
@@ -413,6 +443,9 @@ export class Journal {
     });
     if (drop.length === 0) return 0;
     this.#segments = keep;
+    const first = keep[0]!.start.offset;
+    const gone = this.#marks.findIndex((m) => m.offset >= first);
+    this.#marks.splice(0, gone < 0 ? this.#marks.length : gone);
     for (const segment of drop) {
       await Deno.remove(segment.path).catch((error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;

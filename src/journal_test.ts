@@ -170,3 +170,26 @@ Deno.test("Journal left without a close (direct I/O padding) reopens at its end,
   const [closed] = await segmentBytes(dir);
   assert.equal(closed!.length, again.end.offset, "a clean close leaves no padding");
 });
+
+Deno.test("Journal.skipAhead() finds a position between appends, short of both limits", async () => {
+  const dir = await Deno.makeTempDir();
+  const journal = await Journal.open(dir);
+  const big = (i: number) => enc.encode(JSON.stringify({ n: i, pad: "p".repeat(1000) }));
+  const ends = [];
+  for (let a = 0; a < 10; a++) {
+    ends.push(await journal.append(Array.from({ length: 300 }, (_, k) => big(a * 300 + k))));
+  }
+  // Each append is about 300 KB, so each end is remembered.
+  const skip = (lines: number, bytes: number) =>
+    journal.skipAhead(ORIGIN, journal.end, lines, bytes);
+  assert.deepEqual(skip(301, Infinity), ends[0]);
+  assert.deepEqual(skip(300, Infinity), ORIGIN, "exactly at the limit is not short of it");
+  assert.deepEqual(skip(2000, Infinity), ends[5]);
+  const lineBytes = ends[2]!.offset - 900; // the first 900 lines, terminators not counted
+  assert.deepEqual(skip(Infinity, lineBytes + 1), ends[2]);
+  assert.deepEqual(skip(Infinity, lineBytes), ends[1]);
+  assert.deepEqual(skip(Infinity, Infinity), ends[9]);
+  assert.deepEqual(journal.skipAhead(ends[3]!, ends[6]!, Infinity, Infinity), ends[6]);
+  assert.deepEqual(journal.skipAhead(ends[3]!, ends[6]!, 300, Infinity), ends[3]);
+  journal.close();
+});

@@ -1032,6 +1032,14 @@ export class OutputRunner {
             }
             continue;
           }
+          // Past a limit: skip what surely fits, then count the rest line by line.
+          const ahead = journal.skipAhead(to, end, maxHits - count, maxBytes - raw);
+          if (ahead.offset > to.offset) {
+            if (count === 0) firstAt = clock.now();
+            count += ahead.seq - to.seq;
+            raw += ahead.offset - to.offset - (ahead.seq - to.seq);
+            to = ahead;
+          }
         }
         if (!reader || reader.position.offset !== to.offset) {
           reader?.close();

@@ -104,6 +104,17 @@ Deno.test("Engine cuts a batch at the line that reaches max_bytes, with the jour
   assert.ok(batches.length > 5);
 });
 
+Deno.test("Engine cuts batches at exactly max_hits when the journal is megabytes ahead", async () => {
+  const many = Array.from({ length: 3000 }, (_, i) => JSON.stringify(makeHit(i)));
+  const s = await setup(fileOutput("a", "max_hits: 1234, interval: 1h"), ["a"]);
+  // Pushed before the output runs: appends of about 280 KB, positions the journal remembers.
+  for (let i = 0; i < many.length; i += 500) await s.push(many.slice(i, i + 500));
+  await s.engine.drain(5000);
+  const batches = s.outputs.a!.requests.filter((r) => r.kind === "batch").map((r) => r.lines);
+  assert.deepEqual(batches.map((b) => b.length), [1234, 1234, 532]);
+  assert.deepEqual(batches.flat(), many, "every line once, in order");
+});
+
 Deno.test("Engine cuts a batch `interval` after its first hit, in virtual time", async () => {
   const s = await setup(fileOutput("a", "interval: 10m"), ["a"]);
   const t0 = s.clock.now();
