@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { lineEndsOf } from "./journal.ts";
 import { z } from "zod";
 import { byteSize, duration } from "./config.ts";
 import type { BatchOptions } from "./plugin.ts";
@@ -230,13 +231,32 @@ export async function* formatFramed(
         out[at++] = NEWLINE_BYTE;
       }
       let from = 0;
-      for (let i = buffer.indexOf(NEWLINE_BYTE); i >= 0; i = buffer.indexOf(NEWLINE_BYTE, from)) {
-        out.set(buffer.subarray(from, i), at);
-        at += i - from;
-        from = i + 1;
-        if (from < buffer.length) {
-          out[at++] = COMMA;
-          out[at++] = NEWLINE_BYTE;
+      const ends = lineEndsOf.get(buffer);
+      if (ends) {
+        // Line ends the journal kept from the input: no search.
+        for (let k = 0; k < ends.length; k++) {
+          const i = ends[k]!;
+          out.set(buffer.subarray(from, i), at);
+          at += i - from;
+          from = i + 1;
+          if (from < buffer.length) {
+            out[at++] = COMMA;
+            out[at++] = NEWLINE_BYTE;
+          }
+        }
+      } else {
+        for (
+          let i = buffer.indexOf(NEWLINE_BYTE);
+          i >= 0;
+          i = buffer.indexOf(NEWLINE_BYTE, from)
+        ) {
+          out.set(buffer.subarray(from, i), at);
+          at += i - from;
+          from = i + 1;
+          if (from < buffer.length) {
+            out[at++] = COMMA;
+            out[at++] = NEWLINE_BYTE;
+          }
         }
       }
       pendingNewline = true;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { lineEndsOf } from "./journal.ts";
 import { bodySize, bodyStream, formatBody, renderKey, withSuffix } from "./batch.ts";
 
 const enc = new TextEncoder();
@@ -83,6 +84,17 @@ Deno.test("formatFramed() makes the same bodies as formatBody(), however the buf
         const body = await text(formatFramed(gen(), format, reuse));
         assert.equal(body, expected, `${format} ${cuts} reuse=${reuse}`);
       }
+      // With the line ends the journal hands on, the same bodies.
+      for (const b of buffers) {
+        const ends: number[] = [];
+        for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) ends.push(i);
+        lineEndsOf.set(b, Int32Array.from(ends));
+      }
+      assert.equal(
+        await text(formatFramed(gen(), format, true)),
+        expected,
+        `${format} ${cuts} ends`,
+      );
     }
   }
   async function* none(): AsyncGenerator<Uint8Array> {}

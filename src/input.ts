@@ -147,6 +147,12 @@ export interface IngesterOptions {
 const BOM = [0xef, 0xbb, 0xbf];
 const PIECE_BYTES = 32 * 1024;
 
+function grow(ends: Int32Array): Int32Array {
+  const bigger = new Int32Array(ends.length * 2);
+  bigger.set(ends);
+  return bigger;
+}
+
 function isBlank(bytes: Uint8Array): boolean {
   for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== CR) return false;
   return true;
@@ -165,6 +171,9 @@ export class Ingester {
   #turn: Promise<void> | undefined;
   #turned = false;
   #turnArmedAt = 0;
+  #ends: Int32Array = new Int32Array(4096);
+  /** The line ends of the last region {@linkcode #bulk} passed, when it found them all. */
+  #regionEnds: Int32Array | undefined;
 
   constructor(options: IngesterOptions) {
     this.#o = { ...options };
@@ -232,6 +241,11 @@ export class Ingester {
   #bulk(region: Uint8Array, firstNumber: number, hits: Hit[] | undefined): number | undefined {
     if (firstNumber === 1 && region[0] === BOM[0]) return undefined;
     let count = 0;
+    // Where each line ends, for the journal to hand to outputs: string offsets are byte offsets
+    // while every piece is ASCII (a multi-byte character makes the string shorter than its bytes).
+    let ascii = true;
+    let ends = this.#ends;
+    this.#regionEnds = undefined;
     const longest = this.#maxLineBytes / 3; // a UTF-16 unit is at most 3 UTF-8 bytes
     // Decoded in pieces of about 32 KiB: strings that small stay in V8's young generation, where
     // a megabyte string would get pages of its own, and page faults, every time.
@@ -244,9 +258,14 @@ export class Ingester {
       } catch {
         return undefined;
       }
+      ascii &&= text.length === end - start;
       let from = 0;
       for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", from)) {
         if (i === from || i - from > longest || text.charCodeAt(i - 1) === 13) return undefined;
+        if (ascii) {
+          if (count === ends.length) ends = this.#ends = grow(ends);
+          ends[count] = start + i;
+        }
         let value: unknown;
         try {
           value = JSON.parse(text.slice(from, i));
@@ -264,6 +283,7 @@ export class Ingester {
       }
       start = end;
     }
+    if (ascii) this.#regionEnds = ends.slice(0, count);
     return count;
   }
 
@@ -324,7 +344,7 @@ export class Ingester {
         });
       }
     }
-    await this.#append(valid, checkpoint, raw, rawCount);
+    await this.#append(valid, checkpoint, raw, rawCount, raw ? this.#regionEnds : undefined);
     input.hits += valid.length + rawCount;
     await this.#o.deadLetter.flush();
     this.#o.status.journal.bytes = this.#o.journal.bytes;
@@ -363,6 +383,7 @@ export class Ingester {
     checkpoint: FileState | null,
     raw?: Uint8Array,
     rawCount = 0,
+    rawEnds?: Int32Array,
   ): Promise<void> {
     const { journal, status, logger } = this.#o;
     const limit = this.#o.maxJournalBytes ?? Infinity;
@@ -381,7 +402,7 @@ export class Ingester {
         continue;
       }
       try {
-        await journal.append(valid, checkpoint, raw, rawCount);
+        await journal.append(valid, checkpoint, raw, rawCount, rawEnds);
         break;
       } catch (error) {
         const message = (error as Error).message;

@@ -69,3 +69,30 @@ Deno.test("LineSplitter cuts an over-long line and keeps its length", () => {
     ["ok", undefined],
   ]);
 });
+
+Deno.test("Ingester hands the journal the line ends of ASCII regions, and none for others", async () => {
+  const dir = await Deno.makeTempDir();
+  const journal = await Journal.open(`${dir}/journal`);
+  const status = new StatusBoard(undefined, systemClock, { type: "stdin", path: null });
+  const ingester = new Ingester({
+    journal,
+    deadLetter: new DeadLetter(dir),
+    status,
+    logger: memoryLogger(),
+  });
+  const { hits } = mixedInput(200, 0);
+  const ascii = enc.encode(hits.slice(0, 100).map((h) => h + "\n").join(""));
+  await ingester.push(ascii);
+  const ends = journal.lineEnds(0, ascii.length);
+  assert.ok(ends, "an ASCII region's line ends are known");
+  assert.equal(ends.length, 100);
+  for (const end of ends) assert.equal(ascii[end], 10);
+
+  // One line with a multi-byte character: string offsets are no longer byte offsets.
+  const other = hits.slice(100).map((h, i) => i === 50 ? h.replace('"uri":"', '"uri":"/é') : h);
+  const mixed = enc.encode(other.map((h) => h + "\n").join(""));
+  await ingester.push(mixed);
+  assert.equal(status.input.hits, 200, "both regions journaled");
+  assert.equal(journal.lineEnds(ascii.length, mixed.length), undefined);
+  journal.close();
+});

@@ -89,6 +89,14 @@ class BufferedAppender implements SegmentWriter {
 
 const NEWLINE = 0x0a;
 const MARK_BYTES = 256 * 1024;
+/** Line ends kept at most (4 bytes each). */
+const LINE_INDEX_MAX = 1 << 20;
+
+/**
+ * The line ends of a buffer a {@linkcode JournalReader} read raw, when the journal knew them:
+ * offsets of each `\n` in the buffer. Lets a body be made without searching for line ends again.
+ */
+export const lineEndsOf: WeakMap<Uint8Array, Int32Array> = new WeakMap();
 const CHECKPOINT = "checkpoint.json";
 const NAME = /^(\d{16})-(\d{12})\.ndjson$/;
 
@@ -126,6 +134,9 @@ export class Journal {
   #alignedBuffers: Uint8Array[] = [];
   /** Positions between appends, at least `MARK_BYTES` apart, to find lines without reading. */
   #marks: Position[] = [];
+  /** Line ends of recent appends: where each starts, and where its lines end, relative to it. */
+  #lineIndex: Array<{ start: number; ends: Int32Array }> = [];
+  #lineIndexSize = 0;
 
   private constructor(dir: string, segmentBytes: number, segments: Segment[], direct: boolean) {
     this.dir = dir;
@@ -249,6 +260,8 @@ export class Journal {
    * @param checkpoint Where a file input stands after these lines; `null` for stdin.
    * @param raw More lines, already framed (each ending in `\n`), written after `lines`.
    * @param rawCount How many lines `raw` holds.
+   * @param rawEnds Where each line of `raw` ends (its `\n`), when known: kept for a while so that
+   * readers can hand them on ({@linkcode lineEndsOf}).
    * @returns The new end of the journal.
    */
   append(
@@ -256,9 +269,10 @@ export class Journal {
     checkpoint: InputCheckpoint | null = null,
     raw?: Uint8Array,
     rawCount = 0,
+    rawEnds?: Int32Array,
   ): Promise<Position> {
     try {
-      return Promise.resolve(this.#append(lines, checkpoint, raw, rawCount));
+      return Promise.resolve(this.#append(lines, checkpoint, raw, rawCount, rawEnds));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -269,6 +283,7 @@ export class Journal {
     checkpoint: InputCheckpoint | null,
     raw: Uint8Array | undefined,
     rawCount: number,
+    rawEnds: Int32Array | undefined,
   ): Position {
     if (
       lines.length === 0 && rawCount === 0 &&
@@ -336,6 +351,19 @@ export class Journal {
       this.#checkpointWritten = true;
       this.#checkpoint = checkpoint;
     }
+    if (!raw || (rawEnds && rawEnds.length === rawCount)) {
+      // The line ends of the whole append: the framed lines' from their lengths, then raw's.
+      const ends = new Int32Array(lines.length + rawCount);
+      let at = 0;
+      lines.forEach((line, k) => {
+        at += line.length + 1;
+        ends[k] = at - 1;
+      });
+      if (rawEnds) {
+        for (let k = 0; k < rawCount; k++) ends[lines.length + k] = framed + rawEnds[k]!;
+      }
+      if (ends.length > 0) this.#indexLines(this.#end.offset, ends);
+    }
     this.#end = end;
     const lastMark = this.#marks.at(-1);
     if (end.offset - (lastMark?.offset ?? 0) >= MARK_BYTES) this.#marks.push(end);
@@ -388,6 +416,60 @@ export class Journal {
       const timer = setTimeout(done, ms);
       this.#spaceWaiters.add(done);
     });
+  }
+
+  #indexLines(start: number, ends: Int32Array): void {
+    if (this.#lineIndexSize + ends.length > LINE_INDEX_MAX) return;
+    this.#lineIndex.push({ start, ends });
+    this.#lineIndexSize += ends.length;
+  }
+
+  /**
+   * Where the lines of `length` bytes from `offset` (a line start) end, relative to `offset`, when
+   * the journal still knows every one of them; else `undefined`.
+   */
+  lineEnds(offset: number, length: number): Int32Array | undefined {
+    const index = this.#lineIndex;
+    let lo = 0;
+    let hi = index.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (index[mid]!.start <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    let i = lo - 1;
+    if (i < 0) return undefined;
+    const limit = offset + length;
+    const out: number[] = [];
+    let at = offset; // where the next line starts
+    for (; at < limit; i++) {
+      const region = index[i];
+      if (!region) return undefined;
+      const { start, ends } = region;
+      if (start > at) return undefined; // a gap the index does not cover
+      let k = 0;
+      if (at > start) {
+        // The first line end at or after `at`, and `at` must be a line start.
+        let a = 0;
+        let b = ends.length;
+        while (a < b) {
+          const m = (a + b) >>> 1;
+          if (start + ends[m]! < at) a = m + 1;
+          else b = m;
+        }
+        k = a;
+        if (k === 0 || start + ends[k - 1]! + 1 !== at) return undefined; // not a line start
+        if (k === ends.length) continue;
+      }
+      for (; k < ends.length; k++) {
+        const end = start + ends[k]!;
+        if (end >= limit) return undefined; // the range ends inside a line
+        out.push(end - offset);
+        at = end + 1;
+        if (at === limit) break;
+      }
+    }
+    return at === limit ? Int32Array.from(out) : undefined;
   }
 
   /**
@@ -446,6 +528,13 @@ export class Journal {
     const first = keep[0]!.start.offset;
     const gone = this.#marks.findIndex((m) => m.offset >= first);
     this.#marks.splice(0, gone < 0 ? this.#marks.length : gone);
+    const index = this.#lineIndex;
+    let old = 0;
+    while (old < index.length && index[old]!.start < first) {
+      this.#lineIndexSize -= index[old]!.ends.length;
+      old++;
+    }
+    index.splice(0, old);
     for (const segment of drop) {
       await Deno.remove(segment.path).catch((error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -659,6 +748,8 @@ export class JournalReader {
   async readRaw(): Promise<Uint8Array | undefined> {
     const data = await this.#fill();
     if (!data) return undefined;
+    const ends = this.#journal.lineEnds(this.#position.offset, data.length);
+    if (ends) lineEndsOf.set(data, ends);
     this.#position = { offset: this.#position.offset + data.length, seq: NaN };
     return data;
   }

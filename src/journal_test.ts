@@ -193,3 +193,43 @@ Deno.test("Journal.skipAhead() finds a position between appends, short of both l
   assert.deepEqual(journal.skipAhead(ends[3]!, ends[6]!, 300, Infinity), ends[3]);
   journal.close();
 });
+
+Deno.test("Journal.lineEnds() hands on the line ends of raw appends, and only whole ones", async () => {
+  const dir = await Deno.makeTempDir();
+  const journal = await Journal.open(dir);
+  const frame = (lines: string[]) => {
+    const text = lines.map((l) => l + "\n").join("");
+    const ends: number[] = [];
+    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) ends.push(i);
+    return { bytes: enc.encode(text), ends: Int32Array.from(ends) };
+  };
+  const a = frame(['{"a":1}', '{"a":22}', '{"a":333}']);
+  const b = frame(['{"b":1}', '{"b":22}']);
+  await journal.append([], null, a.bytes, 3, a.ends);
+  await journal.append([], null, b.bytes, 2, b.ends);
+  const all = a.bytes.length + b.bytes.length;
+  assert.deepEqual([...journal.lineEnds(0, all)!], [
+    ...a.ends,
+    ...[...b.ends].map((e) => e + a.bytes.length),
+  ]);
+  // From the second line of the first append, across into the second.
+  const second = a.ends[0]! + 1;
+  assert.deepEqual(
+    [...journal.lineEnds(second, all - second)!],
+    [...a.ends.slice(1), ...b.ends.map((e) => e + a.bytes.length)].map((e) => e - second),
+  );
+  assert.deepEqual([...journal.lineEnds(a.bytes.length, b.bytes.length)!], [...b.ends]);
+  assert.equal(journal.lineEnds(1, all - 1), undefined, "not a line start");
+  assert.equal(journal.lineEnds(0, all - 1), undefined, "ends inside a line");
+  // Lines appended one by one have known ends too.
+  await journal.append([line(9), line(10)]);
+  assert.ok(journal.lineEnds(0, journal.end.offset));
+  // A raw append whose line ends are not known leaves a gap.
+  await journal.append([], null, enc.encode('{"d":1}\n'), 1);
+  const c = frame(['{"c":1}']);
+  await journal.append([], null, c.bytes, 1, c.ends);
+  assert.equal(journal.lineEnds(0, journal.end.offset), undefined);
+  const cStart = journal.end.offset - c.bytes.length;
+  assert.deepEqual([...journal.lineEnds(cStart, c.bytes.length)!], [...c.ends]);
+  journal.close();
+});
