@@ -231,7 +231,7 @@ export async function* formatFramed(
         out[at++] = NEWLINE_BYTE;
       }
       let from = 0;
-      const ends = lineEndsOf.get(buffer);
+      const ends = lineEndsOf(buffer);
       if (ends) {
         // Line ends the journal kept from the input: no search.
         for (let k = 0; k < ends.length; k++) {

@@ -92,11 +92,25 @@ const MARK_BYTES = 256 * 1024;
 /** Line ends kept at most (4 bytes each). */
 const LINE_INDEX_MAX = 1 << 20;
 
+/** The last buffers readers read raw whose line ends the journal knew (a few: several outputs). */
+const recentEnds: Array<{ buffer: Uint8Array; ends: Int32Array } | undefined> = new Array(8);
+let nextEnds = 0;
+
+/** Remembers the line ends of a buffer read raw, for {@linkcode lineEndsOf}. */
+export function rememberLineEnds(buffer: Uint8Array, ends: Int32Array): void {
+  recentEnds[nextEnds] = { buffer, ends };
+  nextEnds = (nextEnds + 1) % recentEnds.length;
+}
+
 /**
- * The line ends of a buffer a {@linkcode JournalReader} read raw, when the journal knew them:
- * offsets of each `\n` in the buffer. Lets a body be made without searching for line ends again.
+ * The line ends of a buffer a {@linkcode JournalReader} has just read raw, when the journal knew
+ * them: the offset of each `\n` in it. Lets a body be made without searching for them again. Only
+ * the last few buffers read are remembered (a strong reference each, so none is kept long).
  */
-export const lineEndsOf: WeakMap<Uint8Array, Int32Array> = new WeakMap();
+export function lineEndsOf(buffer: Uint8Array): Int32Array | undefined {
+  for (const entry of recentEnds) if (entry?.buffer === buffer) return entry.ends;
+  return undefined;
+}
 const CHECKPOINT = "checkpoint.json";
 const NAME = /^(\d{16})-(\d{12})\.ndjson$/;
 
@@ -749,7 +763,7 @@ export class JournalReader {
     const data = await this.#fill();
     if (!data) return undefined;
     const ends = this.#journal.lineEnds(this.#position.offset, data.length);
-    if (ends) lineEndsOf.set(data, ends);
+    if (ends) rememberLineEnds(data, ends);
     this.#position = { offset: this.#position.offset + data.length, seq: NaN };
     return data;
   }
