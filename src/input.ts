@@ -283,7 +283,7 @@ export class Ingester {
       }
       start = end;
     }
-    if (ascii) this.#regionEnds = ends.slice(0, count);
+    if (ascii) this.#regionEnds = ends.subarray(0, count); // valid until the next region
     return count;
   }
 

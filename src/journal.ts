@@ -274,8 +274,8 @@ export class Journal {
    * @param checkpoint Where a file input stands after these lines; `null` for stdin.
    * @param raw More lines, already framed (each ending in `\n`), written after `lines`.
    * @param rawCount How many lines `raw` holds.
-   * @param rawEnds Where each line of `raw` ends (its `\n`), when known: kept for a while so that
-   * readers can hand them on ({@linkcode lineEndsOf}).
+   * @param rawEnds Where each line of `raw` ends (its `\n`), when known: copied, and kept for a
+   * while so that readers can hand them on ({@linkcode lineEndsOf}).
    * @returns The new end of the journal.
    */
   append(
@@ -365,7 +365,8 @@ export class Journal {
       this.#checkpointWritten = true;
       this.#checkpoint = checkpoint;
     }
-    if (!raw || (rawEnds && rawEnds.length === rawCount)) {
+    const known = !raw || rawEnds?.length === rawCount;
+    if (known && this.#lineIndexSize + lines.length + rawCount <= LINE_INDEX_MAX) {
       // The line ends of the whole append: the framed lines' from their lengths, then raw's.
       const ends = new Int32Array(lines.length + rawCount);
       let at = 0;
@@ -433,7 +434,6 @@ export class Journal {
   }
 
   #indexLines(start: number, ends: Int32Array): void {
-    if (this.#lineIndexSize + ends.length > LINE_INDEX_MAX) return;
     this.#lineIndex.push({ start, ends });
     this.#lineIndexSize += ends.length;
   }
@@ -444,14 +444,7 @@ export class Journal {
    */
   lineEnds(offset: number, length: number): Int32Array | undefined {
     const index = this.#lineIndex;
-    let lo = 0;
-    let hi = index.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (index[mid]!.start <= offset) lo = mid + 1;
-      else hi = mid;
-    }
-    let i = lo - 1;
+    let i = lastAtOrBefore(index, offset, (region) => region.start);
     if (i < 0) return undefined;
     const limit = offset + length;
     const out: number[] = [];
@@ -494,15 +487,8 @@ export class Journal {
    */
   skipAhead(from: Position, limit: Position, lines: number, bytes: number): Position {
     const marks = this.#marks;
-    // The last mark before `limit`, by binary search; then back while it is too far.
-    let lo = 0;
-    let hi = marks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (marks[mid]!.offset <= limit.offset) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo - 1; i >= 0; i--) {
+    // From the last mark up to `limit`, back while it is too far.
+    for (let i = lastAtOrBefore(marks, limit.offset, (mark) => mark.offset); i >= 0; i--) {
       const mark = marks[i]!;
       if (mark.offset <= from.offset) break;
       const n = mark.seq - from.seq;
@@ -794,6 +780,18 @@ export class JournalReader {
     if (this.#aligned) this.#journal.giveAligned(this.#aligned);
     this.#aligned = undefined;
   }
+}
+
+/** The index of the last item whose key is at most `value` (items sorted by key), or -1. */
+function lastAtOrBefore<T>(items: readonly T[], value: number, key: (item: T) => number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (key(items[mid]!) <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
 }
 
 /** `EINVAL`: what a direct read or write that the filesystem or device refuses fails with. */
