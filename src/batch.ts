@@ -213,10 +213,12 @@ export async function* formatFramed(
   async function* frame(): AsyncGenerator<Uint8Array> {
     for await (const buffer of buffers) {
       if (buffer.length === 0) continue;
+      // Line ends the journal kept from the input, when it did: then no search for them.
+      const ends = lineEndsOf(buffer);
       // A reused buffer has room for the worst case (every line empty: 1 byte in, 2 out), so the
       // input is scanned once: finding line ends costs as much as copying the lines. A buffer of
       // its own per chunk is sized to fit.
-      const extra = reuse ? buffer.length : countLines(buffer);
+      const extra = reuse ? buffer.length : ends?.length ?? countLines(buffer);
       const size = OPEN.length + 2 + buffer.length + extra;
       if (!reuse || scratch.length < size) scratch = new Uint8Array(size);
       const out = scratch;
@@ -231,32 +233,16 @@ export async function* formatFramed(
         out[at++] = NEWLINE_BYTE;
       }
       let from = 0;
-      const ends = lineEndsOf(buffer);
-      if (ends) {
-        // Line ends the journal kept from the input: no search.
-        for (let k = 0; k < ends.length; k++) {
-          const i = ends[k]!;
-          out.set(buffer.subarray(from, i), at);
-          at += i - from;
-          from = i + 1;
-          if (from < buffer.length) {
-            out[at++] = COMMA;
-            out[at++] = NEWLINE_BYTE;
-          }
-        }
-      } else {
-        for (
-          let i = buffer.indexOf(NEWLINE_BYTE);
-          i >= 0;
-          i = buffer.indexOf(NEWLINE_BYTE, from)
-        ) {
-          out.set(buffer.subarray(from, i), at);
-          at += i - from;
-          from = i + 1;
-          if (from < buffer.length) {
-            out[at++] = COMMA;
-            out[at++] = NEWLINE_BYTE;
-          }
+      let k = 0;
+      const next = () =>
+        ends ? (k < ends.length ? ends[k++]! : -1) : buffer.indexOf(NEWLINE_BYTE, from);
+      for (let i = next(); i >= 0; i = next()) {
+        out.set(buffer.subarray(from, i), at);
+        at += i - from;
+        from = i + 1;
+        if (from < buffer.length) {
+          out[at++] = COMMA;
+          out[at++] = NEWLINE_BYTE;
         }
       }
       pendingNewline = true;

@@ -93,8 +93,10 @@ Deno.test("formatFramed() makes the same bodies as formatBody(), however the buf
           yield b;
         }
       };
-      const body = await text(formatFramed(withEnds(), format, true));
-      assert.equal(body, expected, `${format} ${cuts} ends`);
+      for (const reuse of [true, false]) {
+        const body = await text(formatFramed(withEnds(), format, reuse));
+        assert.equal(body, expected, `${format} ${cuts} ends reuse=${reuse}`);
+      }
     }
   }
   async function* none(): AsyncGenerator<Uint8Array> {}
