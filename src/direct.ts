@@ -101,19 +101,28 @@ const STAGE_BYTES = 1024 * 1024;
 /** Staging buffers of closed appenders, for the next ones: aligned memory that is already used. */
 const stages: Uint8Array[] = [];
 
+/** `EINVAL`: what a direct read or write that the filesystem or device refuses fails with. */
+export function isInvalidArgument(error: unknown): boolean {
+  return (error as { code?: string }).code === "EINVAL" ||
+    /os error 22|Invalid argument/i.test(String((error as Error)?.message));
+}
+
 /**
  * Appends to a file with direct I/O. Data goes through an aligned staging buffer that also holds
  * the file's last, partial block: each write rewrites that block and pads the last one it writes
  * with zeros, which {@linkcode close} and {@linkcode truncate} cut off again. A file left with
- * padding by a crash ends in zero bytes after its last line.
+ * padding by a crash ends in zero bytes after its last line. A filesystem that opens files for
+ * direct I/O but refuses the writes (`EINVAL`) gets the rest through the page cache.
  */
 export class DirectAppender {
-  readonly #fd: number;
-  readonly #stage: Uint8Array;
+  readonly #path: string;
+  #fd: number;
+  #stage: Uint8Array | undefined;
   #size: number;
   #tail = 0;
 
-  private constructor(fd: number, stage: Uint8Array, size: number) {
+  private constructor(path: string, fd: number, stage: Uint8Array, size: number) {
+    this.#path = path;
     this.#fd = fd;
     this.#stage = stage;
     this.#size = size;
@@ -133,7 +142,7 @@ export class DirectAppender {
       fs.closeSync(fd);
       return undefined;
     }
-    return new DirectAppender(fd, stage, size);
+    return new DirectAppender(path, fd, stage, size);
   }
 
   /** Bytes in the file, padding not counted. */
@@ -141,9 +150,31 @@ export class DirectAppender {
     return this.#size;
   }
 
+  /** Whether writes still go past the page cache. */
+  get direct(): boolean {
+    return this.#stage !== undefined;
+  }
+
   /** Appends all of `data`. */
   write(data: Uint8Array): void {
-    const stage = this.#stage;
+    const before = this.#size;
+    if (this.#stage) {
+      try {
+        this.#writeDirect(data);
+        return;
+      } catch (error) {
+        if (!isInvalidArgument(error)) throw error;
+        this.#useThePageCache();
+      }
+    }
+    // What the direct writes did not get to.
+    const rest = data.subarray(this.#size - before);
+    writeFully(this.#fd, rest, rest.length, this.#size);
+    this.#size += rest.length;
+  }
+
+  #writeDirect(data: Uint8Array): void {
+    const stage = this.#stage!;
     let from = 0;
     while (from < data.length) {
       const n = Math.min(stage.length - this.#tail, data.length - from);
@@ -160,6 +191,19 @@ export class DirectAppender {
     }
   }
 
+  /** Reopens the file without direct I/O, its padding cut off. */
+  #useThePageCache(): void {
+    fs.ftruncateSync(this.#fd, this.#size);
+    fs.closeSync(this.#fd);
+    this.#fd = fs.openSync(this.#path, "r+");
+    this.#giveStage();
+  }
+
+  #giveStage(): void {
+    if (this.#stage && stages.length < 4) stages.push(this.#stage);
+    this.#stage = undefined;
+  }
+
   /** Cuts the file to `size` bytes (after a failed write). */
   truncate(size: number): void {
     fs.ftruncateSync(this.#fd, size);
@@ -173,11 +217,12 @@ export class DirectAppender {
       fs.ftruncateSync(this.#fd, this.#size);
     } finally {
       fs.closeSync(this.#fd);
-      if (stages.length < 4) stages.push(this.#stage);
+      this.#giveStage();
     }
   }
 
   #loadTail(): void {
+    if (!this.#stage) return;
     this.#tail = this.#size % BLOCK;
     if (this.#tail === 0) return;
     const start = this.#size - this.#tail;

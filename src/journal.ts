@@ -8,7 +8,15 @@
  * @module
  */
 import fs from "node:fs";
-import { alignedBuffer, BLOCK, DirectAppender, openDirect, readFully, roundUp } from "./direct.ts";
+import {
+  alignedBuffer,
+  BLOCK,
+  DirectAppender,
+  isInvalidArgument,
+  openDirect,
+  readFully,
+  roundUp,
+} from "./direct.ts";
 import { joinPath, readAt, readJsonFile, writeAllSync, writeFileAtomicSync } from "./fs.ts";
 import type { Logger } from "./log.ts";
 
@@ -328,23 +336,15 @@ export class Journal {
       }
       if (raw) buffer.set(raw, at);
     }
-    for (;;) {
+    try {
+      this.#file.write(buffer);
+    } catch (error) {
       try {
-        this.#file.write(buffer);
-        break;
-      } catch (error) {
-        try {
-          this.#file.truncate(active.size);
-        } catch {
-          // the write's error is the one to report
-        }
-        if (!(this.#direct && isInvalidArgument(error))) throw error;
-        // A filesystem that opens files for direct I/O but refuses the writes: use the page
-        // cache from here on.
-        this.#file.close();
-        this.#direct = false;
-        this.#file = new BufferedAppender(active.path);
+        this.#file.truncate(active.size);
+      } catch {
+        // the write's error is the one to report
       }
+      throw error;
     }
     active.size += total;
     const end = { offset: this.#end.offset + total, seq: this.#end.seq + lines.length + rawCount };
@@ -551,14 +551,12 @@ export class Journal {
    * with every batch; pooling their buffers keeps large allocations (and so memory) low.
    */
   takeBuffer(size: number): Uint8Array {
-    const i = this.#readBuffers.findIndex((b) => b.length >= size);
-    if (i < 0) return new Uint8Array(size);
-    return this.#readBuffers.splice(i, 1)[0]!;
+    return takeFrom(this.#readBuffers, size) ?? new Uint8Array(size);
   }
 
   /** @internal Returns a read buffer to the pool. */
   giveBuffer(buffer: Uint8Array): void {
-    if (this.#readBuffers.length < 8) this.#readBuffers.push(buffer);
+    giveTo(this.#readBuffers, buffer);
   }
 
   /**
@@ -566,14 +564,12 @@ export class Journal {
    * {@linkcode BLOCK}), from the journal's pool; `undefined` when none can be had.
    */
   takeAligned(size: number): Uint8Array | undefined {
-    const i = this.#alignedBuffers.findIndex((b) => b.length >= size);
-    if (i >= 0) return this.#alignedBuffers.splice(i, 1)[0]!;
-    return alignedBuffer(size, this.dir);
+    return takeFrom(this.#alignedBuffers, size) ?? alignedBuffer(size, this.dir);
   }
 
   /** @internal Returns an aligned buffer to the pool. */
   giveAligned(buffer: Uint8Array): void {
-    if (this.#alignedBuffers.length < 8) this.#alignedBuffers.push(buffer);
+    giveTo(this.#alignedBuffers, buffer);
   }
 
   /** @internal The segment holding `offset`, for readers. */
@@ -782,6 +778,17 @@ export class JournalReader {
   }
 }
 
+/** A pooled buffer of at least `size` bytes, taken out of the pool. */
+function takeFrom(pool: Uint8Array[], size: number): Uint8Array | undefined {
+  const i = pool.findIndex((b) => b.length >= size);
+  return i < 0 ? undefined : pool.splice(i, 1)[0];
+}
+
+/** Puts a buffer back into a pool of at most 8. */
+function giveTo(pool: Uint8Array[], buffer: Uint8Array): void {
+  if (pool.length < 8) pool.push(buffer);
+}
+
 /** The index of the last item whose key is at most `value` (items sorted by key), or -1. */
 function lastAtOrBefore<T>(items: readonly T[], value: number, key: (item: T) => number): number {
   let lo = 0;
@@ -792,12 +799,6 @@ function lastAtOrBefore<T>(items: readonly T[], value: number, key: (item: T) =>
     else hi = mid;
   }
   return lo - 1;
-}
-
-/** `EINVAL`: what a direct read or write that the filesystem or device refuses fails with. */
-function isInvalidArgument(error: unknown): boolean {
-  return (error as { code?: string }).code === "EINVAL" ||
-    /os error 22|Invalid argument/i.test(String((error as Error)?.message));
 }
 
 function sameCheckpoint(a: InputCheckpoint, b: InputCheckpoint | null): boolean {
