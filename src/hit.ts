@@ -86,17 +86,67 @@ function isIntArray(v: unknown): boolean {
   return true;
 }
 
-function isPoint(v: unknown): boolean {
-  if (!Array.isArray(v)) return false;
+/** `point` nests arrays; the depth is bounded, so a hostile line cannot exhaust the stack. */
+function isPoint(v: unknown, depth = 2): boolean {
+  if (!Array.isArray(v) || depth > MAX_DEPTH) return false;
   for (const item of v) {
     if (typeof item === "string") continue;
     if (typeof item === "number") {
       if (!Number.isFinite(item)) return false;
       continue;
     }
-    if (!isPoint(item)) return false;
+    if (!isPoint(item, depth + 1)) return false;
   }
   return true;
+}
+
+/**
+ * How deep a hit's JSON may nest: objects and arrays, the hit itself counting as one level. A
+ * deeper line is rejected before it is parsed.
+ */
+export const MAX_DEPTH = 64;
+
+const OPEN_BRACKET = 0x5b;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACKET = 0x5d;
+const CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Whether JSON text nests objects and arrays deeper than `max` levels. A text with at most `max`
+ * opening brackets cannot, which a few `indexOf` calls tell; only a text with more is scanned,
+ * skipping strings. The text need not be valid JSON.
+ *
+ * @example
+ * ```ts
+ * import { nestsDeeperThan } from "./hit.ts";
+ * nestsDeeperThan("[[[]]]", 2); // true
+ * nestsDeeperThan('{"a":"[[[["}', 1); // false
+ * ```
+ */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let openers = 0;
+  for (let i = text.indexOf("["); i >= 0 && openers <= max; i = text.indexOf("[", i + 1)) {
+    openers++;
+  }
+  for (let i = text.indexOf("{"); i >= 0 && openers <= max; i = text.indexOf("{", i + 1)) {
+    openers++;
+  }
+  if (openers <= max) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) depth--;
+  }
+  return false;
 }
 
 /**
@@ -143,6 +193,18 @@ export type LineCheck =
  * ```
  */
 export function checkLine(line: string): LineCheck {
+  try {
+    return check(line);
+  } catch (error) {
+    // Whatever goes wrong with one line is that line's rejection, never the process's.
+    return { ok: false, reason: `cannot check the line: ${(error as Error)?.message ?? error}` };
+  }
+}
+
+function check(line: string): LineCheck {
+  if (nestsDeeperThan(line, MAX_DEPTH)) {
+    return { ok: false, reason: `nests deeper than ${MAX_DEPTH} levels of objects and arrays` };
+  }
   let value: unknown;
   try {
     value = JSON.parse(line);

@@ -151,3 +151,36 @@ Deno.test("isValidHit() accepts exactly what the zod schema accepts (property te
   }
   assert.equal(agreed, 5000);
 });
+
+/** `sample` with `value` nested `depth` levels deep in `field` (the hit itself is level 1). */
+function nested(field: string, depth: number, inner: unknown = "x"): string {
+  let text = JSON.stringify(inner);
+  const open = field === "tags" || field === "extra" ? ['{"k":', "}"] : ["[", "]"];
+  for (let level = 2; level <= depth; level++) text = `${open[0]}${text}${open[1]}`;
+  return JSON.stringify({ ...sample, [field]: "PLACEHOLDER" }).replace('"PLACEHOLDER"', text);
+}
+
+Deno.test("checkLine() rejects nesting past 64 levels in any field, at any depth, without crashing", () => {
+  for (const field of ["point", "tags", "payload", "extra", "application_id"]) {
+    for (const depth of [65, 1_000, 10_000, 100_000]) {
+      const result = checkLine(nested(field, depth));
+      assert.equal(result.ok, false, `${field} at depth ${depth}`);
+      assert.equal(
+        (result as { reason: string }).reason,
+        "nests deeper than 64 levels of objects and arrays",
+      );
+    }
+  }
+  // 64 levels are a hit like any other.
+  assert.equal(checkLine(nested("point", 64)).ok, true);
+  assert.equal(checkLine(nested("tags", 64)).ok, true);
+  assert.equal(checkLine(nested("extra", 64)).ok, true);
+});
+
+Deno.test("nestsDeeperThan() counts only brackets outside strings", async () => {
+  const { nestsDeeperThan } = await import("./hit.ts");
+  assert.equal(nestsDeeperThan(JSON.stringify({ ...sample, uri: "[".repeat(500) }), 64), false);
+  assert.equal(nestsDeeperThan(`{"a":"\\"[[[[","b":[[[]]]}`, 3), true);
+  assert.equal(nestsDeeperThan(`{"a":"\\"[[[[","b":[[]]}`, 3), false);
+  assert.equal(nestsDeeperThan("[".repeat(65), 64), true, "unclosed, still too deep");
+});

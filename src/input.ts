@@ -4,7 +4,7 @@
  * @module
  */
 import { fstatSync } from "node:fs";
-import { checkLine, type Hit, isValidHit } from "./hit.ts";
+import { checkLine, type Hit, isValidHit, MAX_DEPTH, nestsDeeperThan } from "./hit.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { InputCheckpoint as FileState, Journal } from "./journal.ts";
 import type { Logger } from "./log.ts";
@@ -165,7 +165,8 @@ function isBlank(bytes: Uint8Array): boolean {
 export class Ingester {
   readonly #o: IngesterOptions;
   readonly #splitter: LineSplitter;
-  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
+  /** Keeps a BOM as U+FEFF: a BOM dropped by decoding would still be in the journaled bytes. */
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   readonly #maxLineBytes: number;
   #loggedRejections = 0;
   #turn: Promise<void> | undefined;
@@ -238,8 +239,7 @@ export class Ingester {
    * @param hits Where the parsed hits go, when something observes them.
    * @returns How many lines the region holds, or `undefined` when some line needs a closer look.
    */
-  #bulk(region: Uint8Array, firstNumber: number, hits: Hit[] | undefined): number | undefined {
-    if (firstNumber === 1 && region[0] === BOM[0]) return undefined;
+  #bulk(region: Uint8Array, hits: Hit[] | undefined): number | undefined {
     let count = 0;
     // Where each line ends, for the journal to hand to outputs: string offsets are byte offsets
     // while every piece is ASCII (a multi-byte character makes the string shorter than its bytes).
@@ -266,16 +266,19 @@ export class Ingester {
           if (count === ends.length) ends = this.#ends = grow(ends);
           ends[count] = start + i;
         }
+        // A BOM, too deep a nesting, or anything else amiss: the line by line path says why.
+        const line = text.slice(from, i);
+        if (nestsDeeperThan(line, MAX_DEPTH)) return undefined;
         let value: unknown;
         try {
-          value = JSON.parse(text.slice(from, i));
+          value = JSON.parse(line);
+          if (
+            value === null || typeof value !== "object" || Array.isArray(value) ||
+            !isValidHit(value as Record<string, unknown>)
+          ) return undefined;
         } catch {
           return undefined;
         }
-        if (
-          value === null || typeof value !== "object" || Array.isArray(value) ||
-          !isValidHit(value as Record<string, unknown>)
-        ) return undefined;
         // Kept only for an observer: a hit nobody holds dies young, which keeps GC cheap.
         hits?.push(value as Hit);
         count++;
@@ -301,7 +304,7 @@ export class Ingester {
       let regionLines = 0;
       const onHit = this.#o.onHit;
       const hits: Hit[] | undefined = onHit ? [] : undefined;
-      const count = this.#bulk(region, first, hits);
+      const count = this.#bulk(region, hits);
       if (count !== undefined) {
         raw = region;
         rawCount = regionLines = count;
@@ -323,7 +326,9 @@ export class Ingester {
     input.lines += rawCount;
     for (const line of lines) {
       let bytes = line.bytes;
-      if (line.number === 1 && bytes[0] === BOM[0] && bytes[1] === BOM[1] && bytes[2] === BOM[2]) {
+      // A BOM at the start of any line (files joined, a writer restarted) is not shipped: an
+      // export with one inside is not JSON.
+      if (bytes[0] === BOM[0] && bytes[1] === BOM[1] && bytes[2] === BOM[2]) {
         bytes = bytes.subarray(3);
       }
       if (line.oversized === undefined && isBlank(bytes)) continue;

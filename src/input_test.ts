@@ -8,7 +8,8 @@ import { memoryLogger } from "./log.ts";
 import { StatusBoard } from "./status.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
+// Byte-exact: a BOM in the journal must show, not be dropped by decoding.
+const dec = new TextDecoder("utf-8", { ignoreBOM: true });
 
 async function ingest(text: string, cut: (n: number) => number) {
   const dir = await Deno.makeTempDir();
@@ -95,4 +96,34 @@ Deno.test("Ingester hands the journal the line ends of ASCII regions, and none f
   assert.equal(status.input.hits, 200, "both regions journaled");
   assert.equal(journal.lineEnds(ascii.length, mixed.length), undefined);
   journal.close();
+});
+
+Deno.test("Ingester strips a BOM at the start of any line, so exports stay JSON", async () => {
+  const { hits } = mixedInput(4, 0);
+  const bom = "\uFEFF";
+  // Line 1, a line in the middle, and a line at the start of a later chunk.
+  const text = `${bom}${hits[0]}\n${hits[1]}\n${bom}${hits[2]}\n${bom}${hits[3]}\n`;
+  const firstChunk = enc.encode(`${bom}${hits[0]}\n${hits[1]}\n`).length;
+  for (const cut of [() => 1 << 16, (at: number) => (at === 0 ? firstChunk : 1 << 16)]) {
+    const { journaled, status } = await ingest(text, cut);
+    assert.deepEqual(journaled, hits, "no BOM in the journal");
+    assert.equal(status.rejected, 0);
+    JSON.parse(`[${journaled.join(",")}]`);
+  }
+});
+
+Deno.test("Ingester rejects a 10,000-level poison line with its reason and keeps the lines around it", async () => {
+  const { hits } = mixedInput(3, 0);
+  const hit = JSON.parse(hits[1]!);
+  const poison = JSON.stringify({ ...hit, point: "P" }).replace(
+    '"P"',
+    "[".repeat(10_000) + "]".repeat(10_000),
+  );
+  const text = `${hits[0]}\n${poison}\n${hits[2]}\n`;
+  const { journaled, status, dead } = await ingest(text, () => 1 << 16);
+  assert.deepEqual(journaled, [hits[0], hits[2]]);
+  assert.equal(status.rejected, 1);
+  assert.deepEqual(dead.map((d) => [d.line, d.reason]), [
+    [2, "nests deeper than 64 levels of objects and arrays"],
+  ]);
 });
