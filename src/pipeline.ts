@@ -15,6 +15,7 @@ import { compileFilter, type HitFilter } from "./filter.ts";
 import { joinPath, readJsonFile, writeFileAtomic } from "./fs.ts";
 import { Ingester } from "./input.ts";
 import { Journal, type JournalReader, ORIGIN, type Position } from "./journal.ts";
+import { DataDirLock } from "./lock.ts";
 import { jsonLogger, type Logger } from "./log.ts";
 import type {
   Batch,
@@ -124,6 +125,7 @@ export class Engine {
   readonly #timers = new AbortController();
   #reporting: Promise<void> = Promise.resolve();
   #applying = false;
+  #lock: DataDirLock | undefined;
 
   private constructor(
     config: Config,
@@ -198,20 +200,29 @@ export class Engine {
   static async start(config: Config, options: EngineOptions): Promise<Engine> {
     const clock = options.clock ?? systemClock;
     const logger = options.logger ?? jsonLogger(config.log_level);
-    await Deno.mkdir(joinPath(config.data_dir, "outputs"), { recursive: true });
-    const statusDir = config.status_file.replace(/\/[^/]*$/, "");
-    if (statusDir !== config.status_file) await Deno.mkdir(statusDir, { recursive: true });
-    const journal = await Journal.open(joinPath(config.data_dir, "journal"), {
-      segmentBytes: config.journal_segment_bytes,
-      directIO: config.journal_direct_io,
-      logger,
-    });
+    // First the lock: opening the journal cuts what another process has not committed yet.
+    const lock = await DataDirLock.acquire(config.data_dir);
+    let journal: Journal;
+    try {
+      await Deno.mkdir(joinPath(config.data_dir, "outputs"), { recursive: true });
+      const statusDir = config.status_file.replace(/\/[^/]*$/, "");
+      if (statusDir !== config.status_file) await Deno.mkdir(statusDir, { recursive: true });
+      journal = await Journal.open(joinPath(config.data_dir, "journal"), {
+        segmentBytes: config.journal_segment_bytes,
+        directIO: config.journal_direct_io,
+        logger,
+      });
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
     const inputPath = config.input.type === "file" ? config.input.path : null;
     const status = new StatusBoard(config.status_file, clock, {
       type: config.input.type,
       path: inputPath,
     });
     const engine = new Engine(config, journal, status, logger, clock);
+    engine.#lock = lock;
     engine.#options = options;
     engine.#hostname = options.hostname ?? Deno.hostname();
     try {
@@ -220,6 +231,7 @@ export class Engine {
       }
     } catch (error) {
       journal.close();
+      lock.release();
       throw error;
     }
     status.journal.bytes = journal.bytes;
@@ -441,6 +453,7 @@ export class Engine {
     await this.releaseSegments();
     this.journal.close();
     await this.status.close();
+    this.#lock?.release();
     return { undelivered };
   }
 }

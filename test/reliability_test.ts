@@ -1,0 +1,54 @@
+/**
+ * What must never happen to hits, tried as a hostile tester would, through the real CLI: a
+ * second process on one data_dir, outputs that collide, outputs turned off, full disks.
+ */
+import assert from "node:assert/strict";
+import { runCli, spawnCli, statusIn, until, writeConfig } from "./helpers.ts";
+import { makeHit } from "./hits.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function hitsFrom(start: number, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => JSON.stringify(makeHit(start + i)));
+}
+
+Deno.test("lock: a second run on one data_dir exits 1 at once; status, disable and enable work beside the first", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+status_file: ${dir}/status.json
+outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 10 }]
+`,
+  );
+  const first = spawnCli(["run", "--config", config]);
+  const writer = first.stdin.getWriter();
+  await writer.write(enc.encode(hitsFrom(0, 20).join("\n") + "\n"));
+  await until("the first run journals", async () => (await statusIn(dir))?.input?.hits === 20);
+
+  const second = await runCli(["run", "--config", config], { stdin: hitsFrom(20, 5).join("\n") });
+  assert.equal(second.code, 1);
+  assert.equal(
+    second.stderr.trim(),
+    `hitship: data_dir ${dir}/data is in use by hitship (pid ${first.pid})`,
+  );
+
+  const status = await runCli(["status", "--config", config]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /input: stdin: 20 lines, 20 hits/);
+  assert.equal((await runCli(["disable", "local", "--config", config])).code, 0);
+  await until(
+    "the first run applies disable",
+    async () => (await statusIn(dir))?.outputs?.local?.state === "disabled",
+  );
+  assert.equal((await runCli(["enable", "local", "--config", config])).code, 0);
+  await until(
+    "the first run applies enable",
+    async () => (await statusIn(dir))?.outputs?.local?.state === "active",
+  );
+  await writer.close();
+  const out = await first.output();
+  assert.equal(out.code, 0, dec.decode(out.stderr));
+  assert.equal((await statusIn(dir)).input.hits, 20, "the second run journaled nothing");
+});
