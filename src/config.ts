@@ -62,6 +62,11 @@ export const commonOutputShape = {
   enabled: z.boolean().default(true).meta({
     description: "Turned off, the output receives nothing (`disable_integration`)",
   }),
+  while_disabled: z.enum(["keep", "skip"]).default("keep").meta({
+    description: "What happens to hits that arrive while the output is off: `keep` leaves them " +
+      "in the journal and delivers them in order once it is on again (at `max_journal_bytes` " +
+      "its oldest are dropped for it alone, counted); `skip` passes over them (counted)",
+  }),
   events: z.array(z.enum(EVENT_KINDS)).optional().meta({
     description: "What the output receives: `hits`, `system`, `alerts`, `report`",
     examples: [["hits", "system"]],
@@ -187,7 +192,19 @@ export function configSchema(plugins: readonly OutputPlugin[]) {
         seen.add(name);
       });
     });
-  return z.strictObject(topLevelShape(outputs));
+  return z.strictObject(topLevelShape(outputs)).superRefine((config, ctx) => {
+    const segment = config.journal_segment_bytes;
+    if (config.max_journal_bytes < 2 * segment) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["max_journal_bytes"],
+        message: `expected at least two journal segments (2 x journal_segment_bytes = ${
+          2 * segment
+        } bytes), got ${config.max_journal_bytes}: the active segment is only freed once a new one begins`,
+        params: { plain: true },
+      });
+    }
+  });
 }
 
 /** One output as resolved from the config: the common fields plus its plugin's own. */
@@ -195,6 +212,7 @@ export interface OutputConfig {
   name: string;
   type: string;
   enabled: boolean;
+  while_disabled: "keep" | "skip";
   events?: Array<typeof EVENT_KINDS[number]>;
   filter?: z.output<typeof filterSchema>;
   retry?: Partial<z.output<typeof retrySchema>>;

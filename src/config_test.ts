@@ -52,11 +52,11 @@ outputs:
     type: file
     path: "$\${NOT_A_VAR}/\${OUT}"
 `,
-    { RUN: "/run/h", OUT: "x", JOURNAL: "2048" },
+    { RUN: "/run/h", OUT: "x", JOURNAL: "268435456" },
   );
   assert.equal(config.data_dir, "/var/lib/hitship");
   assert.equal(config.status_file, "/run/h/status.json");
-  assert.equal(config.max_journal_bytes, 2048, "an unquoted number stays a number");
+  assert.equal(config.max_journal_bytes, 268435456, "an unquoted number stays a number");
   assert.equal(config.outputs[0]!.path, "${NOT_A_VAR}/x");
 });
 

@@ -76,6 +76,18 @@ export function metricsText(status: StatusDocument): string {
       per((o) => o.delivered_hits),
     ),
     family(
+      "hitship_output_dropped_hits_total",
+      "counter",
+      "Hits dropped for an output alone: it was off when the journal was full",
+      per((o) => o.dropped_hits),
+    ),
+    family(
+      "hitship_output_skipped_hits_total",
+      "counter",
+      "Hits an output passed over while it was off (while_disabled: skip)",
+      per((o) => o.skipped_hits),
+    ),
+    family(
       "hitship_output_requests_total",
       "counter",
       "Delivery requests made by an output",

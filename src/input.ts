@@ -142,6 +142,11 @@ export interface IngesterOptions {
   onHit?: (hit: Hit) => void;
   /** Past this many journal bytes the input waits for outputs to catch up. @default unlimited */
   maxJournalBytes?: number;
+  /**
+   * Called when the journal or the disk is full, before the input pauses: frees a segment that
+   * no output that is on needs. Resolves true when it freed one.
+   */
+  makeRoom?: () => Promise<boolean>;
 }
 
 const BOM = [0xef, 0xbb, 0xbf];
@@ -395,6 +400,7 @@ export class Ingester {
     let reported = false;
     for (;;) {
       if (journal.bytes >= limit && valid.length + rawCount > 0) {
+        if (await this.#o.makeRoom?.()) continue;
         if (!status.input.paused) {
           status.input.paused = true;
           logger.warn("The journal is full: reading pauses until outputs catch up", {
@@ -412,6 +418,7 @@ export class Ingester {
       } catch (error) {
         const message = (error as Error).message;
         if (!/os error 28|ENOSPC|No space left/i.test(message)) throw error;
+        if (await this.#o.makeRoom?.()) continue;
         if (!reported) {
           reported = true;
           logger.error(`Cannot write the journal: the disk is full; reading pauses`, {

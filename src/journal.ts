@@ -274,6 +274,29 @@ export class Journal {
   }
 
   /**
+   * The oldest segment's span: where its lines start and end, and whether it is the active one
+   * (still appended to). Deleting it frees the most space for the least loss.
+   */
+  get oldest(): { start: Position; end: Position; active: boolean } {
+    const segments = this.#segments;
+    const active = segments.length === 1;
+    return {
+      start: segments[0]!.start,
+      end: active ? this.#end : segments[1]!.start,
+      active,
+    };
+  }
+
+  /**
+   * Closes the active segment and begins a new, empty one, so that the lines written so far can be
+   * released once no output needs them. Nothing happens when the active segment is empty.
+   */
+  roll(): void {
+    if (this.#closed) return;
+    if (this.#segments.at(-1)!.size > 0) this.#roll();
+  }
+
+  /**
    * Appends lines (each without its terminator) in one write, commits them together with the
    * input's checkpoint, and wakes readers waiting for data. Readers see the lines only once they
    * are committed. A failed write (a full disk) is cut back off, so the journal never holds half a
@@ -389,10 +412,17 @@ export class Journal {
   }
 
   #roll(): Segment {
+    const active = this.#segments.at(-1)!;
     this.#file.close();
     const path = joinPath(this.dir, segmentName(this.#end));
     const segment = { start: { ...this.#end }, path, size: 0 };
-    this.#file = this.#openWriter(segment);
+    try {
+      this.#file = this.#openWriter(segment);
+    } catch (error) {
+      // No new segment (a full disk): the old one stays active.
+      this.#file = this.#openWriter(active);
+      throw error;
+    }
     this.#segments.push(segment);
     return segment;
   }
@@ -419,7 +449,8 @@ export class Journal {
   }
 
   /**
-   * Resolves when segments are deleted (the journal shrinks), or after `ms` at the latest.
+   * Resolves when outputs release what they have passed (segments may have been deleted), or
+   * after `ms` at the latest.
    */
   waitForSpace(ms: number): Promise<void> {
     return new Promise((resolve) => {
@@ -523,7 +554,11 @@ export class Journal {
       const needed = i === last || ranges.some((r) => r.from < end && r.to > start);
       (needed ? keep : drop).push(segment);
     });
-    if (drop.length === 0) return 0;
+    if (drop.length === 0) {
+      // Outputs moved on even if nothing could go: a full journal's input looks again.
+      this.#wakeSpaceWaiters();
+      return 0;
+    }
     this.#segments = keep;
     const first = keep[0]!.start.offset;
     const gone = this.#marks.findIndex((m) => m.offset >= first);
@@ -540,10 +575,14 @@ export class Journal {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       });
     }
+    this.#wakeSpaceWaiters();
+    return drop.length;
+  }
+
+  #wakeSpaceWaiters(): void {
     const waiters = [...this.#spaceWaiters];
     this.#spaceWaiters.clear();
     for (const wake of waiters) wake();
-    return drop.length;
   }
 
   /**

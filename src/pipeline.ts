@@ -57,7 +57,10 @@ export interface OutputStateFile {
   /** Hits journaled while it was off, which it skips. */
   skip: { from: Position; to: Position } | null;
   window: Array<[number, number, number]>;
-  counters: Pick<OutputStatus, "delivered_hits" | "requests" | "failed_requests">;
+  counters: Pick<
+    OutputStatus,
+    "delivered_hits" | "requests" | "failed_requests" | "dropped_hits" | "skipped_hits"
+  >;
   last_error: string | null;
 }
 
@@ -147,8 +150,12 @@ export class Engine {
       deadLetter: new DeadLetter(config.data_dir, config.dead_letter_max_bytes, () => clock.now()),
       maxLineBytes: config.input.max_line_bytes,
       maxJournalBytes: config.max_journal_bytes,
+      makeRoom: () => this.makeRoom(),
     });
     this.#watchHits();
+    status.onSnapshot(() => {
+      for (const runner of this.runners) runner.status.pending_hits = runner.pendingHits();
+    });
   }
 
   /** Hits go to the alert watcher only when it has rules: unobserved hits are not kept. */
@@ -400,6 +407,37 @@ export class Engine {
     }
   }
 
+  /** Runs `fn` after `ms` of the engine's clock, unless the engine stops first. */
+  afterDelay(ms: number, fn: () => void): void {
+    this.clock.sleep(ms, this.#timers.signal).then(fn, () => {});
+  }
+
+  /**
+   * Frees the oldest journal segment when only outputs that are off still need it (their hits in
+   * it are dropped for them alone, counted), or when no output needs it at all (the active
+   * segment is rolled first). The input calls it when the journal or the disk is full.
+   *
+   * @returns True when a segment was freed; false when an output that is on still needs it.
+   */
+  async makeRoom(): Promise<boolean> {
+    const journal = this.journal;
+    const oldest = journal.oldest;
+    if (oldest.end.offset <= oldest.start.offset) return false; // nothing in it
+    const holders = this.runners.filter((r) => r.needs(oldest.start.offset, oldest.end.offset));
+    if (holders.some((r) => !r.disabled)) return false; // an output that is on is behind
+    if (oldest.active) {
+      try {
+        journal.roll();
+      } catch {
+        return false; // no new segment can be made (a full disk): the input waits
+      }
+    }
+    for (const runner of holders) await runner.dropThrough(oldest.end);
+    const before = journal.segmentCount;
+    await this.releaseSegments();
+    return journal.segmentCount < before;
+  }
+
   /** Deletes the journal segments no output needs any more. */
   async releaseSegments(): Promise<void> {
     const ranges = this.runners.flatMap((r) => r.neededRanges());
@@ -460,7 +498,15 @@ export class Engine {
 
 /** An output's config without the fields the engine owns: what its plugin's factory takes. */
 export function pluginFields(config: OutputConfig): Record<string, unknown> {
-  const { enabled: _e, events: _v, filter: _f, retry: _r, auto_disable: _a, ...rest } = config;
+  const {
+    enabled: _e,
+    while_disabled: _w,
+    events: _v,
+    filter: _f,
+    retry: _r,
+    auto_disable: _a,
+    ...rest
+  } = config;
   return rest;
 }
 
@@ -488,6 +534,9 @@ export class OutputRunner {
   #urgentWaiter: (() => void) | undefined;
   #poked = false;
   #sendAbort: AbortController | undefined;
+  #unannounced: Partial<Record<"journal_full" | "skipped_while_disabled", number>> = {};
+  #announcing = false;
+  #announcedAt = -Infinity;
 
   constructor(
     engine: Engine,
@@ -528,7 +577,13 @@ export class OutputRunner {
       disabled_at: null,
       skip: null,
       window: [],
-      counters: { delivered_hits: 0, requests: 0, failed_requests: 0 },
+      counters: {
+        delivered_hits: 0,
+        requests: 0,
+        failed_requests: 0,
+        dropped_hits: 0,
+        skipped_hits: 0,
+      },
       last_error: null,
     };
   }
@@ -625,14 +680,24 @@ export class OutputRunner {
     this.#poke(false);
   }
 
+  /** Where the hits this output will take end: the journal's end, or, skipping, where it went off. */
+  #takesUntil(): Position {
+    const at = this.#state.disabled_at;
+    return at && this.#skipsWhileOff ? at : this.#engine.journal.end;
+  }
+
+  get #skipsWhileOff(): boolean {
+    return this.#config.while_disabled === "skip";
+  }
+
   /** Hits of the journal this output has still to deliver. */
   pendingHits(): number {
     if (!this.#events.has("hits")) return 0;
-    const end = this.#state.disabled_at ?? this.#engine.journal.end;
-    let pending = end.seq - this.#state.cursor.seq;
+    const cursor = this.#state.cursor;
+    let pending = this.#takesUntil().seq - cursor.seq;
     const skip = this.#state.skip;
-    if (skip && !this.#state.disabled_at) {
-      pending -= Math.max(0, skip.to.seq - Math.max(skip.from.seq, this.#state.cursor.seq));
+    if (skip && !this.disabled) {
+      pending -= Math.max(0, skip.to.seq - Math.max(skip.from.seq, cursor.seq));
     }
     return Math.max(0, pending);
   }
@@ -641,12 +706,86 @@ export class OutputRunner {
   neededRanges(): Array<{ from: number; to: number }> {
     if (!this.#events.has("hits")) return [];
     const from = this.#state.cursor.offset;
-    if (this.#state.disabled_at) return [{ from, to: this.#state.disabled_at.offset }];
+    const until = this.#takesUntil();
+    if (until !== this.#engine.journal.end) return [{ from, to: until.offset }];
     const skip = this.#state.skip;
     if (skip && skip.to.offset > from) {
       return [{ from, to: skip.from.offset }, { from: skip.to.offset, to: Infinity }];
     }
     return [{ from, to: Infinity }];
+  }
+
+  /** True when this output still needs some of the journal between two offsets. */
+  needs(from: number, to: number): boolean {
+    return this.neededRanges().some((r) => r.from < to && r.to > from && r.from < r.to);
+  }
+
+  /**
+   * Drops the hits before `position` for this output alone (the journal is full and the output is
+   * off): its cursor moves there, a batch cut in that span is given up, and the hits are counted
+   * and announced.
+   */
+  async dropThrough(position: Position): Promise<void> {
+    const cursor = this.#state.cursor;
+    if (position.offset <= cursor.offset) return;
+    const until = this.#takesUntil();
+    const end = until.offset < position.offset ? until : position;
+    let dropped = Math.max(0, end.seq - cursor.seq);
+    const skip = this.#state.skip;
+    if (skip && !this.disabled) {
+      dropped -= Math.max(
+        0,
+        Math.min(skip.to.seq, end.seq) - Math.max(skip.from.seq, cursor.seq),
+      );
+    }
+    const intent = this.#state.intent;
+    if (intent && intent.from.offset < position.offset) this.#state.intent = null;
+    this.#skipTo(position);
+    this.status.dropped_hits += dropped;
+    this.#refresh();
+    await this.save();
+    this.#engine.logger.warn(
+      `The journal is full: dropped ${dropped} hits for output "${this.name}", which is off`,
+      { output: this.name, dropped_hits: dropped },
+    );
+    this.#announceLost(dropped, "journal_full");
+  }
+
+  /**
+   * Announces lost hits (dropped, or skipped while off) in a `hits_dropped` system event, at
+   * most once an hour per output: what comes within the hour after an event waits for the next.
+   */
+  #announceLost(hits: number, reason: "journal_full" | "skipped_while_disabled"): void {
+    if (hits <= 0) return;
+    const pending = this.#unannounced;
+    pending[reason] = (pending[reason] ?? 0) + hits;
+    if (this.#announcing) return;
+    const clock = this.#engine.clock;
+    const announce = () => {
+      this.#announcing = false;
+      this.#announcedAt = clock.now();
+      const counts = this.#unannounced;
+      this.#unannounced = {};
+      const total = (counts.journal_full ?? 0) + (counts.skipped_while_disabled ?? 0);
+      this.#engine.emit({
+        kind: "system",
+        name: "hits_dropped",
+        summary: `Integration "${this.name}" (${this.type}) lost ${total} hits`,
+        details: {
+          integration: this.name,
+          type: this.type,
+          dropped_hits: counts.journal_full ?? 0,
+          skipped_hits: counts.skipped_while_disabled ?? 0,
+          dropped_hits_total: this.status.dropped_hits,
+          skipped_hits_total: this.status.skipped_hits,
+        },
+        time: clock.now(),
+      }, this.name);
+    };
+    const wait = this.#announcedAt + HOUR - clock.now();
+    if (wait <= 0) return announce();
+    this.#announcing = true;
+    this.#engine.afterDelay(wait, announce);
   }
 
   /** Turns the output off (`hitship disable`, the config, or auto-disable). */
@@ -659,12 +798,22 @@ export class OutputRunner {
     this.#poke(true);
   }
 
-  /** Turns the output back on: it resumes from its cursor and skips what came while it was off. */
+  /**
+   * Turns the output back on: it resumes from its cursor. With `while_disabled: skip` it passes
+   * over what came while it was off; with `keep` it delivers that too.
+   */
   #turnOn(): void {
     const at = this.#state.disabled_at;
-    if (at) {
+    if (at && this.#skipsWhileOff) {
       const end = this.#engine.journal.end;
-      if (end.offset > at.offset) this.#state.skip = { from: at, to: { ...end } };
+      const cursor = this.#state.cursor;
+      if (end.offset > at.offset && end.offset > cursor.offset) {
+        const from = cursor.offset > at.offset ? cursor : at;
+        this.#state.skip = { from, to: { ...end } };
+        const skipped = this.#events.has("hits") ? end.seq - from.seq : 0;
+        this.status.skipped_hits += skipped;
+        this.#announceLost(skipped, "skipped_while_disabled");
+      }
     }
     this.#state.disabled = null;
     this.#state.disabled_at = null;
@@ -691,6 +840,8 @@ export class OutputRunner {
       delivered_hits: this.status.delivered_hits,
       requests: this.status.requests,
       failed_requests: this.status.failed_requests,
+      dropped_hits: this.status.dropped_hits,
+      skipped_hits: this.status.skipped_hits,
     };
     this.#state.last_error = this.status.last_error;
     await writeFileAtomic(this.#statePath, JSON.stringify(this.#state, null, 2) + "\n");

@@ -59,6 +59,19 @@ async function setup(outputsYaml: string, names: string[], top = ""): Promise<Se
   return s;
 }
 
+/** Fails when `promise` takes longer than `ms` of real time (where the bug would hang). */
+async function within<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish in ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Waits (in real time, briefly) until the engine has done what the test waits for. */
 async function until(what: string, condition: () => boolean): Promise<void> {
   for (let i = 0; i < 500; i++) {
@@ -266,11 +279,12 @@ Deno.test("A batch in flight at a stop is replayed under the same key with the s
   assert.notEqual(rest!.key, replay!.key);
 });
 
-Deno.test("A disabled output keeps what it had accepted and skips what came while it was off", async () => {
-  const s = await setup(fileOutput("a", "max_hits: 2") + fileOutput("b", "max_hits: 2"), [
-    "a",
-    "b",
-  ]);
+/** Turns `a` off while it fails, pushes hits 2-4 while it is off, turns it on, pushes 4-6. */
+async function offAndOn(mode: string) {
+  const s = await setup(
+    fileOutput("a", `max_hits: 2${mode}`) + fileOutput("b", "max_hits: 2, events: [hits, system]"),
+    ["a", "b"],
+  );
   s.outputs.a!.respond(() => ({ ok: false, error: "down" }));
   await s.push(hits.slice(0, 2));
   await until("a tried", () => s.outputs.a!.requests.length === 1);
@@ -278,12 +292,103 @@ Deno.test("A disabled output keeps what it had accepted and skips what came whil
   assert.equal(s.engine.status.outputs.a!.state, "disabled");
   await s.push(hits.slice(2, 4));
   await until("b has 4", () => s.outputs.b!.delivered.length === 4);
+  assert.equal(s.engine.status.snapshot().outputs.a!.pending_hits, mode ? 2 : 4);
   s.outputs.a!.respond(() => ({ ok: true }));
   await s.engine.runner("a")!.setEnabled(true);
   await s.push(hits.slice(4, 6));
   await s.engine.drain(1000);
+  return s;
+}
+
+Deno.test("A disabled output keeps what came while it was off and delivers it in order once on (while_disabled: keep)", async () => {
+  const s = await offAndOn("");
+  assert.deepEqual(s.outputs.a!.delivered, hits.slice(0, 6));
+  assert.equal(s.engine.status.outputs.a!.skipped_hits, 0);
+  assert.deepEqual(s.outputs.b!.events.map((e) => e.name), ["disable_integration"]);
+});
+
+Deno.test("while_disabled: skip passes over what came while the output was off, counted and announced", async () => {
+  const s = await offAndOn(", while_disabled: skip");
   assert.deepEqual(s.outputs.a!.delivered, [...hits.slice(0, 2), ...hits.slice(4, 6)]);
-  assert.deepEqual(s.outputs.b!.events.map((e) => e.name), []);
+  assert.equal(s.engine.status.outputs.a!.skipped_hits, 2);
+  assert.deepEqual(s.outputs.b!.events.map((e) => e.name), [
+    "disable_integration",
+    "hits_dropped",
+  ]);
+  const dropped = s.outputs.b!.events[1]!;
+  assert.equal(dropped.details.skipped_hits, 2);
+  assert.equal(dropped.details.dropped_hits, 0);
+});
+
+Deno.test("At max_journal_bytes an output that is off loses its oldest hits alone; the input never waits for it", async () => {
+  const many = Array.from({ length: 600 }, (_, i) => JSON.stringify(makeHit(i)));
+  const s = await setup(
+    fileOutput("off", "max_hits: 1000, interval: 1h") +
+      fileOutput("on", "max_hits: 10, events: [hits, system]"),
+    ["off", "on"],
+    "max_journal_bytes: 64KiB\njournal_segment_bytes: 16KiB",
+  );
+  await s.engine.runner("off")!.setEnabled(false);
+  for (let i = 0; i < many.length; i += 20) {
+    await within("the push", 5000, s.push(many.slice(i, i + 20)));
+  }
+  await until("on has all", () => s.outputs.on!.delivered.length === many.length);
+  assert.equal(s.engine.status.input.paused, false);
+  const off = s.engine.status.snapshot().outputs.off!;
+  assert.ok(off.dropped_hits > 0 && off.dropped_hits < many.length, `${off.dropped_hits}`);
+  assert.equal(off.dropped_hits + off.pending_hits, many.length);
+  assert.ok(s.engine.journal.bytes < 64 * 1024 + 20 * 600);
+  // One hits_dropped event within the hour, however many segments were dropped.
+  await until("on hears it", () => s.outputs.on!.events.some((e) => e.name === "hits_dropped"));
+  const announced = s.outputs.on!.events.filter((e) => e.name === "hits_dropped");
+  assert.equal(announced.length, 1);
+  await s.push(many.slice(0, 200));
+  await s.clock.advance(3_600_000);
+  await until(
+    "the next hour's event",
+    () => s.outputs.on!.events.filter((e) => e.name === "hits_dropped").length === 2,
+  );
+  const dropped = s.outputs.on!.events.filter((e) => e.name === "hits_dropped")
+    .reduce((n, e) => n + (e.details.dropped_hits as number), 0);
+  assert.equal(dropped, s.engine.status.outputs.off!.dropped_hits);
+
+  // On again, it delivers what it still holds, in order: the newest hits, none twice.
+  await s.engine.runner("off")!.setEnabled(true);
+  await s.engine.drain(2000);
+  const got = s.outputs.off!.delivered;
+  const all = [...many, ...many.slice(0, 200)];
+  assert.deepEqual(got, all.slice(all.length - got.length));
+  assert.equal(got.length + s.engine.status.outputs.off!.dropped_hits, all.length);
+});
+
+Deno.test("An active segment that every output has passed is rolled and freed when the journal is full", async () => {
+  const many = Array.from({ length: 400 }, (_, i) => JSON.stringify(makeHit(i)));
+  const s = await setup(
+    fileOutput("a", "max_hits: 1000, interval: 1s"),
+    ["a"],
+    "max_journal_bytes: 64KiB\njournal_segment_bytes: 32KiB",
+  );
+  // One append far past the segment size: the active segment alone is over the limit.
+  await s.push(many.slice(0, 300));
+  await s.clock.advance(1000);
+  await until("a has 300", () => s.outputs.a!.delivered.length === 300);
+  await within("the push after it", 5000, s.push(many.slice(300)));
+  assert.equal(s.engine.status.input.paused, false);
+  await s.engine.drain(1000);
+  assert.deepEqual(s.outputs.a!.delivered, many);
+  assert.equal(s.engine.status.outputs.a!.dropped_hits, 0);
+});
+
+Deno.test("A config whose max_journal_bytes holds fewer than two segments is rejected", () => {
+  assert.throws(
+    () =>
+      parseConfig(
+        "max_journal_bytes: 64MiB\noutputs: [{ name: a, type: file, path: x }]",
+        "c.yaml",
+        { plugins: builtinPlugins, env: () => undefined },
+      ),
+    /c\.yaml:1:20: max_journal_bytes: expected at least two journal segments \(2 x journal_segment_bytes = 134217728 bytes\), got 67108864/,
+  );
 });
 
 Deno.test("Filters pass only matching hits, and segments are released once every output passed them", async () => {

@@ -15,6 +15,10 @@ export interface OutputStatus {
   type: string;
   state: OutputState;
   delivered_hits: number;
+  /** Hits dropped for this output alone: it was off, or behind, when the journal was full. */
+  dropped_hits: number;
+  /** Hits passed over while it was off (`while_disabled: skip`). */
+  skipped_hits: number;
   requests: number;
   failed_requests: number;
   failure_ratio: number;
@@ -59,6 +63,8 @@ export function newOutputStatus(type: string, state: OutputState = "active"): Ou
     type,
     state,
     delivered_hits: 0,
+    dropped_hits: 0,
+    skipped_hits: 0,
     requests: 0,
     failed_requests: 0,
     failure_ratio: 0,
@@ -86,6 +92,7 @@ export class StatusBoard {
   #writing: Promise<void> = Promise.resolve();
   #lastWrite = 0;
   #listeners = new Set<() => void>();
+  #refreshers: Array<() => void> = [];
 
   /** @param path The status file; `undefined` keeps the status in memory only. */
   constructor(path: string | undefined, clock: Clock, input: Pick<InputStatus, "type" | "path">) {
@@ -108,8 +115,14 @@ export class StatusBoard {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Calls `refresh` before every snapshot: for figures computed when read (pending hits). */
+  onSnapshot(refresh: () => void): void {
+    this.#refreshers.push(refresh);
+  }
+
   /** The status file's content now. */
   snapshot(): StatusDocument {
+    for (const refresh of this.#refreshers) refresh();
     return {
       version: 1,
       updated_at: new Date(this.#clock.now()).toISOString(),
