@@ -11,7 +11,23 @@ import { byteSize, duration } from "./config.ts";
 import type { BatchOptions } from "./plugin.ts";
 
 const PLACEHOLDER = /\{([a-z_]+)\}/g;
-const KEY_FIELDS = ["timestamp", "hostname", "date", "seq"];
+const KEY_FIELDS = ["timestamp", "hostname", "date", "seq", "output"];
+
+/**
+ * Why a key (a template, or a rendered name) could leave its place, or `undefined` when it cannot:
+ * a `..` or `.` segment, a leading `/`, a backslash or a control character.
+ */
+export function unsafeKey(key: string): string | undefined {
+  if (key === "") return "it is empty";
+  if (key.startsWith("/")) return 'it starts with "/"';
+  if (key.includes("\\")) return "it holds a backslash";
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(key)) return "it holds a control character";
+  if (key.split("/").some((part) => part === ".." || part === ".")) {
+    return 'it holds a "." or ".." segment';
+  }
+  return undefined;
+}
 
 /** Export formats. */
 export const FORMATS = ["json", "jsonl"] as const;
@@ -42,16 +58,35 @@ export const batchShape = {
   compression: z.enum(COMPRESSIONS).default("none").meta({
     description: "`gzip` compresses the object and adds `.gz` to its name",
   }),
-  key: z.string().min(1).refine((template) => {
+  key: z.string().min(1).superRefine((template, ctx) => {
     for (const match of template.matchAll(PLACEHOLDER)) {
-      if (!KEY_FIELDS.includes(match[1]!)) return false;
+      if (!KEY_FIELDS.includes(match[1]!)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a template using only ${
+            KEY_FIELDS.map((f) => `{${f}}`).join(", ")
+          }, got "{${match[1]}}"`,
+          params: { plain: true },
+        });
+        return;
+      }
     }
-    return true;
-  }, { error: `expected a template using only ${KEY_FIELDS.map((f) => `{${f}}`).join(", ")}` })
+    const why = unsafeKey(template.replace(PLACEHOLDER, "x"));
+    if (why) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a name that stays inside the output's place, but ${why}: ${
+          JSON.stringify(template)
+        }`,
+        params: { plain: true },
+      });
+    }
+  })
     .default("hitlogs-{timestamp}.json").meta({
       description:
         "Object name template: {timestamp} (Unix seconds of the export), {date} (YYYY/MM/DD), " +
-        "{hostname}, {seq}. With `jsonl`, `.json` becomes `.jsonl`; with gzip, `.gz` is added",
+        "{hostname}, {seq}, {output} (the output's name). With `jsonl`, `.json` becomes `.jsonl`; " +
+        "with gzip, `.gz` is added. No `..` segment, leading `/`, backslash or control character",
       examples: ["{hostname}/{date}/hitlogs-{timestamp}.json"],
     }),
 };
@@ -77,6 +112,25 @@ export interface KeyValues {
   time: number;
   hostname: string;
   seq: number;
+  /** The output's name. */
+  output?: string;
+}
+
+/** A hostname as it goes into a key: letters, digits, `.`, `_` and `-`; anything else is `_`. */
+export function keySafeHostname(hostname: string): string {
+  const safe = hostname.replace(/[^A-Za-z0-9._-]/g, "_");
+  return safe === "" || /^\.+$/.test(safe) ? "_" : safe;
+}
+
+/** A template's name with its extension fixed for the format and compression. */
+export function withExtension(
+  key: string,
+  format: Format = "json",
+  compression: Compression = "none",
+): string {
+  if (format === "jsonl" && key.endsWith(".json")) key += "l";
+  if (compression === "gzip" && !key.endsWith(".gz")) key += ".gz";
+  return key;
 }
 
 /**
@@ -97,21 +151,21 @@ export function renderKey(
 ): string {
   const date = new Date(values.time);
   const pad = (n: number) => String(n).padStart(2, "0");
-  let key = template.replace(PLACEHOLDER, (_, field: string) => {
+  const key = template.replace(PLACEHOLDER, (_, field: string) => {
     switch (field) {
       case "timestamp":
         return String(Math.floor(values.time / 1000));
       case "hostname":
-        return values.hostname;
+        return keySafeHostname(values.hostname);
       case "date":
         return `${date.getUTCFullYear()}/${pad(date.getUTCMonth() + 1)}/${pad(date.getUTCDate())}`;
+      case "output":
+        return values.output ?? "";
       default:
         return String(values.seq);
     }
   });
-  if (format === "jsonl" && key.endsWith(".json")) key += "l";
-  if (compression === "gzip" && !key.endsWith(".gz")) key += ".gz";
-  return key;
+  return withExtension(key, format, compression);
 }
 
 /**

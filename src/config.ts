@@ -14,6 +14,7 @@ export { byteSize, duration };
 import { filterSchema } from "./filter.ts";
 import { describeIssue, formatPath } from "./issue.ts";
 import { LOG_LEVELS } from "./log.ts";
+import { namePattern, patternsOverlap } from "./key_overlap.ts";
 import type { OutputPlugin } from "./plugin.ts";
 
 /** The node's retry schedule: three cycles of intervals, then a fixed interval. */
@@ -191,6 +192,7 @@ export function configSchema(plugins: readonly OutputPlugin[]) {
         }
         seen.add(name);
       });
+      collisions(list as Array<Record<string, unknown>>, plugins, ctx);
     });
   return z.strictObject(topLevelShape(outputs)).superRefine((config, ctx) => {
     const segment = config.journal_segment_bytes;
@@ -204,6 +206,38 @@ export function configSchema(plugins: readonly OutputPlugin[]) {
         params: { plain: true },
       });
     }
+  });
+}
+
+/**
+ * Two outputs that can write the same name in the same place would overwrite each other's
+ * exports: each such pair is an issue on the later output's `key`.
+ */
+function collisions(
+  list: ReadonlyArray<Record<string, unknown>>,
+  plugins: readonly OutputPlugin[],
+  ctx: z.RefinementCtx,
+): void {
+  const destinations = list.map((output) => {
+    const plugin = plugins.find((p) => p.type === output.type);
+    const name = output.name as string;
+    const where = plugin?.destination?.(output as never, name);
+    return where === undefined ? undefined : { name, where, pattern: namePattern(where) };
+  });
+  destinations.forEach((b, j) => {
+    if (!b) return;
+    const a = destinations.slice(0, j).find((a) => a && patternsOverlap(a.pattern, b.pattern));
+    if (!a) return;
+    ctx.addIssue({
+      code: "custom",
+      path: [j, "key"],
+      message:
+        `outputs "${a.name}" and "${b.name}" can write the same name (${
+          JSON.stringify(b.where)
+        }) and would overwrite each other's exports: give one a distinct key or place, or put ` +
+        `{output} in the key (e.g. "{output}/hitlogs-{timestamp}.json")`,
+      params: { plain: true },
+    });
   });
 }
 

@@ -129,3 +129,68 @@ Deno.test("parseConfig() never echoes the value of a secret key in an error", ()
     "hitship.yaml:7:17: outputs[0].secret_key: expected a string",
   ]);
 });
+
+Deno.test("parseConfig() rejects two outputs that can write the same name in the same place", () => {
+  const cwd = Deno.cwd();
+  assert.deepEqual(
+    problems(`outputs:
+  - { name: a, type: file, path: /x/out }
+  - { name: b, type: file, path: /x/out/ }
+`),
+    [
+      `hitship.yaml:3:5: outputs[1].key: outputs "a" and "b" can write the same name ("file:/x/out/hitlogs-{timestamp}.json") and would overwrite each other's exports: give one a distinct key or place, or put {output} in the key (e.g. "{output}/hitlogs-{timestamp}.json")`,
+    ],
+  );
+  // A nested directory and a key with a directory can meet, relative paths too.
+  assert.match(
+    problems(`outputs:
+  - { name: a, type: file, path: out, key: "sub/h-{timestamp}.json" }
+  - { name: b, type: file, path: ${cwd}/out/sub, key: "h-{seq}.json" }
+`)[0]!,
+    /outputs\[1\]\.key: outputs "a" and "b" can write the same name/,
+  );
+  const s3 = (name: string, extra = "") =>
+    `  - { name: ${name}, type: minio-hitlogs, endpoint: "http://Minio:9000", bucket: hits, access_key: k, secret_key: s${extra} }\n`;
+  assert.match(
+    problems(
+      `outputs:\n${s3("a")}${s3("b").replace("http://Minio:9000", "http://minio:9000/")}`,
+    )[0]!,
+    /outputs "a" and "b" can write the same name \("s3:http:\/\/minio:9000\/hits\/hitlogs-\{timestamp\}\.json"\)/,
+  );
+});
+
+Deno.test("parseConfig() lets outputs share a place with {output} or distinct keys", () => {
+  const s3 = (name: string, extra = "") =>
+    `  - { name: ${name}, type: minio-hitlogs, endpoint: "http://minio:9000", bucket: hits, access_key: k, secret_key: s${extra} }\n`;
+  parse(
+    `outputs:\n${s3("a", ', key: "{output}/hitlogs-{timestamp}.json"')}${
+      s3("b", ', key: "{output}/hitlogs-{timestamp}.json"')
+    }`,
+  );
+  parse(`outputs:\n${s3("a")}${s3("b", ", format: jsonl")}`);
+  parse(`outputs:\n${s3("a")}${s3("b").replace("bucket: hits", "bucket: other")}`);
+  parse(`outputs:
+  - { name: a, type: file, path: /x/a }
+  - { name: b, type: file, path: /x/b }
+  - { name: c, type: insightconnect, api_url: "http://h/connect/v1/workflows/w/events/execute", api_key: k }
+  - { name: d, type: insightconnect, api_url: "http://h/connect/v1/workflows/w/events/execute", api_key: k }
+`);
+});
+
+Deno.test("parseConfig() rejects keys that leave their place, literal or from ${VAR}", () => {
+  const key = (k: string) =>
+    problems(`outputs:\n  - { name: a, type: file, path: /x, key: "${k}" }\n`, {
+      ESCAPE: "../../escape",
+    });
+  assert.deepEqual(key("../{timestamp}.json"), [
+    `hitship.yaml:2:43: outputs[0].key: expected a name that stays inside the output's place, but it holds a "." or ".." segment: "../{timestamp}.json"`,
+  ]);
+  assert.match(key("${ESCAPE}/h-{timestamp}.json")[0]!, /it holds a "\." or "\.\." segment/);
+  assert.match(key("/etc/{timestamp}.json")[0]!, /it starts with "\/"/);
+  assert.match(key("a\\\\b-{timestamp}.json")[0]!, /it holds a backslash/);
+  assert.match(key("a\\tb-{timestamp}.json")[0]!, /it holds a control character/);
+  assert.match(
+    key("{nope}.json")[0]!,
+    /expected a template using only .*\{output\}, got "\{nope\}"/,
+  );
+});

@@ -32,6 +32,10 @@ import { FailureWindow, RetrySchedule } from "./supervisor.ts";
 export interface BatchIntent {
   seq: number;
   key: string;
+  /** The key as rendered from the template, before a suffix made it distinct. */
+  base_key?: string;
+  /** The suffix `key` has (`-1`, `-2`): 0 for none. */
+  suffix?: number;
   from: Position;
   to: Position;
   count: number;
@@ -1120,9 +1124,25 @@ export class OutputRunner {
   #batch(intent: BatchIntent): Batch {
     const journal = this.#engine.journal;
     const filter = this.#filter;
+    const state = this.#state;
+    const save = () => this.save();
     return {
       seq: intent.seq,
-      key: intent.key,
+      get key() {
+        return intent.key;
+      },
+      async nextKey() {
+        const base = intent.base_key ?? intent.key;
+        intent.base_key = base;
+        intent.suffix = (intent.suffix ?? 0) + 1;
+        intent.key = withSuffix(base, intent.suffix);
+        // The next batch of the same second starts past the names taken here.
+        if (state.last_base_key === base) {
+          state.key_repeat = Math.max(state.key_repeat, intent.suffix);
+        }
+        await save();
+        return intent.key;
+      },
       count: intent.count,
       rawBytes: intent.raw_bytes,
       createdAt: intent.created_at,
@@ -1287,7 +1307,7 @@ export class OutputRunner {
     };
     const base = renderKey(
       c.key ?? `${this.name}-{timestamp}`,
-      { time: now, hostname: this.#hostname, seq },
+      { time: now, hostname: this.#hostname, seq, output: this.name },
       c.format,
       c.compression,
     );
@@ -1296,6 +1316,8 @@ export class OutputRunner {
     this.#state.intent = {
       seq,
       key: withSuffix(base, this.#state.key_repeat),
+      base_key: base,
+      suffix: this.#state.key_repeat,
       from: this.#state.cursor,
       to,
       count,

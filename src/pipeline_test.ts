@@ -82,7 +82,7 @@ async function until(what: string, condition: () => boolean): Promise<void> {
 }
 
 const fileOutput = (name: string, extra = "") =>
-  `  - { name: ${name}, type: file, path: unused${extra ? `, ${extra}` : ""} }\n`;
+  `  - { name: ${name}, type: file, path: unused/${name}${extra ? `, ${extra}` : ""} }\n`;
 
 Deno.test("Engine delivers batches of max_hits in order and resumes from the saved cursor", async () => {
   const s = await setup(fileOutput("a", "max_hits: 3"), ["a"]);

@@ -30,8 +30,17 @@ export interface BatchOptions {
 export interface Batch {
   /** Sequence number of the batch within its output, from 1. */
   readonly seq: number;
-  /** The name the batch is delivered under, rendered once from the output's `key` template. */
+  /**
+   * The name the batch is delivered under, rendered once from the output's `key` template and
+   * saved with the batch: a retry, or a replay after a crash, uses the same name.
+   */
   readonly key: string;
+  /**
+   * For an output that finds the name taken by another writer's object (never replace what you
+   * did not write): moves the batch to the next name (`hitlogs-1687241470-1.json`, `-2`, ...),
+   * saves it with the batch, and returns it. Absent where the engine does not name batches.
+   */
+  nextKey?(): Promise<string>;
   /** Number of hits. */
   readonly count: number;
   /** Sum of the hits' raw byte lengths, without line terminators. */
@@ -105,6 +114,13 @@ export interface OutputPlugin<S extends z.ZodObject = z.ZodObject> {
   supportedEvents: ReadonlyArray<EventKind>;
   /** Builds the running output. */
   create(config: z.output<S>, context: PluginContext): Output | Promise<Output>;
+  /**
+   * Where the output writes and how it names what it writes: a place (a directory, a bucket) and
+   * a key template, as one string (`file:/var/lib/export/hitlogs-{timestamp}.json`), with
+   * `{output}` filled in with `name`. Validation rejects two outputs whose destinations can render
+   * the same name. Outputs that do not write named objects leave it out.
+   */
+  destination?(config: z.output<S>, name: string): string;
 }
 
 /** Declares a plugin with its schema's types checked. */

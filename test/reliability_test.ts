@@ -52,3 +52,35 @@ outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 10 }]
   assert.equal(out.code, 0, dec.decode(out.stderr));
   assert.equal((await statusIn(dir)).input.hits, 20, "the second run journaled nothing");
 });
+
+Deno.test("file: an export never replaces a file another writer left; the batch takes the next free name", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/out`);
+  await Deno.writeTextFile(`${dir}/out/fixed.json`, "another writer's\n");
+  await Deno.writeTextFile(`${dir}/out/fixed-1.json`, "another writer's too\n");
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 10, key: fixed.json }]
+`,
+  );
+  const sent = hitsFrom(0, 30);
+  const run = await runCli(["run", "--config", config], { stdin: sent.join("\n") + "\n" });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(await Deno.readTextFile(`${dir}/out/fixed.json`), "another writer's\n");
+  assert.equal(await Deno.readTextFile(`${dir}/out/fixed-1.json`), "another writer's too\n");
+  const ours = ["fixed-2.json", "fixed-3.json", "fixed-4.json"];
+  const shipped: unknown[] = [];
+  for (const name of ours) {
+    shipped.push(...JSON.parse(await Deno.readTextFile(`${dir}/out/${name}`)));
+  }
+  assert.deepEqual(shipped, sent.map((h) => JSON.parse(h)));
+  const names = [...Deno.readDirSync(`${dir}/out`)].map((e) => e.name).sort();
+  assert.deepEqual(names, [
+    "fixed-1.json",
+    "fixed-2.json",
+    "fixed-3.json",
+    "fixed-4.json",
+    "fixed.json",
+  ]);
+});

@@ -4,10 +4,18 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { z } from "zod";
-import { batchBody, batchOptionsOf, batchShape, bodyStream } from "../../src/batch.ts";
+import {
+  batchBody,
+  batchOptionsOf,
+  batchShape,
+  bodyStream,
+  unsafeKey,
+  withExtension,
+} from "../../src/batch.ts";
 import { DirectAppender } from "../../src/direct.ts";
-import { joinPath, writeAll } from "../../src/fs.ts";
+import { joinPath, readAt, writeAll } from "../../src/fs.ts";
 import { definePlugin, type Output, type SendResult } from "../../src/plugin.ts";
 import type { Batch, SystemEvent } from "../../src/plugin.ts";
 
@@ -28,6 +36,43 @@ export const fileOutputSchema = z.strictObject({
 export type FileOutputConfig = z.output<typeof fileOutputSchema>;
 
 let tmpCounter = 0;
+/** Names tried past a taken one before a send fails. */
+const MAX_SUFFIXES = 1000;
+
+/**
+ * Gives `tmp` the name `target` unless that name exists: a hard link fails when it does, where a
+ * rename would replace it. Where the filesystem has no hard links, a check, then a rename.
+ *
+ * @returns False when the name is taken.
+ */
+async function createOnly(tmp: string, target: string): Promise<boolean> {
+  try {
+    await Deno.link(tmp, target);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    if (error instanceof Deno.errors.NotFound) throw error;
+  }
+  if (await Deno.lstat(target).then(() => true, () => false)) return false;
+  await Deno.rename(tmp, target);
+  return true;
+}
+
+/** Whether two files hold the same bytes. */
+async function sameContent(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([Deno.stat(a), Deno.stat(b)]);
+  if (sa.size !== sb.size) return false;
+  using fa = await Deno.open(a);
+  using fb = await Deno.open(b);
+  const ba = new Uint8Array(1024 * 1024);
+  const bb = new Uint8Array(1024 * 1024);
+  for (let at = 0; at < sa.size; at += ba.length) {
+    const n = readAt(fa, at, ba);
+    if (readAt(fb, at, bb) !== n) return false;
+    for (let i = 0; i < n; i++) if (ba[i] !== bb[i]) return false;
+  }
+  return true;
+}
 
 class FileOutput implements Output {
   readonly #config: FileOutputConfig;
@@ -35,8 +80,24 @@ class FileOutput implements Output {
     this.#config = config;
   }
 
+  /** Where a key goes: under `path`, never outside it. */
+  #target(key: string): string {
+    const root = resolve(this.#config.path);
+    const target = resolve(root, key);
+    const why = unsafeKey(key);
+    if (why || !target.startsWith(root + "/")) {
+      throw new Error(`Cannot write "${key}" under "${root}": ${why ?? "it leaves the directory"}`);
+    }
+    return target;
+  }
+
   async send(batch: Batch): Promise<SendResult> {
-    const target = joinPath(this.#config.path, batch.key);
+    let target: string;
+    try {
+      target = this.#target(batch.key);
+    } catch (error) {
+      return { ok: false, error: (error as Error).message };
+    }
     const dir = target.slice(0, target.lastIndexOf("/"));
     const tmp = `${dir}/.${target.slice(dir.length + 1)}.tmp-${Deno.pid}-${tmpCounter++}`;
     try {
@@ -60,11 +121,20 @@ class FileOutput implements Output {
           file.close();
         }
       }
-      await Deno.rename(tmp, target);
-      return { ok: true, detail: target };
+      // Never over a file this batch did not write: the name goes to the next free suffix.
+      for (let taken = 0; taken < MAX_SUFFIXES; taken++) {
+        if (await createOnly(tmp, target)) return { ok: true, detail: target };
+        if (await sameContent(tmp, target)) {
+          return { ok: true, detail: `${target} (written before)` };
+        }
+        if (!batch.nextKey) break;
+        target = this.#target(await batch.nextKey());
+      }
+      return { ok: false, error: `Cannot write "${target}": the name is taken` };
     } catch (error) {
-      await Deno.remove(tmp).catch(() => {});
       return { ok: false, error: `Cannot write "${target}": ${(error as Error).message}` };
+    } finally {
+      await Deno.remove(tmp).catch(() => {});
     }
   }
 
@@ -107,4 +177,8 @@ export const fileOutput = definePlugin({
   defaultEvents: ["hits"],
   batchOptions: batchOptionsOf,
   create: (config) => new FileOutput(config),
+  destination: (config, name) =>
+    `file:${resolve(config.path)}/${
+      withExtension(config.key.replaceAll("{output}", name), config.format, config.compression)
+    }`,
 });

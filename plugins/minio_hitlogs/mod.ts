@@ -9,9 +9,18 @@
 import http from "node:http";
 import https from "node:https";
 import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import type { Client } from "minio";
 import { z } from "zod";
-import { batchBody, batchOptionsOf, batchShape, bodyStream, contentType } from "../../src/batch.ts";
+import {
+  batchBody,
+  batchOptionsOf,
+  batchShape,
+  bodyStream,
+  contentType,
+  keySafeHostname,
+  withExtension,
+} from "../../src/batch.ts";
 import { byteSize, duration } from "../../src/config.ts";
 import {
   type Batch,
@@ -104,6 +113,10 @@ export const minioHitlogsSchema = z.strictObject({
 /** A resolved `minio-hitlogs` config. */
 export type MinioHitlogsConfig = z.output<typeof minioHitlogsSchema>;
 
+const decoder = new TextDecoder();
+/** Names tried past a taken one before an upload fails. */
+const MAX_SUFFIXES = 1000;
+
 /** HTTP statuses of S3 error codes, for servers whose error has no status attached. */
 const S3_STATUS: Record<string, number> = {
   AccessDenied: 403,
@@ -125,6 +138,8 @@ interface Attempt {
   progress(): void;
   /** The last HTTP status seen. */
   status(): number | undefined;
+  /** The start of the last 5xx answer's body. */
+  errorBody(): string;
   /** Rejects when the attempt is aborted. */
   aborted: Promise<never>;
   close(): void;
@@ -167,6 +182,7 @@ class MinioHitlogs implements Output {
       })
       : new http.Agent({ keepAlive: true });
     let lastStatus: number | undefined;
+    let errorBody = "";
     const base = secure ? https : http;
     const transport = {
       request(options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void) {
@@ -174,6 +190,14 @@ class MinioHitlogs implements Output {
         req.on("response", (res) => {
           lastStatus = res.statusCode;
           attempt.progress();
+          // The client reads no body of a 5xx ("Retryable HTTP status: 500"): keep its start,
+          // for the S3 error code and message in it.
+          if ((res.statusCode ?? 0) >= 500) {
+            errorBody = "";
+            res.on("data", (chunk: Uint8Array) => {
+              if (errorBody.length < 4096) errorBody += decoder.decode(chunk);
+            });
+          }
         });
         return req;
       },
@@ -210,6 +234,7 @@ class MinioHitlogs implements Output {
         timer = setTimeout(() => abort(`no progress for ${timeout / 1000}s (timeout)`), timeout);
       },
       status: () => lastStatus,
+      errorBody: () => errorBody,
       aborted,
       close() {
         clearTimeout(timer);
@@ -221,8 +246,21 @@ class MinioHitlogs implements Output {
     return attempt;
   }
 
-  #describe(error: unknown, status: number | undefined): { message: string; status?: number } {
+  #describe(error: unknown, attempt: Attempt): { message: string; status?: number } {
+    const status = attempt.status();
     const e = error as { code?: string; message?: string; cause?: unknown };
+    const retryable = /Retryable HTTP status: (\d+)/.exec(e.message ?? "");
+    if (retryable) {
+      // A 5xx: its code and message are in the body the client did not read.
+      const body = attempt.errorBody();
+      const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1];
+      const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1];
+      const http = Number(retryable[1]);
+      return {
+        message: `${http} ${code ?? "server error"}${message ? `: ${message}` : ""}`,
+        status: http,
+      };
+    }
     const code = e.code ?? (e.cause as { code?: string } | undefined)?.code;
     if (code && /^[A-Z][A-Za-z]+$/.test(code)) {
       const http = status ?? S3_STATUS[code];
@@ -250,39 +288,117 @@ class MinioHitlogs implements Output {
   }
 
   /**
-   * Uploads one object from its body chunks, through one reused part buffer: a body that fits in
-   * one part goes as a single PUT, a larger one as a multipart upload, a part at a time. Memory
-   * stays at one part whatever the size of the object.
+   * Uploads one batch under its key, or, when another writer's object has that name, under the
+   * next free one (`batch.nextKey()`): an upload never replaces an object it did not write. An
+   * object already there with the ETag this body gives is this batch's own earlier upload.
+   *
+   * @param conditional Create only (`If-None-Match: *`): for batches, not for test objects.
    */
   async #upload(
-    key: string,
-    body: AsyncIterable<Uint8Array>,
+    target: { readonly key: string; nextKey?(): Promise<string> },
+    body: () => AsyncIterable<Uint8Array>,
     signal: AbortSignal,
+    conditional = true,
   ): Promise<SendResult> {
     const { bucket } = this.#config;
     const attempt = await this.#attempt(signal);
-    const meta: Record<string, string> = {
+    const race = <T>(p: Promise<T>) => Promise.race([p, attempt.aborted]);
+    try {
+      await race(this.#ensureBucket(attempt));
+      for (let taken = 0; taken < MAX_SUFFIXES; taken++) {
+        const key = target.key;
+        const put = await this.#put(attempt, key, body(), conditional);
+        if (put.ok) {
+          return {
+            ok: true,
+            status: attempt.status() ?? 200,
+            detail: `${bucket}/${key}${put.parts > 0 ? ` (${put.parts} parts)` : ""} ${put.etag}`
+              .trim(),
+          };
+        }
+        // The name is taken: by this batch's own earlier upload, or by another writer.
+        const stat = await race(attempt.client.statObject(bucket, key)).catch((error) => {
+          if ((error as { code?: string }).code === "NotFound") return undefined;
+          throw error;
+        });
+        if (!stat) continue; // gone again meanwhile: try the same name
+        const mine = await this.#etagOf(body());
+        if (stat.etag.replace(/"/g, "").toLowerCase() === mine) {
+          return {
+            ok: true,
+            status: 200,
+            detail: `${bucket}/${key} ${mine} (uploaded before)`,
+          };
+        }
+        if (!target.nextKey) break;
+        const next = await target.nextKey();
+        this.#context.logger.warn(
+          `Object "${key}" in bucket "${bucket}" was written by another writer: uploading as "${next}"`,
+          { output: this.#context.name },
+        );
+      }
+      return {
+        ok: false,
+        error:
+          `Cannot upload object "${target.key}" to bucket "${bucket}" at ${this.#config.endpoint}: the name is taken`,
+      };
+    } catch (error) {
+      const { message, status } = this.#describe(error, attempt);
+      const code = (error as { code?: string }).code;
+      const hint = code === "NoSuchBucket"
+        ? `bucket "${bucket}" does not exist (${message}); create it or set create_bucket: true`
+        : message;
+      return {
+        ok: false,
+        status,
+        error:
+          `Cannot upload object "${target.key}" to bucket "${bucket}" at ${this.#config.endpoint}: ${hint}`,
+      };
+    } finally {
+      attempt.close();
+    }
+  }
+
+  /**
+   * Puts one object from its body chunks, through one reused part buffer: a body smaller than a
+   * part goes as a single PUT, a larger one as a multipart upload, a part at a time. Memory stays
+   * at one part whatever the size of the object.
+   *
+   * @returns `ok: false` when `conditional` and the name is taken.
+   */
+  async #put(
+    attempt: Attempt,
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    conditional: boolean,
+  ): Promise<{ ok: true; etag: string; parts: number } | { ok: false }> {
+    const { bucket } = this.#config;
+    const client = attempt.client;
+    const race = <T>(p: Promise<T>) => Promise.race([p, attempt.aborted]);
+    const headers: Record<string, string> = {
       "Content-Type": key.endsWith(".gz")
         ? "application/gzip"
         : contentType(key.endsWith(".jsonl") ? "jsonl" : "json"),
     };
+    const createOnly: Record<string, string> = conditional ? { "If-None-Match": "*" } : {};
     const partSize = this.#config.part_size;
     this.#part ??= new Uint8Array(partSize);
     const part = this.#part;
-    const race = <T>(p: Promise<T>) => Promise.race([p, attempt.aborted]);
     const view = (n: number) => Buffer.from(part.buffer, part.byteOffset, n);
+    const taken = (error: unknown) => (error as { code?: string }).code === "PreconditionFailed";
     let uploadId: string | undefined;
     const etags: Array<{ part: number; etag: string }> = [];
     try {
-      await race(this.#ensureBucket(attempt));
-      const client = attempt.client;
       let filled = 0;
       const flushPart = async () => {
         if (uploadId === undefined) {
+          // Stores ignore If-None-Match on multipart uploads or honour it only at the end:
+          // look first.
+          if (conditional && await this.#exists(attempt, key)) return false;
           // A replay after a crash may find the upload it began: start it over.
           const stale = await race(client.findUploadId(bucket, key));
           if (stale) await race(client.abortMultipartUpload(bucket, key, stale));
-          uploadId = await race(client.initiateNewMultipartUpload(bucket, key, meta));
+          uploadId = await race(client.initiateNewMultipartUpload(bucket, key, headers));
         }
         const number = etags.length + 1;
         const { etag } = await race(client.uploadPart({
@@ -295,6 +411,7 @@ class MinioHitlogs implements Output {
         etags.push({ part: number, etag });
         filled = 0;
         attempt.progress();
+        return true;
       };
       for await (const chunk of body) {
         attempt.progress();
@@ -304,52 +421,124 @@ class MinioHitlogs implements Output {
           part.set(chunk.subarray(at, at + n), filled);
           filled += n;
           at += n;
-          if (filled === partSize) await flushPart();
+          if (filled === partSize && !await flushPart()) return { ok: false };
         }
       }
-      let etag: string;
       if (uploadId === undefined) {
-        etag = (await race(client.putObject(bucket, key, view(filled), filled, meta))).etag;
-      } else {
-        if (filled > 0) await flushPart();
-        etag = (await race(client.completeMultipartUpload(bucket, key, uploadId, etags))).etag;
+        try {
+          const put = await race(
+            client.putObject(bucket, key, view(filled), filled, { ...headers, ...createOnly }),
+          );
+          return { ok: true, etag: put.etag ?? "", parts: 0 };
+        } catch (error) {
+          if (conditional && taken(error)) return { ok: false };
+          throw error;
+        }
       }
-      return {
-        ok: true,
-        status: attempt.status() ?? 200,
-        detail: `${bucket}/${key}${etags.length > 0 ? ` (${etags.length} parts)` : ""} ${
-          etag ?? ""
-        }`
-          .trim(),
-      };
-    } catch (error) {
-      const { message, status } = this.#describe(error, attempt.status());
-      const code = (error as { code?: string }).code;
-      const hint = code === "NoSuchBucket"
-        ? `bucket "${bucket}" does not exist (${message}); create it or set create_bucket: true`
-        : message;
-      return {
-        ok: false,
-        status,
-        error:
-          `Cannot upload object "${key}" to bucket "${bucket}" at ${this.#config.endpoint}: ${hint}`,
-      };
+      if (filled > 0) await flushPart();
+      if (conditional && await this.#exists(attempt, key)) return { ok: false };
+      try {
+        const etag = await race(this.#complete(client, key, uploadId, etags, createOnly));
+        uploadId = undefined;
+        return { ok: true, etag, parts: etags.length };
+      } catch (error) {
+        if (conditional && taken(error)) return { ok: false };
+        throw error;
+      }
     } finally {
-      attempt.close();
+      if (uploadId !== undefined) {
+        // Given up or taken: the parts go.
+        await race(client.abortMultipartUpload(bucket, key, uploadId)).catch(() => {});
+      }
     }
   }
 
-  send(batch: Batch, signal: AbortSignal): Promise<SendResult> {
+  /** Completes a multipart upload, with `headers` (If-None-Match where the store takes it). */
+  async #complete(
+    client: Client,
+    key: string,
+    uploadId: string,
+    etags: Array<{ part: number; etag: string }>,
+    headers: Record<string, string>,
+  ): Promise<string> {
+    const parts = etags.map((e) =>
+      `<Part><PartNumber>${e.part}</PartNumber><ETag>${e.etag}</ETag></Part>`
+    ).join("");
+    const payload =
+      `<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${parts}</CompleteMultipartUpload>`;
+    const response = await client.makeRequestAsync({
+      method: "POST",
+      bucketName: this.#config.bucket,
+      objectName: key,
+      query: `uploadId=${encodeURIComponent(uploadId)}`,
+      headers,
+    }, payload);
+    let text = "";
+    for await (const chunk of response) text += decoder.decode(chunk as Uint8Array);
+    // An error can come with status 200 here (S3 sends it in the body).
+    const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1];
+    if (code) throw Object.assign(new Error(code), { code });
+    return /<ETag>"?([^<"]*)"?<\/ETag>/.exec(text)?.[1] ?? "";
+  }
+
+  async #exists(attempt: Attempt, key: string): Promise<boolean> {
+    try {
+      await Promise.race([
+        attempt.client.statObject(this.#config.bucket, key),
+        attempt.aborted,
+      ]);
+      return true;
+    } catch (error) {
+      if ((error as { code?: string }).code === "NotFound") return false;
+      throw error;
+    }
+  }
+
+  /**
+   * The ETag an upload of this body gets from S3: the MD5 of a single PUT, or the MD5 of the
+   * parts' MD5s and their count for a multipart upload of `part_size` parts.
+   */
+  async #etagOf(body: AsyncIterable<Uint8Array>): Promise<string> {
+    const partSize = this.#config.part_size;
+    const digests: Uint8Array[] = [];
+    let hash = createHash("md5");
+    let filled = 0;
+    for await (const chunk of body) {
+      for (let at = 0; at < chunk.length;) {
+        const n = Math.min(chunk.length - at, partSize - filled);
+        hash.update(chunk.subarray(at, at + n));
+        filled += n;
+        at += n;
+        if (filled === partSize) {
+          digests.push(hash.digest());
+          hash = createHash("md5");
+          filled = 0;
+        }
+      }
+    }
+    if (digests.length === 0) return hash.digest("hex");
+    if (filled > 0) digests.push(hash.digest());
+    const whole = createHash("md5");
+    for (const digest of digests) whole.update(digest);
+    return `${whole.digest("hex")}-${digests.length}`;
+  }
+
+  #body(batch: Batch): AsyncIterable<Uint8Array> {
     const { format, compression } = this.#config;
-    const body = compression === "none"
+    return compression === "none"
       ? batchBody(batch, format, true)
       : bodyStream(batchBody(batch, format), compression);
-    return this.#upload(batch.key, body, signal);
+  }
+
+  send(batch: Batch, signal: AbortSignal): Promise<SendResult> {
+    return this.#upload(batch, () => this.#body(batch), signal);
   }
 
   async test(signal: AbortSignal): Promise<SendResult> {
     const now = this.#context.clock.now();
-    const key = `hitship-test/${this.#context.hostname}-${Math.floor(now / 1000)}.json`;
+    const key = `hitship-test/${keySafeHostname(this.#context.hostname)}-${
+      Math.floor(now / 1000)
+    }.json`;
     const body = new TextEncoder().encode(
       JSON.stringify({
         summary: "[Test message] hitship can write to this bucket",
@@ -359,11 +548,12 @@ class MinioHitlogs implements Output {
       }) + "\n",
     );
     return await this.#upload(
-      key,
-      (async function* () {
+      { key },
+      async function* () {
         yield body;
-      })(),
+      },
       signal,
+      false,
     );
   }
 }
@@ -377,4 +567,14 @@ export const minioHitlogsOutput = definePlugin({
   defaultEvents: ["hits"],
   batchOptions: batchOptionsOf,
   create: (config, context) => new MinioHitlogs(config, context),
+  destination(config, name) {
+    const [, scheme, host, port] = ENDPOINT.exec(config.endpoint)!;
+    const where = `${scheme}://${host!.toLowerCase()}:${port ?? (scheme === "https" ? 443 : 80)}`;
+    const key = withExtension(
+      config.key.replaceAll("{output}", name),
+      config.format,
+      config.compression,
+    );
+    return `s3:${where}/${config.bucket}/${key}`;
+  },
 });
