@@ -240,7 +240,7 @@ async function runCommand(
       snapshot: () => engine.status.snapshot(),
       alive: () => !stopping && !engine.draining,
       ready: () => !stopping && !engine.draining && engine.runners.some((r) => !r.disabled),
-    })
+    }, logger)
     : undefined;
   const reading = new AbortController();
   let signals = 0;

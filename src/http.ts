@@ -6,6 +6,8 @@
  */
 import process from "node:process";
 import type { StatusDocument } from "./status.ts";
+import { type BoundedServer, serveBounded } from "./http_server.ts";
+import type { Logger } from "./log.ts";
 
 /** What the endpoint needs to know about the running sidecar. */
 export interface HttpSource {
@@ -136,32 +138,37 @@ export function metricsText(status: StatusDocument): string {
 
 /**
  * Serves `/health` (200 while the input is read, 503 while draining), `/ready` (200 when hits can
- * be taken and delivered) and `/metrics`.
+ * be taken and delivered) and `/metrics`, with the bounds of {@linkcode serveBounded}: an error in
+ * the endpoint never stops shipping.
  *
  * @param listen `host:port`, e.g. `127.0.0.1:9464`.
  */
-export function serveHttp(listen: string, source: HttpSource): Deno.HttpServer {
+export function serveHttp(listen: string, source: HttpSource, logger?: Logger): BoundedServer {
   const colon = listen.lastIndexOf(":");
   const hostname = listen.slice(0, colon).replace(/^\[|\]$/g, "");
   const port = Number(listen.slice(colon + 1));
-  return Deno.serve({ hostname, port, onListen: () => {} }, (request) => {
-    const path = new URL(request.url).pathname;
-    const json = (status: number, body: unknown) =>
-      new Response(JSON.stringify(body) + "\n", {
-        status,
-        headers: { "content-type": "application/json" },
-      });
-    switch (path) {
-      case "/health":
-        return source.alive() ? json(200, { status: "ok" }) : json(503, { status: "draining" });
-      case "/ready":
-        return source.ready() ? json(200, { status: "ready" }) : json(503, { status: "not ready" });
-      case "/metrics":
-        return new Response(metricsText(source.snapshot()), {
-          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-        });
-      default:
-        return json(404, { error: `No such endpoint "${path}": try /health, /ready or /metrics` });
-    }
+  const json = (status: number, body: unknown) => ({
+    status,
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
   });
+  return serveBounded(
+    { hostname, port, paths: ["/health", "/ready", "/metrics"], logger },
+    ({ path }) => {
+      switch (path) {
+        case "/health":
+          return source.alive() ? json(200, { status: "ok" }) : json(503, { status: "draining" });
+        case "/ready":
+          return source.ready()
+            ? json(200, { status: "ready" })
+            : json(503, { status: "not ready" });
+        default:
+          return {
+            status: 200,
+            body: metricsText(source.snapshot()),
+            headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+          };
+      }
+    },
+  );
 }

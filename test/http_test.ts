@@ -89,3 +89,68 @@ outputs:
   const out = await child.output();
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
 });
+
+Deno.test("http: 1,100 idle connections at ulimit -n 128 neither kill the sidecar nor stop shipping", async () => {
+  const { MOD, RUN_PERMISSIONS, statusIn, until } = await import("./helpers.ts");
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+http: { listen: "127.0.0.1:${port}" }
+outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 50 }]
+`,
+  );
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      'ulimit -n 128 && exec "$@"',
+      "bash",
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      ...RUN_PERMISSIONS,
+      MOD,
+      "run",
+      "--config",
+      config,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const base = `http://127.0.0.1:${port}`;
+  assert.equal((await get(`${base}/health`)).status, 200);
+  const flood: Deno.Conn[] = [];
+  for (let i = 0; i < 1100; i++) {
+    try {
+      flood.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    } catch {
+      break; // the backlog is full: the server is not taking more
+    }
+  }
+  assert.ok(flood.length >= 64, `${flood.length} connections opened`);
+  // Shipping goes on meanwhile.
+  const { text, hits } = mixedInput(200, 0);
+  await writer.write(new TextEncoder().encode(text));
+  await until(
+    "200 delivered",
+    async () => (await statusIn(`${dir}/data`))?.outputs?.local?.delivered_hits === 200,
+  );
+  for (const conn of flood) conn.close();
+  // The endpoint answers again once the idle connections are gone.
+  let status = 0;
+  for (let i = 0; i < 100 && status !== 200; i++) {
+    status = await fetch(`${base}/health`).then(async (r) => {
+      await r.body?.cancel();
+      return r.status;
+    }, () => 0);
+    if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(status, 200);
+  await writer.close();
+  const out = await child.output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.equal(hits.length, 200);
+});
