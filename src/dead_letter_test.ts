@@ -35,3 +35,22 @@ Deno.test("DeadLetter cuts a huge line and says so", async () => {
   assert.equal(record.raw.length, 64 * 1024);
   assert.equal(record.truncated, true);
 });
+
+Deno.test("DeadLetter drops, counts and warns once when it cannot write; it never throws", async () => {
+  const { memoryLogger } = await import("./log.ts");
+  const dir = await Deno.makeTempDir();
+  const logger = memoryLogger();
+  const letters = new DeadLetter(`${dir}/missing`, 1024, () => 0, logger);
+  for (let i = 0; i < 3; i++) {
+    letters.add(i + 1, "bad", enc.encode("x"));
+    await letters.flush();
+  }
+  assert.equal(letters.dropped, 3);
+  assert.equal(logger.records.filter((r) => r.level === "warn").length, 1);
+  await Deno.mkdir(`${dir}/missing`);
+  letters.add(4, "bad", enc.encode("y"));
+  await letters.flush();
+  assert.equal(letters.dropped, 3);
+  assert.equal(JSON.parse(await Deno.readTextFile(letters.path)).line, 4);
+  assert.match(logger.records.at(-1)!.msg, /written again/);
+});

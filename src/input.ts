@@ -357,6 +357,7 @@ export class Ingester {
     await this.#append(valid, checkpoint, raw, rawCount, raw ? this.#regionEnds : undefined);
     input.hits += valid.length + rawCount;
     await this.#o.deadLetter.flush();
+    input.dead_letters_dropped = this.#o.deadLetter.dropped;
     this.#o.status.journal.bytes = this.#o.journal.bytes;
     this.#o.status.journal.segments = this.#o.journal.segmentCount;
     this.#o.status.changed();

@@ -151,7 +151,12 @@ export class Engine {
       journal,
       status,
       logger,
-      deadLetter: new DeadLetter(config.data_dir, config.dead_letter_max_bytes, () => clock.now()),
+      deadLetter: new DeadLetter(
+        config.data_dir,
+        config.dead_letter_max_bytes,
+        () => clock.now(),
+        logger,
+      ),
       maxLineBytes: config.input.max_line_bytes,
       maxJournalBytes: config.max_journal_bytes,
       makeRoom: () => this.makeRoom(),
@@ -484,7 +489,13 @@ export class Engine {
     await this.#reporting;
     const undelivered: DrainResult["undelivered"] = {};
     for (const runner of this.runners) {
-      await runner.save();
+      await runner.save().catch((error) => {
+        // A full disk: the last saved state stands; what was delivered since is sent again.
+        this.logger.error(
+          `Cannot save the state of output "${runner.name}": ${(error as Error).message}`,
+          { output: runner.name },
+        );
+      });
       await runner.output.close?.();
       const hits = runner.pendingHits();
       const state = runner.status.state;
@@ -624,7 +635,15 @@ export class OutputRunner {
     if (!this.#config.enabled) this.#turnOff("config");
     else if (this.#state.disabled === "config") this.#turnOn();
     this.#refresh();
-    await this.save();
+    try {
+      await this.save();
+    } catch (error) {
+      // A full disk at start: the state is saved again with the first batch; start anyway.
+      this.#engine.logger.warn(
+        `Cannot save the state of output "${this.name}" now: ${(error as Error).message}`,
+        { output: this.name },
+      );
+    }
     await this.applyRequest();
   }
 

@@ -39,6 +39,8 @@ export interface InputStatus {
   offset: number;
   paused: boolean;
   truncations: number;
+  /** Rejected lines the dead-letter file could not take (a full disk). */
+  dead_letters_dropped: number;
 }
 
 /** The status file's content. */
@@ -106,6 +108,7 @@ export class StatusBoard {
       offset: 0,
       paused: false,
       truncations: 0,
+      dead_letters_dropped: 0,
     };
   }
 

@@ -84,3 +84,84 @@ outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 10, key: fixed.
     "fixed.json",
   ]);
 });
+
+/** Mounts a tmpfs of `size` at `dir/name` for the duration of `body` (the tests run as root). */
+async function withTmpfs(dir: string, size: string, body: (mount: string) => Promise<void>) {
+  const mount = `${dir}/tmpfs`;
+  await Deno.mkdir(mount);
+  const mounted = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", mount],
+    stderr: "piped",
+  }).output();
+  assert.ok(mounted.success, `cannot mount a tmpfs: ${dec.decode(mounted.stderr)}`);
+  try {
+    await body(mount);
+  } finally {
+    await new Deno.Command("umount", { args: ["-l", mount] }).output();
+  }
+}
+
+/** Fills the file system of `path` to the last byte. */
+async function fill(path: string): Promise<void> {
+  const file = await Deno.open(path, { write: true, create: true });
+  const chunk = new Uint8Array(4096);
+  try {
+    for (;;) await file.write(chunk);
+  } catch {
+    // full
+  } finally {
+    file.close();
+  }
+}
+
+Deno.test("full disk: dead letters that cannot be written are dropped and counted, never a crash; hits wait and resume", async () => {
+  const dir = await Deno.makeTempDir();
+  await withTmpfs(dir, "2m", async (mount) => {
+    const config = await writeConfig(
+      dir,
+      `data_dir: ${mount}/data
+status_file: ${dir}/status.json
+outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 10 }]
+`,
+    );
+    const child = spawnCli(["run", "--config", config]);
+    const writer = child.stdin.getWriter();
+    const send = (lines: string[]) => writer.write(enc.encode(lines.join("\n") + "\n"));
+    await until("started", async () => (await statusIn(dir)) !== undefined);
+    await fill(`${mount}/filler`);
+    const bad = Array.from({ length: 20 }, (_, i) => `not a hit ${i}`);
+    await send(bad);
+    await until("rejected and dropped", async () => {
+      const s = await statusIn(dir);
+      return s?.input?.rejected === 20 && s.input.dead_letters_dropped === 20;
+    });
+    const sent = hitsFrom(0, 30);
+    await send(sent);
+    await until("paused on the full disk", async () => (await statusIn(dir))?.input?.paused);
+    await Deno.remove(`${mount}/filler`);
+    await until("all read", async () => (await statusIn(dir))?.input?.hits === 30);
+    await send(["still not a hit"]);
+    await writer.close();
+    const out = await child.output();
+    const stderr = dec.decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.match(
+      stderr,
+      /Cannot write the dead-letter file: rejected lines are counted but not kept/,
+    );
+    assert.match(stderr, /The dead-letter file is written again/);
+    const { readExports } = await import("./helpers.ts");
+    assert.deepEqual(await readExports(`${dir}/out`), sent.map((h) => JSON.parse(h)));
+    const letters = await Deno.readTextFile(`${mount}/data/dead-letter.ndjson`);
+    assert.deepEqual(letters.trim().split("\n").map((l) => JSON.parse(l).raw), ["still not a hit"]);
+
+    // A restart on a full disk does not crash either.
+    await fill(`${mount}/filler`);
+    const many = Array.from({ length: 2000 }, (_, i) => `not a hit either ${i}`);
+    const again = await runCli(["run", "--config", config], { stdin: many.join("\n") + "\n" });
+    assert.equal(again.code, 0, again.stderr);
+    const s = await statusIn(dir);
+    assert.equal(s.input.rejected, 2000);
+    assert.ok(s.input.dead_letters_dropped > 0, `${s.input.dead_letters_dropped} dropped`);
+  });
+});
