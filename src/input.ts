@@ -147,6 +147,8 @@ export interface IngesterOptions {
    * no output that is on needs. Resolves true when it freed one.
    */
   makeRoom?: () => Promise<boolean>;
+  /** Called when the input goes on after it waited for room. */
+  onResume?: () => void;
 }
 
 const BOM = [0xef, 0xbb, 0xbf];
@@ -433,6 +435,7 @@ export class Ingester {
     }
     if (status.input.paused) {
       status.input.paused = false;
+      this.#o.onResume?.();
       logger.info("Reading resumes");
       await status.stateChanged();
     }

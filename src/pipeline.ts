@@ -133,6 +133,7 @@ export class Engine {
   #reporting: Promise<void> = Promise.resolve();
   #applying = false;
   #lock: DataDirLock | undefined;
+  #full = false;
 
   private constructor(
     config: Config,
@@ -160,6 +161,9 @@ export class Engine {
       maxLineBytes: config.input.max_line_bytes,
       maxJournalBytes: config.max_journal_bytes,
       makeRoom: () => this.makeRoom(),
+      onResume: () => {
+        this.#full = false;
+      },
     });
     this.#watchHits();
     status.onSnapshot(() => {
@@ -393,6 +397,11 @@ export class Engine {
     }
   }
 
+  /** True while the input waits for room in the journal or on the disk. */
+  get full(): boolean {
+    return this.#full;
+  }
+
   /** True once the engine drains or stops. */
   get draining(): boolean {
     return this.#draining;
@@ -433,7 +442,13 @@ export class Engine {
     const oldest = journal.oldest;
     if (oldest.end.offset <= oldest.start.offset) return false; // nothing in it
     const holders = this.runners.filter((r) => r.needs(oldest.start.offset, oldest.end.offset));
-    if (holders.some((r) => !r.disabled)) return false; // an output that is on is behind
+    if (holders.some((r) => !r.disabled)) {
+      // An output that is on is behind: it cuts its batch now rather than wait for the
+      // interval, which the full journal would not let end.
+      this.#full = true;
+      this.pokeAll();
+      return false;
+    }
     if (oldest.active) {
       try {
         journal.roll();
@@ -1296,7 +1311,9 @@ export class OutputRunner {
           else this.#skipTo(stopAt);
           return true;
         }
-        if (count > 0 && (this.#draining || clock.now() - firstAt >= interval)) {
+        if (
+          count > 0 && (this.#draining || this.#engine.full || clock.now() - firstAt >= interval)
+        ) {
           await this.#cut(count, raw, to);
           return true;
         }

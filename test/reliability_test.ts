@@ -165,3 +165,33 @@ outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 10 }]
     assert.ok(s.input.dead_letters_dropped > 0, `${s.input.dead_letters_dropped} dropped`);
   });
 });
+
+Deno.test("full disk: a data_dir filled by the active journal segment rolls it once outputs have passed it; reading resumes", async () => {
+  const dir = await Deno.makeTempDir();
+  await withTmpfs(dir, "4m", async (mount) => {
+    const config = await writeConfig(
+      dir,
+      `data_dir: ${mount}/data
+status_file: ${dir}/status.json
+outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 500 }]
+`,
+    );
+    const sent = hitsFrom(0, 12_000); // about 6.6 MB through a 4 MiB disk, in one segment
+    const child = spawnCli(["run", "--config", config]);
+    const writer = child.stdin.getWriter();
+    const writing = writer.write(enc.encode(sent.join("\n") + "\n")).then(() => writer.close());
+    writing.catch(() => {}); // a broken pipe when the test kills it
+    const failed = async (error: Error) => {
+      child.kill("SIGKILL");
+      const out = await child.output();
+      throw new Error(`${error.message}\n${dec.decode(out.stderr).slice(-2000)}`);
+    };
+    await until("all read", async () => (await statusIn(dir))?.input?.hits === 12_000, 600)
+      .catch(failed);
+    await writing;
+    const out = await child.output();
+    assert.equal(out.code, 0, dec.decode(out.stderr));
+    const { readExports } = await import("./helpers.ts");
+    assert.deepEqual(await readExports(`${dir}/out`), sent.map((h) => JSON.parse(h)));
+  });
+});
