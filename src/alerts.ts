@@ -13,11 +13,11 @@ import type { SystemEvent } from "./plugin.ts";
 export const alertSchema = z.strictObject({
   name: z.string().min(1).meta({ description: "Name of the alert", examples: ["sqli-burst"] }),
   filter: filterSchema.optional(),
-  threshold: z.int().positive().meta({
+  threshold: z.int().positive().max(1_000_000_000).meta({
     description: "The alert fires when more than this many matching hits arrive within `period`",
     examples: [100],
   }),
-  period: duration().meta({ description: "The sliding period", examples: ["1m"] }),
+  period: duration({ min: 1000 }).meta({ description: "The sliding period", examples: ["1m"] }),
 }).meta({ description: "A threshold alert" });
 
 /** A resolved alert config. */

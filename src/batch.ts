@@ -44,11 +44,11 @@ export const batchShape = {
     description: "Hits are exported this long after the first hit of a batch",
     examples: ["10m"],
   }),
-  max_hits: z.int().positive().default(100_000).meta({
+  max_hits: z.int().positive().max(100_000_000).default(100_000).meta({
     description: "A batch is exported early when it holds this many hits",
     examples: [100000],
   }),
-  max_bytes: byteSize().prefault("64MiB").meta({
+  max_bytes: byteSize({ min: 1 }).prefault("64MiB").meta({
     description: "A batch is exported early when its hits add up to this many bytes",
     examples: ["64MiB"],
   }),

@@ -30,7 +30,7 @@ export const retrySchema = z.strictObject({
     description: "Intervals between attempts of one batch, cycle after cycle",
     examples: [DEFAULT_RETRY_CYCLES],
   }),
-  then_every: duration().prefault("30m").meta({
+  then_every: duration({ min: 1 }).prefault("30m").meta({
     description: "Interval after the last cycle, until a 2xx or auto-disable",
     examples: ["30m"],
   }),
@@ -42,11 +42,11 @@ export const autoDisableSchema = z.strictObject({
     description: "Share of failed requests in the window that disables the output",
     examples: [0.6],
   }),
-  window: duration().prefault("12h").meta({
+  window: duration({ min: 1000 }).prefault("12h").meta({
     description: "Sliding window over which requests are counted",
     examples: ["12h"],
   }),
-  min_requests: z.int().positive().default(10).meta({
+  min_requests: z.int().positive().max(1_000_000_000).default(10).meta({
     description: "Requests in the window before the ratio counts",
     examples: [10],
   }),
@@ -78,7 +78,7 @@ export const commonOutputShape = {
 };
 
 const inputShared = {
-  max_line_bytes: byteSize().prefault(1024 * 1024).meta({
+  max_line_bytes: byteSize({ min: 1024, max: 64 * 1024 * 1024 }).prefault(1024 * 1024).meta({
     description: "A longer line is rejected",
     examples: ["1MiB"],
   }),
@@ -102,7 +102,7 @@ export const inputSchema = z.discriminatedUnion("type", [
     follow: z.boolean().default(true).meta({
       description: "Keep following appends; false reads to the end, flushes and exits",
     }),
-    poll_interval: duration().prefault("250ms").meta({
+    poll_interval: duration({ min: 10, max: 3_600_000 }).prefault("250ms").meta({
       description: "How often the file is checked for appends and rotation",
     }),
     ...inputShared,
@@ -131,23 +131,23 @@ function topLevelShape(outputs: z.ZodType) {
     }).optional().meta({ description: "Optional HTTP endpoint for probes and metrics" }),
     retry: retrySchema.prefault({}),
     auto_disable: autoDisableSchema.prefault({}),
-    max_journal_bytes: byteSize().prefault("1GiB").meta({
+    max_journal_bytes: byteSize({ min: 2048 }).prefault("1GiB").meta({
       description: "Journal size at which the input pauses until outputs catch up",
     }),
-    journal_segment_bytes: byteSize().prefault("64MiB").meta({
+    journal_segment_bytes: byteSize({ min: 1024, max: 1024 ** 3 }).prefault("64MiB").meta({
       description: "Size at which a journal segment is closed and a new one begun",
     }),
     journal_direct_io: z.boolean().default(true).meta({
       description:
         "Read and write the journal with direct I/O (O_DIRECT), past the page cache, where the filesystem allows it; false: through the page cache",
     }),
-    dead_letter_max_bytes: byteSize().prefault("16MiB").meta({
+    dead_letter_max_bytes: byteSize({ min: 4096, max: 1024 ** 3 }).prefault("16MiB").meta({
       description: "Size at which the dead-letter file is rotated (one old file is kept)",
     }),
     alerts: z.array(alertSchema).default([]).meta({
       description: "Threshold alerts, sent to outputs whose `events` include `alerts`",
     }),
-    shutdown_timeout: duration().prefault("25s").meta({
+    shutdown_timeout: duration({ min: 100 }).prefault("25s").meta({
       description: "How long SIGTERM/SIGINT waits for outputs to flush",
     }),
     outputs: outputs,
@@ -322,7 +322,27 @@ export function parseConfig(text: string, file: string, options: LoadOptions): C
   });
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const value = doc.toJS() ?? {};
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (error) {
+    // An alias bomb (aliases of aliases, expanding without bound) or a broken alias.
+    let place: Node | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        place = node;
+        return visit.BREAK;
+      },
+    });
+    const { line, col } = at(place?.range?.[0] ?? 0);
+    throw new ConfigError([{
+      file,
+      line,
+      col,
+      path: "",
+      message: `cannot expand the YAML aliases: ${(error as Error).message}`,
+    }]);
+  }
   const schema = configSchema(options.plugins);
   const result = schema.safeParse(value, { reportInput: true });
   if (!result.success) {

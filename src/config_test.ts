@@ -194,3 +194,68 @@ Deno.test("parseConfig() rejects keys that leave their place, literal or from ${
     /expected a template using only .*\{output\}, got "\{nope\}"/,
   );
 });
+
+Deno.test("parseConfig() rejects durations a timer cannot hold and zeros that cannot work, with their place", () => {
+  const top = (line: string) =>
+    problems(`${line}\noutputs: [{ name: a, type: file, path: /x }]\n`)[0];
+  assert.equal(
+    top("shutdown_timeout: 30d"),
+    "hitship.yaml:1:19: shutdown_timeout: expected a duration from 100ms to 24d, got 30d",
+  );
+  assert.equal(
+    top("shutdown_timeout: 0s"),
+    "hitship.yaml:1:19: shutdown_timeout: expected a duration from 100ms to 24d, got 0ms",
+  );
+  assert.match(top("max_journal_bytes: 0")!, /1:20: max_journal_bytes: expected a size from 2KiB/);
+  assert.match(
+    top("journal_segment_bytes: 0")!,
+    /journal_segment_bytes: expected a size from 1KiB to 1GiB, got 0/,
+  );
+  assert.match(
+    top("dead_letter_max_bytes: 0")!,
+    /dead_letter_max_bytes: expected a size from 4KiB to 1GiB, got 0/,
+  );
+  assert.match(
+    top("retry: { then_every: 0ms }")!,
+    /retry\.then_every: expected a duration from 1ms to 24d, got 0ms/,
+  );
+  assert.match(
+    top("auto_disable: { window: 0s }")!,
+    /auto_disable\.window: expected a duration from 1s to 24d, got 0ms/,
+  );
+  assert.match(
+    top("input: { type: file, path: /x, poll_interval: 0ms }")!,
+    /input\.poll_interval: expected a duration from 10ms to 1h, got 0ms/,
+  );
+  const output = (fields: string) =>
+    problems(`outputs: [{ name: a, type: file, path: /x, ${fields} }]\n`)[0];
+  assert.match(
+    output("interval: 30d")!,
+    /outputs\[0\]\.interval: expected a duration from 0ms to 24d, got 30d/,
+  );
+  assert.match(output("max_bytes: 0")!, /outputs\[0\]\.max_bytes: expected a size from 1 to/);
+  assert.match(
+    output("retry: { cycles: [[1s, 25d]] }")!,
+    /outputs\[0\]\.retry\.cycles\[0\]\[1\]: expected a duration from 0ms to 24d, got 25d/,
+  );
+  // The node's own schedule, with its 0s, stays valid.
+  parse(
+    "retry: { cycles: [[0s, 1s]] }\noutputs: [{ name: a, type: file, path: /x, interval: 0s }]\n",
+  );
+});
+
+Deno.test("parseConfig() stops a YAML alias bomb with its place", () => {
+  const bomb = [
+    "a: &a [x, x, x, x, x, x, x, x, x, x]",
+    ...Array.from(
+      { length: 8 },
+      (_, i) =>
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${
+          Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(", ")
+        }]`,
+    ),
+    "outputs: [{ name: a, type: file, path: /x }]",
+  ].join("\n");
+  const [problem] = problems(bomb);
+  assert.match(problem!, /^hitship\.yaml:2:\d+: cannot expand the YAML aliases: /);
+});

@@ -47,6 +47,26 @@ function typeOf(s: JsonSchema): string {
   return s.type ?? "any";
 }
 
+/** The bounds of a number, size or duration field, as people write them. */
+function rangeOf(field: JsonSchema): string | undefined {
+  const text = field["x-range"] as string | undefined;
+  if (text) return text;
+  const number = [field, ...(field.anyOf ?? [])].find((s) =>
+    s.type === "integer" || s.type === "number"
+  );
+  if (!number) return undefined;
+  const integer = number.type === "integer";
+  const low = number.minimum !== undefined
+    ? String(number.minimum)
+    : number.exclusiveMinimum !== undefined
+    ? integer ? String((number.exclusiveMinimum as number) + 1) : `above ${number.exclusiveMinimum}`
+    : undefined;
+  const high = number.maximum as number | undefined;
+  if (low === undefined && high === undefined) return undefined;
+  if (high === undefined) return `at least ${low}`;
+  return `${low ?? "up"} to ${high}`;
+}
+
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 const code = (value: unknown) => value === undefined ? "" : `\`${JSON.stringify(value)}\``;
 
@@ -57,7 +77,9 @@ function table(schema: JsonSchema, prefix = "", skip: string[] = []): string[] {
     if (skip.includes(name)) continue;
     const key = `${prefix}${name}`;
     const inner = field.properties ? field : (field.anyOf ?? []).find((a) => a.properties);
-    const description = field.description ?? inner?.description ?? "";
+    const range = rangeOf(field);
+    const description = (field.description ?? inner?.description ?? "") +
+      (range ? ` (${range})` : "");
     rows.push(
       `| \`${key}\`${required.has(name) ? " (required)" : ""} | ${cell(typeOf(field))} | ${
         code(field.default)
@@ -82,8 +104,10 @@ export function configReference(plugins: readonly OutputPlugin[]): string {
     "",
     "Generated from the zod schemas by `deno task docs`; do not edit by hand. Keys are",
     "snake_case; unknown keys are errors. Durations are strings (`500ms`, `10s`, `10m`, `12h`);",
-    "sizes are bytes or strings (`512KiB`, `64MiB`, `1GB`). `${VAR}` and `${VAR:-default}` are",
-    "read from the environment. Editors validate against `config.schema.json`.",
+    "sizes are bytes or strings (`512KiB`, `64MiB`, `1GB`). Every number, duration and size has",
+    "the range given in parentheses, inclusive; durations stop at 24 days, the longest a timer",
+    "holds. `${VAR}` and `${VAR:-default}` are read from the environment. Editors validate against",
+    "`config.schema.json`.",
     "",
     "## Top level",
     "",

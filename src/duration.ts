@@ -81,22 +81,80 @@ export function parseSize(text: string | number): number | undefined {
   return Math.round(Number(match[1]) * SIZE_UNITS[(match[2] ?? "b").toLowerCase()]!);
 }
 
-/** A duration string (`500ms`, `10s`, `10m`, `12h`) in the config, resolved to milliseconds. */
-export function duration() {
+/**
+ * The longest duration hitship takes: timers hold at most 2^31 - 1 ms (about 24.8 days); a
+ * longer one would fire at once.
+ */
+export const MAX_DURATION_MS = 24 * 86_400_000;
+
+/** Formats bytes as the shortest exact size (`64MiB`, `1GiB`, `1000`). */
+export function formatSize(bytes: number): string {
+  for (const [unit, size] of [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
+    if (bytes !== 0 && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return String(bytes);
+}
+
+/** Bounds of a duration or size field, inclusive. */
+export interface Range {
+  min?: number;
+  max?: number;
+}
+
+/**
+ * A duration string (`500ms`, `10s`, `10m`, `12h`) in the config, resolved to milliseconds,
+ * within `range`.
+ *
+ * @param range Bounds in ms. @default 0 to {@linkcode MAX_DURATION_MS}
+ */
+export function duration(range: Range = {}) {
+  const min = range.min ?? 0;
+  const max = Math.min(range.max ?? MAX_DURATION_MS, MAX_DURATION_MS);
+  const bounds = `${formatDuration(min)} to ${formatDuration(max)}`;
   return z.string({ error: "expected a duration such as 500ms, 10s, 10m or 12h" })
     .refine((text) => parseDuration(text) !== undefined, {
       error: "expected a duration such as 500ms, 10s, 10m or 12h",
     })
-    .transform((text) => parseDuration(text)!);
+    .transform((text) => parseDuration(text)!)
+    .check((ctx) => {
+      if (ctx.value < min || ctx.value > max) {
+        ctx.issues.push({
+          code: "custom",
+          input: ctx.value,
+          message: `expected a duration from ${bounds}, got ${formatDuration(ctx.value)}`,
+          params: { plain: true },
+        });
+      }
+    })
+    .meta({ "x-range": bounds });
 }
 
-/** A byte size (`1048576`, `512KiB`, `64MiB`, `1GB`) in the config, resolved to bytes. */
-export function byteSize() {
+/**
+ * A byte size (`1048576`, `512KiB`, `64MiB`, `1GB`) in the config, resolved to bytes, within
+ * `range`.
+ *
+ * @param range Bounds in bytes. @default 0 to 2^53 - 1
+ */
+export function byteSize(range: Range = {}) {
+  const min = range.min ?? 0;
+  const max = range.max ?? Number.MAX_SAFE_INTEGER;
+  const bounds = `${formatSize(min)} to ${formatSize(max)}`;
   return z.union([z.int().nonnegative(), z.string()], {
     error: "expected a size such as 1048576, 512KiB, 64MiB or 1GB",
   })
     .refine((value) => parseSize(value) !== undefined, {
       error: "expected a size such as 1048576, 512KiB, 64MiB or 1GB",
     })
-    .transform((value) => parseSize(value)!);
+    .transform((value) => parseSize(value)!)
+    .check((ctx) => {
+      if (ctx.value < min || ctx.value > max) {
+        ctx.issues.push({
+          code: "custom",
+          input: ctx.value,
+          message: `expected a size from ${bounds}, got ${formatSize(ctx.value)}`,
+          params: { plain: true },
+        });
+      }
+    })
+    .meta({ "x-range": bounds });
 }

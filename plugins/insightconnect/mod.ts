@@ -33,7 +33,7 @@ export const insightconnectSchema = z.strictObject({
     description: "The trigger's API key, sent as X-API-Key (use ${ENV_VAR}); never logged",
     examples: ["${INSIGHTCONNECT_API_KEY}"],
   }),
-  timeout: duration().prefault("15s").meta({
+  timeout: duration({ min: 100 }).prefault("15s").meta({
     description: "A request (connection included) that takes longer fails and is retried",
     examples: ["15s"],
   }),
@@ -42,7 +42,7 @@ export const insightconnectSchema = z.strictObject({
       "more groups them (details.hits)",
     examples: [1],
   }),
-  rate_limit: z.int().positive().optional().meta({
+  rate_limit: z.int().positive().max(1_000_000).optional().meta({
     description: "Requests per minute at most; hits over the limit wait in the journal",
     examples: [60],
   }),

@@ -88,13 +88,11 @@ export const minioHitlogsSchema = z.strictObject({
   create_bucket: z.boolean().default(false).meta({
     description: "Create the bucket when it does not exist",
   }),
-  part_size: byteSize().prefault("8MiB").refine((n) => n >= 5 * 1024 * 1024, {
-    error: "expected at least 5MiB (the S3 minimum part size)",
-  }).meta({
+  part_size: byteSize({ min: 5 * 1024 * 1024, max: 1024 ** 3 }).prefault("8MiB").meta({
     description: "Objects larger than this upload as multipart, a part at a time in memory",
     examples: ["8MiB"],
   }),
-  timeout: duration().prefault("30s").meta({
+  timeout: duration({ min: 1000 }).prefault("30s").meta({
     description: "A request that makes no progress for this long fails (and is retried)",
     examples: ["30s"],
   }),
