@@ -224,3 +224,40 @@ Deno.test("run: with a fast schedule and min_requests: 5 an output is auto-disab
   assert.match(shown.stdout, /soar\s+insightconnect\s+auto_disabled\s+0\s+1\s+5\s+5\s+1\.00/);
   assert.match(shown.stdout, /ops\s+insightconnect\s+active/);
 });
+
+Deno.test("insightconnect: a redirect to another origin is a failed request; the key and the hits never go there", async () => {
+  await using receiver = await startReceiver();
+  await using elsewhere = await startReceiver(); // another origin: another port
+  receiver.behave(() => ({ redirect: elsewhere.url }));
+  const dir = await Deno.makeTempDir();
+  const path = await writeConfig(
+    dir,
+    config(
+      dir,
+      `  - name: soar
+    type: insightconnect
+    api_url: ${receiver.url}
+    api_key: ${receiver.key}
+    retry: { cycles: [[50ms]], then_every: 50ms }
+    auto_disable: { min_requests: 3 }
+`,
+    ),
+  );
+  const test = await runCli(["test", "--config", path]);
+  assert.equal(test.code, 1, test.stdout);
+  assert.match(
+    test.stdout,
+    new RegExp(
+      `soar \\(insightconnect\\): FAILED HTTP 307 in \\d+ ms: hits test message: HTTP 307 Temporary Redirect: the API trigger redirects to "${elsewhere.url}", which is not followed`,
+    ),
+  );
+  const run = await runCli(["run", "--config", path], {
+    stdin: hits.slice(0, 2).join("\n") + "\n",
+  });
+  assert.equal(run.code, 1, "auto-disabled, the hits stay in the journal");
+  assert.equal(elsewhere.requests.length, 0, "nothing reached the other origin");
+  assert.ok(receiver.requests.length >= 4);
+  const status = JSON.parse(await Deno.readTextFile(`${dir}/status.json`));
+  assert.match(status.outputs.soar.last_error, /redirects to/);
+  assert.ok(!JSON.stringify(status).includes(receiver.key), "no key in the status file");
+});

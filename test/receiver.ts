@@ -1,6 +1,6 @@
 /**
  * A local HTTP receiver that behaves like an InsightConnect workflow API trigger: it checks the
- * path and `X-API-Key`, answers 202, 401 or 5xx, and can hang or reset the connection.
+ * path and `X-API-Key`, answers 202, 401 or 5xx, and can hang, reset the connection or redirect.
  *
  * @module
  */
@@ -8,7 +8,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 
 /** What the receiver does with one request. */
-export type Behaviour = "accept" | "error" | "hang" | "reset" | number;
+export type Behaviour = "accept" | "error" | "hang" | "reset" | number | { redirect: string };
 
 /** A request the receiver got. */
 export interface Received {
@@ -92,6 +92,12 @@ export async function startReceiver(key = "test-api-key-7c1f"): Promise<Receiver
       if (behaviour === "reset") {
         received.answered = "reset";
         req.socket.destroy();
+        return;
+      }
+      if (typeof behaviour === "object") {
+        received.answered = 307;
+        res.writeHead(307, { Location: behaviour.redirect });
+        res.end();
         return;
       }
       if (behaviour === "error") return answer(500, { message: "Internal Server Error" });

@@ -124,6 +124,8 @@ class Insightconnect implements Output {
         headers: { "Content-Type": "application/json", "X-API-Key": this.#config.api_key },
         body,
         signal: AbortSignal.any([signal, timeout]),
+        // The key and the hits go to api_url alone: a redirect is a failed request.
+        redirect: "manual",
       });
     } catch (error) {
       if (timeout.aborted) {
@@ -138,6 +140,16 @@ class Insightconnect implements Output {
     }
     const text = await response.text().catch(() => "");
     if (response.ok) return { ok: true, status: response.status };
+    if (response.status >= 300 && response.status < 400) {
+      const location = response.headers.get("location");
+      return {
+        ok: false,
+        status: response.status,
+        error: `HTTP ${response.status} ${response.statusText}: the API trigger redirects to ${
+          location ? JSON.stringify(location) : "another place"
+        }, which is not followed (the API key goes only to api_url): set api_url to the URL the workflow gives`,
+      };
+    }
     const detail = text.trim().slice(0, 200).replaceAll(this.#config.api_key, "***");
     const error = response.status === 401
       ? "HTTP 401 Unauthorized: the API key was rejected (check api_key)"
