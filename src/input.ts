@@ -54,6 +54,11 @@ export class LineSplitter {
     this.#number += n;
   }
 
+  /** Numbers the next line `lines + 1` (a file resumed, or begun again). */
+  numberFrom(lines: number): void {
+    this.#number = lines;
+  }
+
   /** Drops the incomplete line (its file was truncated under it). */
   reset(): void {
     this.#partial = [];
@@ -176,6 +181,7 @@ export class Ingester {
   readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   readonly #maxLineBytes: number;
   #loggedRejections = 0;
+  #started = false;
   #turn: Promise<void> | undefined;
   #turned = false;
   #turnArmedAt = 0;
@@ -203,6 +209,11 @@ export class Ingester {
   push(chunk: Uint8Array, file?: FileState): Promise<void> {
     this.#o.status.input.offset = file ? file.offset : this.#o.status.input.offset + chunk.length;
     const splitter = this.#splitter;
+    if (!this.#started) {
+      // A file resumed from its checkpoint: its lines are numbered from the start of the file.
+      this.#started = true;
+      splitter.numberFrom(file?.line ?? 0);
+    }
     // The line carried over from the last chunk is completed on its own; the complete lines
     // after it are one region, checked and journaled in bulk.
     let start = 0;
@@ -216,24 +227,28 @@ export class Ingester {
     const region = last >= start ? chunk.subarray(start, last + 1) : undefined;
     if (last + 1 > start) splitter.push(chunk.subarray(last + 1));
     else if (!region && start < chunk.length) splitter.push(chunk.subarray(start));
-    const checkpoint = file ? { ...file, offset: file.offset - splitter.pendingBytes } : null;
-    return this.#ingest(lines, checkpoint, region);
+    return this.#ingest(lines, file ?? null, region, true);
   }
 
   /** Ends the input: a last line without a newline is taken too. */
-  end(next: FileState | null = null): Promise<void> {
+  async end(next: FileState | null = null): Promise<void> {
     const last = this.#splitter.end();
-    return this.#ingest(last ? [last] : [], next);
+    await this.#ingest(last ? [last] : [], next, undefined, next === null);
   }
 
-  /** The file was rotated: its last line is complete; reading goes on in `next`. */
-  rotated(next: FileState): Promise<void> {
-    return this.end(next);
+  /** The file was rotated: its last line is complete; reading goes on in `next`, from line 1. */
+  async rotated(next: FileState): Promise<void> {
+    const last = this.#splitter.end();
+    this.#splitter.numberFrom(0);
+    this.#started = true;
+    await this.#ingest(last ? [last] : [], next);
   }
 
-  /** The file was truncated under the reader: the incomplete line is gone. */
+  /** The file was truncated under the reader: the incomplete line is gone; lines count from 1. */
   truncated(file: FileState): Promise<void> {
     this.#splitter.reset();
+    this.#splitter.numberFrom(0);
+    this.#started = true;
     this.#o.status.input.truncations++;
     this.#o.status.input.offset = file.offset;
     return this.#ingest([], file);
@@ -297,10 +312,16 @@ export class Ingester {
     return count;
   }
 
+  /**
+   * @param at Where the input stands after these lines (a file input), or `null` (stdin).
+   * @param partial Whether `at` counts bytes of a line not yet complete, which the checkpoint
+   * leaves out (it is read again after a restart).
+   */
   async #ingest(
     lines: Line[],
-    checkpoint: FileState | null = null,
+    at: FileState | null = null,
     region?: Uint8Array,
+    partial = false,
   ): Promise<void> {
     const input = this.#o.status.input;
     const valid: Uint8Array[] = [];
@@ -356,6 +377,12 @@ export class Ingester {
         });
       }
     }
+    const splitter = this.#splitter;
+    const checkpoint = at && {
+      ...at,
+      offset: partial ? at.offset - splitter.pendingBytes : at.offset,
+      line: splitter.lineNumber,
+    };
     await this.#append(valid, checkpoint, raw, rawCount, raw ? this.#regionEnds : undefined);
     input.hits += valid.length + rawCount;
     await this.#o.deadLetter.flush();

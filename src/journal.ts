@@ -50,6 +50,8 @@ export interface InputCheckpoint {
   fingerprint: string;
   fingerprint_bytes: number;
   offset: number;
+  /** Complete lines before `offset`, so that line numbers go on from the start of the file. */
+  line?: number;
 }
 
 interface CheckpointFile {

@@ -1036,7 +1036,9 @@ export class OutputRunner {
       stop.removeEventListener("abort", onStop);
       this.#sendAbort = undefined;
     }
-    if (abort.signal.aborted) return false; // stopped or disabled mid-request: not counted
+    // Cut short by a stop or a turn-off: not the output's failure, not counted. A request that
+    // finished with success all the same is delivered.
+    if (abort.signal.aborted && !result.ok) return false;
     const now = clock.now();
     this.#window.record(!result.ok, now);
     this.status.requests++;

@@ -480,3 +480,29 @@ Deno.test("Every hour, outputs that take report get an hourly_report of the last
   assert.equal(s.outputs.ops!.events[1]!.details.hits_read, 0);
   await s.engine.drain(1000);
 });
+
+Deno.test("A send that succeeds after the drain timeout fired still counts as delivered", async () => {
+  const s = await setup(fileOutput("a", "max_hits: 5"), ["a"]);
+  let finish: () => void = () => {};
+  const slow = {
+    sent: [] as string[],
+    async send(batch: { lines(): AsyncIterable<Uint8Array[]> }) {
+      for await (const chunk of batch.lines()) {
+        for (const line of chunk) slow.sent.push(new TextDecoder().decode(line));
+      }
+      await new Promise<void>((resolve) => (finish = resolve)); // ignores the abort signal
+      return { ok: true as const };
+    },
+  };
+  await s.restart({ a: slow as unknown as CaptureOutput });
+  await s.push(hits.slice(0, 5));
+  await until("the send began", () => slow.sent.length === 5);
+  const draining = s.engine.drain(1000);
+  await s.clock.advance(1000); // the timeout fires, the send is aborted...
+  finish(); // ...and answers 2xx all the same
+  const result = await draining;
+  assert.deepEqual(result.undelivered, {});
+  const state = JSON.parse(await Deno.readTextFile(outputStatePath(s.dir, "a")));
+  assert.equal(state.cursor.seq, 5, "the next run does not send them again");
+  assert.equal(state.counters.delivered_hits, 5);
+});

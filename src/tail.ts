@@ -147,6 +147,7 @@ export async function* tailFile(
     }
   } else if (current && checkpoint) {
     current.state.offset = checkpoint.offset;
+    current.state.line = checkpoint.line;
     current.state.fingerprint = checkpoint.fingerprint;
     current.state.fingerprint_bytes = checkpoint.fingerprint_bytes;
   } else if (current && options.startAt === "end") {

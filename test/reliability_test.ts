@@ -195,3 +195,27 @@ outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 500 }]
     assert.deepEqual(await readExports(`${dir}/out`), sent.map((h) => JSON.parse(h)));
   });
 });
+
+Deno.test("dead letters: line numbers of a tailed file count from the start of the file across runs", async () => {
+  const dir = await Deno.makeTempDir();
+  const input = `${dir}/hits.ndjson`;
+  const hits = hitsFrom(0, 20);
+  const lines = hits.map((h, i) => (i === 4 || i === 14 ? `broken line ${i + 1}` : h));
+  await Deno.writeTextFile(input, lines.slice(0, 10).join("\n") + "\n");
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+input: { type: file, path: ${input}, follow: false }
+outputs: [{ name: local, type: file, path: ${dir}/out }]
+`,
+  );
+  assert.equal((await runCli(["run", "--config", config])).code, 0);
+  await Deno.writeTextFile(input, lines.slice(10).join("\n") + "\n", { append: true });
+  assert.equal((await runCli(["run", "--config", config])).code, 0);
+  const letters = (await Deno.readTextFile(`${dir}/data/dead-letter.ndjson`)).trim().split("\n")
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(letters.map((l) => [l.line, l.raw]), [
+    [5, "broken line 5"],
+    [15, "broken line 15"],
+  ]);
+});
