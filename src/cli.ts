@@ -31,6 +31,7 @@ import {
 import type { OutputPlugin, SendResult } from "./plugin.ts";
 import { readStatus, type StatusDocument } from "./status.ts";
 import { readJsonFile, writeFileAtomic } from "./fs.ts";
+import { isLocked, readLockInfo } from "./lock.ts";
 
 /** hitship's version. */
 export const VERSION = "0.1.0";
@@ -437,11 +438,37 @@ async function statusCommand(
     values as { "status-file"?: string; config?: string },
     environment,
   );
-  const status = await readStatus(path);
+  let unreadable: string | undefined;
+  const status = await readStatus(path).catch((error) => {
+    unreadable = (error as Error).message;
+    return undefined;
+  });
+  // With the config, the lock in data_dir tells whether hitship runs, and what it could not do.
+  const config = values.config && !values["status-file"]
+    ? await readConfig(values.config as string, environment)
+    : undefined;
+  const holder = config && await isLocked(config.data_dir)
+    ? await readLockInfo(config.data_dir)
+    : undefined;
+  const problem = holder?.status_error
+    ? `hitship (pid ${holder.pid}) runs on data_dir "${
+      config!.data_dir
+    }" but cannot write its status file "${path}": ${holder.status_error}`
+    : undefined;
   if (!status) {
+    if (problem) throw new Error(`No status file: ${problem}`);
+    if (holder) {
+      throw new Error(
+        `No status file at "${path}" yet: hitship (pid ${holder.pid}) runs on data_dir "${
+          config!.data_dir
+        }"`,
+      );
+    }
+    if (unreadable) throw new Error(`Cannot read the status file "${path}": ${unreadable}`);
     throw new Error(`No status file at "${path}": has hitship run with this config?`);
   }
-  out(values.json ? JSON.stringify(status, null, 2) + "\n" : formatStatus(status));
+  if (values.json) out(JSON.stringify(status, null, 2) + "\n");
+  else out((problem ? `WARNING: this status is stale: ${problem}\n` : "") + formatStatus(status));
   return 0;
 }
 

@@ -226,7 +226,10 @@ export class Engine {
     try {
       await Deno.mkdir(joinPath(config.data_dir, "outputs"), { recursive: true });
       const statusDir = config.status_file.replace(/\/[^/]*$/, "");
-      if (statusDir !== config.status_file) await Deno.mkdir(statusDir, { recursive: true });
+      if (statusDir !== config.status_file) {
+        // A status file that cannot be written is said in the log; it does not stop shipping.
+        await Deno.mkdir(statusDir, { recursive: true }).catch(() => {});
+      }
       journal = await Journal.open(joinPath(config.data_dir, "journal"), {
         segmentBytes: config.journal_segment_bytes,
         directIO: config.journal_direct_io,
@@ -240,6 +243,15 @@ export class Engine {
     const status = new StatusBoard(config.status_file, clock, {
       type: config.input.type,
       path: inputPath,
+    });
+    status.onWriteError((error) => {
+      if (error) {
+        logger.warn(
+          `Cannot write the status file "${config.status_file}": ${error}; shipping goes on, and "hitship status --config" says so`,
+          { status_file: config.status_file },
+        );
+      } else logger.info("The status file is written again", { status_file: config.status_file });
+      lock.noteStatusError(config.status_file, error);
     });
     const engine = new Engine(config, journal, status, logger, clock);
     engine.#lock = lock;

@@ -95,6 +95,8 @@ export class StatusBoard {
   #lastWrite = 0;
   #listeners = new Set<() => void>();
   #refreshers: Array<() => void> = [];
+  #writeError: string | null = null;
+  #onWriteError: ((error: string | null) => void) | undefined;
 
   /** @param path The status file; `undefined` keeps the status in memory only. */
   constructor(path: string | undefined, clock: Clock, input: Pick<InputStatus, "type" | "path">) {
@@ -116,6 +118,19 @@ export class StatusBoard {
   onChange(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` when writing the status file fails (with the error), and when it works again
+   * after failing (with `null`); not on every write.
+   */
+  onWriteError(listener: (error: string | null) => void): void {
+    this.#onWriteError = listener;
+  }
+
+  /** Why the status file cannot be written, or `null` while it can. */
+  get writeError(): string | null {
+    return this.#writeError;
   }
 
   /** Calls `refresh` before every snapshot: for figures computed when read (pending hits). */
@@ -166,8 +181,21 @@ export class StatusBoard {
     this.#lastWrite = Date.now();
     const doc = JSON.stringify(this.snapshot(), null, 2) + "\n";
     const path = this.#path;
-    this.#writing = this.#writing.then(() => writeFileAtomic(path, doc)).catch(() => {});
+    this.#writing = this.#writing.then(() => writeFileAtomic(path, doc)).then(
+      () => this.#wrote(null),
+      (error) => this.#wrote((error as Error).message ?? String(error)),
+    );
     return this.#writing;
+  }
+
+  #wrote(error: string | null): void {
+    if (error === this.#writeError) return;
+    this.#writeError = error;
+    try {
+      this.#onWriteError?.(error);
+    } catch {
+      // the listener's trouble is not the status file's
+    }
   }
 
   /** Stops the timer and writes the final status. */

@@ -355,3 +355,35 @@ Deno.test("minio-hitlogs: https with a custom CA file works; verification is on 
     hits.map((h) => JSON.parse(h)),
   );
 });
+
+Deno.test("minio-hitlogs: a 5xx answer is reported with its S3 code and message, and retried", async () => {
+  const { startFaultProxy } = await import("./s3.ts");
+  await using proxy = await startFaultProxy();
+  let puts = 0;
+  proxy.fail((method) =>
+    method === "PUT" && puts++ < 2 ? { status: 500, code: "InternalError" } : undefined
+  );
+  const bucket = await newBucket("fault");
+  const dir = await Deno.makeTempDir();
+  const config = await writeConfig(
+    dir,
+    minioConfig(dir, bucket, "retry: { cycles: [[100ms]], then_every: 100ms }", proxy.endpoint),
+  );
+  const { text, hits } = mixedInput(20, 0);
+  const run = await runCli(["run", "--config", config], { stdin: text, env: keysEnv() });
+  assert.equal(run.code, 0, run.stderr);
+  const failures = run.stderr.trim().split("\n").map((l) => JSON.parse(l)).filter((l) =>
+    l.msg.startsWith('Output "archive" request failed')
+  );
+  assert.equal(failures.length, 2);
+  assert.match(
+    failures[0].msg,
+    /: 500 InternalError: We encountered an internal error\. Please try again\.$/,
+  );
+  assert.equal(failures[0].status, 500);
+  const [key] = await awsList(bucket);
+  assert.deepEqual(
+    JSON.parse(dec.decode(await awsGet(bucket, key!))),
+    hits.map((h) => JSON.parse(h)),
+  );
+});

@@ -219,3 +219,39 @@ outputs: [{ name: local, type: file, path: ${dir}/out }]
     [15, "broken line 15"],
   ]);
 });
+
+Deno.test("status: a status file that cannot be written is warned about once and told by hitship status; shipping goes on", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/not-a-dir`, "");
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+status_file: ${dir}/not-a-dir/status.json
+outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 10 }]
+`,
+  );
+  const child = spawnCli(["run", "--config", config]);
+  const writer = child.stdin.getWriter();
+  const sent = hitsFrom(0, 30);
+  await writer.write(enc.encode(sent.join("\n") + "\n"));
+  const { readExports } = await import("./helpers.ts");
+  await until("shipped", async () => (await readExports(`${dir}/out`)).length === 30);
+  const status = await runCli(["status", "--config", config]);
+  assert.equal(status.code, 1);
+  assert.match(
+    status.stderr,
+    new RegExp(
+      `^hitship: No status file: hitship \\(pid ${child.pid}\\) runs on data_dir "${dir}/data" but cannot write its status file "${dir}/not-a-dir/status.json": Not a directory`,
+    ),
+  );
+  await writer.close();
+  const out = await child.output();
+  assert.equal(out.code, 0);
+  const warnings = dec.decode(out.stderr).split("\n").filter((l) =>
+    l.includes("Cannot write the status file")
+  );
+  assert.equal(warnings.length, 1, "warned once");
+  // Not running any more: the plain answer again.
+  const after = await runCli(["status", "--config", config]);
+  assert.match(after.stderr, /Cannot read the status file "[^"]+": Not a directory/);
+});

@@ -157,3 +157,57 @@ export async function gunzip(data: Uint8Array): Promise<Uint8Array> {
   );
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
+
+/** A proxy in front of the S3 server that can answer a request with an S3 error instead. */
+export interface FaultProxy {
+  endpoint: string;
+  /** Decides each request: `undefined` passes it on, a status answers with that S3 error. */
+  fail(decide: (method: string, n: number) => { status: number; code: string } | undefined): void;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Starts a proxy to the S3 test server on 127.0.0.1. Requests pass unchanged (the Host header
+ * too, so SigV4 signatures still verify) unless `fail` says to answer with an S3 error body, the
+ * way S3 itself sends one.
+ */
+export async function startFaultProxy(): Promise<FaultProxy> {
+  const { default: http } = await import("node:http");
+  const target = new URL(s3Env().endpoint);
+  let decide: (method: string, n: number) => { status: number; code: string } | undefined = () =>
+    undefined;
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    const fault = decide(req.method ?? "", n++);
+    if (fault) {
+      req.resume();
+      res.writeHead(fault.status, { "Content-Type": "application/xml" });
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fault.code}</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>fault-${n}</RequestId></Error>`,
+      );
+      return;
+    }
+    const upstream = http.request({
+      host: target.hostname,
+      port: Number(target.port),
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+    }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    fail: (d) => (decide = d),
+    async [Symbol.asyncDispose]() {
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -112,6 +112,9 @@ export const minioHitlogsSchema = z.strictObject({
 export type MinioHitlogsConfig = z.output<typeof minioHitlogsSchema>;
 
 const decoder = new TextDecoder();
+/** The statuses whose body the minio client does not read (it would retry them). */
+const UNREAD_STATUSES = (status: number) =>
+  status >= 500 || status === 408 || status === 429 || status === 499;
 /** Names tried past a taken one before an upload fails. */
 const MAX_SUFFIXES = 1000;
 
@@ -136,8 +139,8 @@ interface Attempt {
   progress(): void;
   /** The last HTTP status seen. */
   status(): number | undefined;
-  /** The start of the last 5xx answer's body. */
-  errorBody(): string;
+  /** The start of the last 5xx answer's body, once it has come (or 1 s has passed). */
+  errorBody(): Promise<string>;
   /** Rejects when the attempt is aborted. */
   aborted: Promise<never>;
   close(): void;
@@ -180,7 +183,7 @@ class MinioHitlogs implements Output {
       })
       : new http.Agent({ keepAlive: true });
     let lastStatus: number | undefined;
-    let errorBody = "";
+    let errorBody: Promise<string> = Promise.resolve("");
     const base = secure ? https : http;
     const transport = {
       request(options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void) {
@@ -188,12 +191,17 @@ class MinioHitlogs implements Output {
         req.on("response", (res) => {
           lastStatus = res.statusCode;
           attempt.progress();
-          // The client reads no body of a 5xx ("Retryable HTTP status: 500"): keep its start,
-          // for the S3 error code and message in it.
-          if ((res.statusCode ?? 0) >= 500) {
-            errorBody = "";
-            res.on("data", (chunk: Uint8Array) => {
-              if (errorBody.length < 4096) errorBody += decoder.decode(chunk);
+          // The client reads no body of what it calls retryable ("Retryable HTTP status: 500"):
+          // keep its start, for the S3 error code and message in it.
+          if (UNREAD_STATUSES(res.statusCode ?? 0)) {
+            errorBody = new Promise((resolve) => {
+              let text = "";
+              res.on("data", (chunk: Uint8Array) => {
+                if (text.length < 4096) text += decoder.decode(chunk);
+              });
+              res.on("end", () => resolve(text));
+              res.on("error", () => resolve(text));
+              res.on("close", () => resolve(text));
             });
           }
         });
@@ -232,7 +240,14 @@ class MinioHitlogs implements Output {
         timer = setTimeout(() => abort(`no progress for ${timeout / 1000}s (timeout)`), timeout);
       },
       status: () => lastStatus,
-      errorBody: () => errorBody,
+      errorBody: () =>
+        Promise.race([
+          errorBody,
+          new Promise<string>((resolve) => {
+            const timer = setTimeout(() => resolve(""), 1000);
+            errorBody.finally(() => clearTimeout(timer));
+          }),
+        ]),
       aborted,
       close() {
         clearTimeout(timer);
@@ -244,13 +259,13 @@ class MinioHitlogs implements Output {
     return attempt;
   }
 
-  #describe(error: unknown, attempt: Attempt): { message: string; status?: number } {
+  async #describe(error: unknown, attempt: Attempt): Promise<{ message: string; status?: number }> {
     const status = attempt.status();
     const e = error as { code?: string; message?: string; cause?: unknown };
     const retryable = /Retryable HTTP status: (\d+)/.exec(e.message ?? "");
     if (retryable) {
       // A 5xx: its code and message are in the body the client did not read.
-      const body = attempt.errorBody();
+      const body = await attempt.errorBody();
       const code = /<Code>([^<]*)<\/Code>/.exec(body)?.[1];
       const message = /<Message>([^<]*)<\/Message>/.exec(body)?.[1];
       const http = Number(retryable[1]);
@@ -341,7 +356,7 @@ class MinioHitlogs implements Output {
           `Cannot upload object "${target.key}" to bucket "${bucket}" at ${this.#config.endpoint}: the name is taken`,
       };
     } catch (error) {
-      const { message, status } = this.#describe(error, attempt);
+      const { message, status } = await this.#describe(error, attempt);
       const code = (error as { code?: string }).code;
       const hint = code === "NoSuchBucket"
         ? `bucket "${bucket}" does not exist (${message}); create it or set create_bucket: true`
