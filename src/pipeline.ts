@@ -61,6 +61,8 @@ export interface OutputStateFile {
   /** Hits journaled while it was off, which it skips. */
   skip: { from: Position; to: Position } | null;
   window: Array<[number, number, number]>;
+  /** When the output left the config (`delete_integration` was sent), or `null`. */
+  removed_at?: string | null;
   counters: Pick<
     OutputStatus,
     "delivered_hits" | "requests" | "failed_requests" | "dropped_hits" | "skipped_hits"
@@ -269,6 +271,7 @@ export class Engine {
     status.journal.bytes = journal.bytes;
     status.journal.segments = journal.segmentCount;
     await status.stateChanged();
+    await engine.#findRemoved();
     for (const runner of engine.runners) engine.#launch(runner);
     if (engine.runners.some((r) => r.takes("report"))) {
       engine.#reporting = engine.#reportEveryHour(engine.#timers.signal);
@@ -276,6 +279,48 @@ export class Engine {
     engine.#control = setInterval(() => engine.applyRequests(), options.controlInterval ?? 1000);
     Deno.unrefTimer(engine.#control as unknown as number);
     return engine;
+  }
+
+  /**
+   * Outputs whose state is in `data_dir` but which the config no longer has: removed while
+   * hitship was stopped. Each is announced once.
+   */
+  async #findRemoved(): Promise<void> {
+    const dir = joinPath(this.config.data_dir, "outputs");
+    const names = new Set(this.config.outputs.map((o) => o.name));
+    for await (const entry of Deno.readDir(dir)) {
+      const name = /^(.+)\.json$/.exec(entry.name)?.[1];
+      if (!entry.isFile || !name || names.has(name) || name.endsWith(".request")) continue;
+      const state = await readJsonFile<OutputStateFile>(joinPath(dir, entry.name)).catch(() =>
+        undefined
+      );
+      if (state?.version === 1 && !state.removed_at) await this.#removed(name, state.type);
+    }
+  }
+
+  /** An output left the config: `delete_integration` for the others, noted in its state. */
+  async #removed(name: string, type: string): Promise<void> {
+    this.emit({
+      kind: "system",
+      name: "delete_integration",
+      summary: `Integration "${name}" (${type}) was deleted`,
+      details: { integration: name, type },
+      time: this.clock.now(),
+    }, name);
+    const path = outputStatePath(this.config.data_dir, name);
+    try {
+      const state = await readJsonFile<OutputStateFile>(path);
+      if (state) {
+        await writeFileAtomic(
+          path,
+          JSON.stringify({ ...state, removed_at: new Date(this.clock.now()).toISOString() }),
+        );
+      }
+    } catch (error) {
+      this.logger.warn(
+        `Cannot note that output "${name}" was removed: ${(error as Error).message}`,
+      );
+    }
   }
 
   /** Builds an output and its runner; an output new to `data_dir` starts at the journal's end. */
@@ -344,6 +389,7 @@ export class Engine {
       if (!wanted) {
         await this.#retire(runner);
         removed.push(runner.name);
+        await this.#removed(runner.name, runner.type);
       } else if (shared || JSON.stringify(wanted) !== JSON.stringify(runner.config)) {
         await this.#retire(runner);
         changed.push(runner.name);
@@ -638,7 +684,7 @@ export class OutputRunner {
     const saved = await readJsonFile<OutputStateFile>(this.#statePath);
     const journal = this.#engine.journal;
     if (saved) {
-      this.#state = { ...this.#state, ...saved, type: this.type };
+      this.#state = { ...this.#state, ...saved, type: this.type, removed_at: null };
       if (this.#state.cursor.offset < journal.start.offset) {
         // The output was out of the config while its segments were deleted.
         this.#engine.logger.warn(

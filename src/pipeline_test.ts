@@ -506,3 +506,48 @@ Deno.test("A send that succeeds after the drain timeout fired still counts as de
   assert.equal(state.cursor.seq, 5, "the next run does not send them again");
   assert.equal(state.counters.delivered_hits, 5);
 });
+
+Deno.test("An output removed from the config, by restart or by reload, is announced once as delete_integration", async () => {
+  const dir = await Deno.makeTempDir();
+  const clock = new FakeClock();
+  const load = (outputs: string) =>
+    parseConfig(`data_dir: ${dir}\noutputs:\n${outputs}`, "c.yaml", {
+      plugins: builtinPlugins,
+      env: () => undefined,
+    });
+  const soar = fileOutput("soar", "events: [hits, system]");
+  const start = async (outputs: string, names: string[]) => {
+    const captured = Object.fromEntries(names.map((n) => [n, new CaptureOutput(clock)]));
+    const engine = await Engine.start(load(outputs), {
+      plugins: builtinPlugins,
+      clock,
+      logger: memoryLogger(),
+      outputs: captured,
+    });
+    return { engine, captured };
+  };
+  let run = await start(soar + fileOutput("archive") + fileOutput("local"), [
+    "soar",
+    "archive",
+    "local",
+  ]);
+  await run.engine.stop();
+
+  // Restarted without "archive": announced once.
+  run = await start(soar + fileOutput("local"), ["soar", "local"]);
+  await until("announced", () => run.captured.soar!.events.length === 1);
+  assert.deepEqual(run.captured.soar!.events.map((e) => [e.name, e.details]), [
+    ["delete_integration", { integration: "archive", type: "file" }],
+  ]);
+  await run.engine.stop();
+  run = await start(soar + fileOutput("local"), ["soar", "local"]);
+  await run.engine.drain(1000);
+  assert.equal(run.captured.soar!.events.length, 0, "not again at the next start");
+
+  // Reloaded without "local".
+  run = await start(soar + fileOutput("local"), ["soar", "local"]);
+  await run.engine.reload(load(soar));
+  await until("announced", () => run.captured.soar!.events.length === 1);
+  assert.deepEqual(run.captured.soar!.events[0]!.details, { integration: "local", type: "file" });
+  await run.engine.drain(1000);
+});
