@@ -208,21 +208,18 @@ export class Journal {
       segments.push({ start: ORIGIN, path, size: 0 });
     }
     const last = segments.at(-1)!;
-    const data = await Deno.readFile(last.path);
-    const complete = data.lastIndexOf(NEWLINE) + 1;
-    if (complete < data.length) {
+    const { size, complete, torn, lines } = scanSegment(last.path);
+    if (complete < size) {
       // Zero bytes after the last line are the padding of a direct write, left by a stop
       // without a clean close; anything else is a record torn by a crash.
-      if (data.subarray(complete).some((b) => b !== 0)) {
+      if (torn) {
         options.logger?.warn("Cut a torn record off the end of the journal", {
           segment: last.path,
-          bytes: data.length - complete,
+          bytes: size - complete,
         });
       }
       await Deno.truncate(last.path, complete);
     }
-    let lines = 0;
-    for (let i = 0; i < complete; i++) if (data[i] === NEWLINE) lines++;
     last.size = complete;
     let end: Position = { offset: last.start.offset + complete, seq: last.start.seq + lines };
     const saved = await readJsonFile<CheckpointFile>(joinPath(dir, CHECKPOINT));
@@ -845,6 +842,43 @@ function lastAtOrBefore<T>(items: readonly T[], value: number, key: (item: T) =>
 function sameCheckpoint(a: InputCheckpoint, b: InputCheckpoint | null): boolean {
   return b !== null && a.offset === b.offset && a.ino === b.ino && a.dev === b.dev &&
     a.fingerprint === b.fingerprint && a.fingerprint_bytes === b.fingerprint_bytes;
+}
+
+const SCAN_BYTES = 1024 * 1024;
+
+/**
+ * Reads a segment a piece at a time (memory stays at one piece whatever its size): where its last
+ * complete line ends, whether non-zero bytes follow it (a torn record), and how many lines it
+ * holds.
+ */
+function scanSegment(
+  path: string,
+): { size: number; complete: number; torn: boolean; lines: number } {
+  using file = Deno.openSync(path, { read: true });
+  const size = file.statSync().size;
+  const buffer = new Uint8Array(Math.min(SCAN_BYTES, Math.max(size, 1)));
+  let complete = 0;
+  let torn = false;
+  // Back from the end to the last newline; what follows it must be zeros (padding) or is torn.
+  for (let end = size; end > 0;) {
+    const start = Math.max(0, end - buffer.length);
+    const piece = buffer.subarray(0, readAt(file, start, buffer.subarray(0, end - start)));
+    const i = piece.lastIndexOf(NEWLINE);
+    const after = piece.subarray(i + 1);
+    if (!torn && after.some((b) => b !== 0)) torn = true;
+    if (i >= 0) {
+      complete = start + i + 1;
+      break;
+    }
+    end = start;
+  }
+  let lines = 0;
+  for (let start = 0; start < complete; start += buffer.length) {
+    const n = readAt(file, start, buffer.subarray(0, Math.min(buffer.length, complete - start)));
+    const piece = buffer.subarray(0, n);
+    for (let i = piece.indexOf(NEWLINE); i >= 0; i = piece.indexOf(NEWLINE, i + 1)) lines++;
+  }
+  return { size, complete, torn, lines };
 }
 
 /** Cuts the segments back to `end`: later segments are deleted, the one holding it truncated. */

@@ -233,3 +233,30 @@ Deno.test("Journal.lineEnds() hands on the line ends of raw appends, and only wh
   assert.deepEqual([...journal.lineEnds(cStart, c.bytes.length)!], [...c.ends]);
   journal.close();
 });
+
+Deno.test("Journal.open() scans a segment of several MiB in pieces: lines counted, torn tail cut, padding cut quietly", async () => {
+  const line = (i: number) => `{"n":${i},"pad":"${"x".repeat(100 + (i % 700))}"}`;
+  const lines = Array.from({ length: 9000 }, (_, i) => line(i)); // about 4 MiB
+  for (const tail of ['{"torn":', "\0".repeat(3000)]) {
+    const dir = await Deno.makeTempDir();
+    const journal = await Journal.open(dir, { directIO: false });
+    await journal.append(lines.map((l) => new TextEncoder().encode(l)));
+    journal.close();
+    const segment = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".ndjson"))!.name;
+    await Deno.writeTextFile(`${dir}/${segment}`, tail, { append: true });
+    const logger = memoryLogger();
+    const reopened = await Journal.open(dir, { logger });
+    assert.equal(reopened.end.seq, 9000);
+    assert.equal(reopened.end.offset, lines.reduce((n, l) => n + l.length + 1, 0));
+    assert.equal(
+      logger.records.some((r) => r.msg === "Cut a torn record off the end of the journal"),
+      !tail.startsWith("\0"),
+    );
+    const read: string[] = [];
+    for await (const chunk of reopened.reader(ORIGIN).chunks()) {
+      for (const l of chunk) read.push(new TextDecoder().decode(l));
+    }
+    assert.deepEqual(read, lines);
+    reopened.close();
+  }
+});

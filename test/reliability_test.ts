@@ -255,3 +255,46 @@ outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 10 }]
   const after = await runCli(["status", "--config", config]);
   assert.match(after.stderr, /Cannot read the status file "[^"]+": Not a directory/);
 });
+
+Deno.test("journal: opening a 35 MB active segment takes about the memory of a fresh start", async () => {
+  /** Starts hitship on `dataDir`, and reads its peak RSS (VmHWM) once it is up. */
+  const peakAtStart = async (dataDir: string) => {
+    const config = await writeConfig(
+      dataDir,
+      `data_dir: ${dataDir}/data
+outputs: [{ name: off, type: file, path: ${dataDir}/out, enabled: false }]
+`,
+    );
+    const child = spawnCli(["run", "--config", config]);
+    await until("started", async () => (await statusIn(`${dataDir}/data`))?.pid === child.pid);
+    const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+    child.stdin.close();
+    assert.equal((await child.output()).code, 0);
+    return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) / 1024;
+  };
+  const full = await Deno.makeTempDir();
+  const fill = await writeConfig(
+    full,
+    `data_dir: ${full}/data
+outputs: [{ name: off, type: file, path: ${full}/out, enabled: false }]
+`,
+  );
+  const filled = await runCli(["run", "--config", fill], {
+    stdin: hitsFrom(0, 64_000).join("\n") + "\n",
+  });
+  assert.equal(filled.code, 0, filled.stderr);
+  const segments = [...Deno.readDirSync(`${full}/data/journal`)].filter((e) =>
+    e.name.endsWith(".ndjson")
+  );
+  assert.equal(segments.length, 1);
+  const size = Deno.statSync(`${full}/data/journal/${segments[0]!.name}`).size;
+  assert.ok(size > 35_000_000, `${size} bytes`);
+  const fresh = await peakAtStart(await Deno.makeTempDir());
+  const reopened = await peakAtStart(full);
+  console.log(
+    `peak RSS at start: ${fresh.toFixed(0)} MiB fresh, ${reopened.toFixed(0)} MiB on ${
+      (size / 1e6).toFixed(0)
+    } MB`,
+  );
+  assert.ok(reopened < fresh + 16, `${reopened.toFixed(0)} MiB vs ${fresh.toFixed(0)} MiB fresh`);
+});
