@@ -14,8 +14,8 @@
  *
  * @module
  */
-export { main, VERSION } from "./src/cli.ts";
-export type { CliEnvironment } from "./src/cli.ts";
+export { main, VERSION } from "./src/cli/main.ts";
+export type { CliEnvironment } from "./src/cli/main.ts";
 export {
   autoDisableSchema,
   byteSize,
@@ -32,12 +32,17 @@ export {
   type OutputConfig,
   parseConfig,
   retrySchema,
-} from "./src/config.ts";
-export { type Clock, FakeClock, systemClock } from "./src/clock.ts";
-export { checkLine, type Hit, hitSchema, type LineCheck } from "./src/hit.ts";
-export { compileFilter, type FilterConfig, filterSchema, type HitFilter } from "./src/filter.ts";
-export { Journal, JournalReader, type Position } from "./src/journal.ts";
-export { jsonLogger, type Logger, type LogLevel, memoryLogger } from "./src/log.ts";
+} from "./src/config/config.ts";
+export { type Clock, FakeClock, systemClock } from "./src/base/clock.ts";
+export { checkLine, type Hit, hitSchema, type LineCheck } from "./src/hit/hit.ts";
+export {
+  compileFilter,
+  type FilterConfig,
+  filterSchema,
+  type HitFilter,
+} from "./src/hit/filter.ts";
+export { Journal, JournalReader, type Position } from "./src/journal/journal.ts";
+export { jsonLogger, type Logger, type LogLevel, memoryLogger } from "./src/base/log.ts";
 export {
   type Batch,
   type BatchOptions,
@@ -47,7 +52,7 @@ export {
   type PluginContext,
   type SendResult,
   type SystemEvent,
-} from "./src/plugin.ts";
+} from "./src/sdk/output.ts";
 export {
   batchOptionsOf,
   batchShape,
@@ -56,15 +61,19 @@ export {
   contentType,
   formatBody,
   renderKey,
-} from "./src/batch.ts";
-export { Engine, type EngineOptions, OutputRunner } from "./src/pipeline.ts";
-export { type OutputStatus, readStatus, type StatusDocument } from "./src/status.ts";
-export { FailureWindow, RetrySchedule } from "./src/supervisor.ts";
-export { type CapturedRequest, CaptureOutput, type Responder } from "./src/testing.ts";
+} from "./src/sdk/batch.ts";
+export { Engine, type EngineOptions, OutputRunner } from "./src/engine/engine.ts";
+export { type OutputStatus, readStatus, type StatusDocument } from "./src/status/status.ts";
+export { FailureWindow, RetrySchedule } from "./src/engine/supervision.ts";
+export {
+  type CapturedRequest,
+  CaptureOutput,
+  type Responder,
+} from "./src/testing/capture_output.ts";
 export { builtinPlugins } from "./plugins/mod.ts";
-export { fileOutput, fileOutputSchema } from "./plugins/file/mod.ts";
+export { fileOutput, fileOutputSchema } from "./plugins/outputs/file/mod.ts";
 
-import { main } from "./src/cli.ts";
+import { main } from "./src/cli/main.ts";
 import { builtinPlugins } from "./plugins/mod.ts";
 
 if (import.meta.main) {

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import type { OutputPlugin } from "../src/plugin.ts";
-import { fileOutput } from "./file/mod.ts";
-import { insightconnectOutput } from "./insightconnect/mod.ts";
-import { minioHitlogsOutput } from "./minio_hitlogs/mod.ts";
+import type { OutputPlugin } from "../src/sdk/output.ts";
+import { fileOutput } from "./outputs/file/mod.ts";
+import { insightconnectOutput } from "./outputs/insightconnect/mod.ts";
+import { minioHitlogsOutput } from "./outputs/minio_hitlogs/mod.ts";
 
 /** Every output plugin hitship ships with. */
 export const builtinPlugins: readonly OutputPlugin[] = [

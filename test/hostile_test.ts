@@ -6,7 +6,7 @@
  * in order, every export parses as strict JSON, and every rejection has a reason.
  */
 import assert from "node:assert/strict";
-import { hitSchema } from "../src/hit.ts";
+import { hitSchema } from "../src/hit/hit.ts";
 import { exportOrder, runCli, writeConfig } from "./helpers.ts";
 import { makeHit, random } from "./hits.ts";
 

@@ -41,7 +41,15 @@ Deno.test("deno task check fails when the generated docs are edited by hand", as
   await Deno.copyFile(`${root}docs/config.md`, `${copy}/docs/config.md`);
   const check = (dir: string) =>
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-read", "--allow-run", `${root}src/docs.ts`, "--check", "--root", dir],
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-run",
+        `${root}src/config/docs.ts`,
+        "--check",
+        "--root",
+        dir,
+      ],
       stderr: "piped",
     }).output();
   assert.equal((await check(copy)).code, 0, "the committed docs are fresh");

@@ -1,0 +1,282 @@
+/**
+ * The `file` input: tails the node's hit log. It follows appends (file-system events, with a
+ * polling fallback), finishes a file that was renamed away before opening the new one at the
+ * path (rotation), starts over when the file shrinks (copytruncate), and knows a file by its
+ * device, inode and a fingerprint of its first bytes, so a reused inode is not taken for the same
+ * file. A partial last line waits for its newline.
+ *
+ * @module
+ */
+import { readAt } from "../../../src/base/fs.ts";
+import type { InputCheckpoint } from "../../../src/journal/journal.ts";
+import type { Logger } from "../../../src/base/log.ts";
+
+/** What the tail yields: data with where it ends in its file, or a change of file. */
+export type TailEvent =
+  | { kind: "data"; data: Uint8Array; file: FileState }
+  | { kind: "rotated"; file: FileState }
+  | { kind: "truncated"; file: FileState };
+
+/** A file's identity and the offset just past the data yielded so far. */
+export type FileState = InputCheckpoint;
+
+/** Options of {@linkcode tailFile}. */
+export interface TailOptions {
+  path: string;
+  /** Where to start when there is no checkpoint. */
+  startAt: "beginning" | "end";
+  /** Keep following; false reads to the end once. */
+  follow: boolean;
+  /** How often to look for appends and rotation when no file-system event comes, ms. */
+  pollInterval: number;
+  /** Where a previous run stopped. */
+  checkpoint: InputCheckpoint | null;
+  logger: Logger;
+}
+
+const FINGERPRINT_BYTES = 1024;
+const CHUNK_BYTES = 1024 * 1024;
+
+/** FNV-1a (32 bit) of some bytes, as hex. */
+export function fnv1a(bytes: Uint8Array): string {
+  let hash = 0x811c9dc5;
+  for (const b of bytes) {
+    hash ^= b;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, "0");
+}
+
+/**
+ * The hash of a file's first `bytes` bytes, and how many there were: fewer when the file is
+ * shorter now than a stat said a moment ago. A hash of fewer bytes never matches one of more.
+ */
+function fingerprint(file: Deno.FsFile, bytes: number): { hash: string; bytes: number } {
+  const buffer = new Uint8Array(bytes);
+  const n = readAt(file, 0, buffer);
+  return { hash: fnv1a(buffer.subarray(0, n)), bytes: n };
+}
+
+interface Current {
+  file: Deno.FsFile;
+  state: FileState;
+}
+
+async function open(path: string): Promise<Current | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  const stat = await file.stat();
+  const print = fingerprint(file, Math.min(stat.size, FINGERPRINT_BYTES));
+  return {
+    file,
+    state: {
+      path,
+      dev: stat.dev,
+      ino: stat.ino ?? 0,
+      fingerprint: print.hash,
+      fingerprint_bytes: print.bytes,
+      offset: 0,
+    },
+  };
+}
+
+/** True when an open file is the one a checkpoint names (same inode and same first bytes). */
+async function isSame(current: Current, checkpoint: InputCheckpoint): Promise<boolean> {
+  if (current.state.dev !== checkpoint.dev || current.state.ino !== checkpoint.ino) return false;
+  const size = (await current.file.stat()).size;
+  if (size < checkpoint.fingerprint_bytes) return false;
+  const print = fingerprint(current.file, checkpoint.fingerprint_bytes);
+  return print.bytes === checkpoint.fingerprint_bytes && print.hash === checkpoint.fingerprint;
+}
+
+/** Finds a file in `path`'s directory that is the checkpoint's file (renamed by a rotation). */
+async function findRotated(checkpoint: InputCheckpoint): Promise<Current | undefined> {
+  const slash = checkpoint.path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : checkpoint.path.slice(0, slash) || "/";
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (!entry.isFile) continue;
+      const path = `${dir}/${entry.name}`;
+      const stat = await Deno.stat(path).catch(() => undefined);
+      if (!stat || stat.ino !== checkpoint.ino || stat.dev !== checkpoint.dev) continue;
+      const candidate = await open(path);
+      if (candidate && await isSame(candidate, checkpoint)) return candidate;
+      candidate?.file.close();
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Tails a file from a checkpoint (or `start_at`), yielding data chunks (each valid until the next
+ * is asked for) and rotation and truncation events, until the signal aborts or, with
+ * `follow: false`, the end of the file.
+ */
+export async function* tailFile(
+  options: TailOptions,
+  signal: AbortSignal,
+): AsyncGenerator<TailEvent> {
+  const buffer = new Uint8Array(CHUNK_BYTES);
+  const { path, logger } = options;
+  let current = await open(path);
+  const checkpoint = options.checkpoint?.path === path ? options.checkpoint : null;
+
+  if (checkpoint && !(current && await isSame(current, checkpoint))) {
+    // Rotated while hitship was down: finish the old file first, if it is still there.
+    const old = await findRotated(checkpoint);
+    if (old) {
+      logger.info("Finishing the rotated file from its checkpoint", {
+        path: old.state.path,
+        offset: checkpoint.offset,
+      });
+      old.state = { ...checkpoint, path: old.state.path };
+      yield* drain(old, buffer, signal);
+      old.file.close();
+      yield { kind: "rotated", file: current ? { ...current.state } : { ...old.state, path } };
+    } else if (current) {
+      logger.warn("The input file is not the one of the checkpoint: reading it from the start", {
+        path,
+      });
+    }
+  } else if (current && checkpoint) {
+    current.state.offset = checkpoint.offset;
+    current.state.line = checkpoint.line;
+    current.state.fingerprint = checkpoint.fingerprint;
+    current.state.fingerprint_bytes = checkpoint.fingerprint_bytes;
+  } else if (current && options.startAt === "end") {
+    current.state.offset = (await current.file.stat()).size;
+  }
+
+  const watcher = options.follow ? watch(path) : undefined;
+  try {
+    for (;;) {
+      if (signal.aborted) return;
+      if (!current) {
+        if (!options.follow) throw new Error(`Cannot read "${path}": no such file`);
+        await watcher!.wait(options.pollInterval, signal);
+        current = await open(path);
+        continue;
+      }
+      const size = (await current.file.stat()).size;
+      if (size < current.state.offset || !prefixHolds(current)) {
+        logger.warn("The input file was truncated: reading it again from the start", {
+          path,
+          offset: current.state.offset,
+          size,
+        });
+        current.state = { ...current.state, offset: 0 };
+        refreshFingerprint(current, size, true);
+        yield { kind: "truncated", file: { ...current.state } };
+      }
+      refreshFingerprint(current, size, false);
+      yield* drain(current, buffer, signal);
+      if (!options.follow) return;
+      // At the end: has the path moved to a new file?
+      const now = await Deno.stat(path).catch(() => undefined);
+      if (now && (now.ino !== current.state.ino || now.dev !== current.state.dev)) {
+        yield* drain(current, buffer, signal); // what was written before the rename
+        current.file.close();
+        const next = await open(path);
+        logger.info("The input file was rotated: opening the new one", { path });
+        yield { kind: "rotated", file: next ? { ...next.state } : { ...current.state } };
+        current = next;
+        continue;
+      }
+      await watcher!.wait(options.pollInterval, signal);
+    }
+  } finally {
+    watcher?.close();
+    current?.file.close();
+  }
+}
+
+/** Reads from the current offset to the end of the file. */
+async function* drain(
+  current: Current,
+  buffer: Uint8Array,
+  signal: AbortSignal,
+): AsyncGenerator<TailEvent> {
+  while (!signal.aborted) {
+    const n = readAt(current.file, current.state.offset, buffer);
+    if (n === 0) return;
+    // Truncated and written again while this was read (copytruncate racing the reader): the
+    // bytes at this offset belong to the new content. Leave them; the caller starts over at 0.
+    if (current.state.offset > 0 && !prefixHolds(current)) return;
+    current.state = { ...current.state, offset: current.state.offset + n };
+    yield { kind: "data", data: buffer.subarray(0, n), file: current.state };
+    if (n < buffer.length) return;
+  }
+}
+
+/** The first bytes still hash to the fingerprint (a copytruncate that regrew shows here). */
+function prefixHolds(current: Current): boolean {
+  const { fingerprint_bytes: bytes, fingerprint: expected } = current.state;
+  if (bytes === 0) return true;
+  const print = fingerprint(current.file, bytes);
+  return print.bytes === bytes && print.hash === expected;
+}
+
+/** Grows the fingerprint to 1 KiB as the file grows (or sets it anew after a truncation). */
+function refreshFingerprint(current: Current, size: number, reset: boolean): void {
+  const bytes = Math.min(size, FINGERPRINT_BYTES);
+  if (!reset && bytes <= current.state.fingerprint_bytes) return;
+  const print = fingerprint(current.file, bytes);
+  current.state = { ...current.state, fingerprint: print.hash, fingerprint_bytes: print.bytes };
+}
+
+/** Wakes on file-system events in the file's directory, or after the poll interval. */
+function watch(path: string) {
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
+  let wake: (() => void) | undefined;
+  let pending = false;
+  let watcher: Deno.FsWatcher | undefined;
+  try {
+    watcher = Deno.watchFs(dir, { recursive: false });
+    (async () => {
+      try {
+        for await (const _ of watcher!) {
+          if (wake) wake();
+          else pending = true;
+        }
+      } catch {
+        // The directory went away: polling goes on.
+      }
+    })();
+  } catch {
+    watcher = undefined; // No file-system events here: poll.
+  }
+  return {
+    wait(ms: number, signal: AbortSignal): Promise<void> {
+      if (pending) {
+        pending = false;
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        signal.addEventListener("abort", done, { once: true });
+        wake = done;
+      });
+    },
+    close() {
+      try {
+        watcher?.close();
+      } catch {
+        // already closed
+      }
+    },
+  };
+}

@@ -1,0 +1,560 @@
+/**
+ * The YAML configuration: parsing with positions kept, `${VAR}` interpolation, the zod schemas,
+ * and errors that name the file, line and column.
+ *
+ * @module
+ */
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from "yaml";
+import type { Document, Node, Pair } from "yaml";
+import { z } from "zod";
+import { byteSize, duration } from "../base/duration.ts";
+import { alertSchema } from "../hit/alerts.ts";
+
+export { byteSize, duration };
+import { filterSchema } from "../hit/filter.ts";
+import { describeIssue, formatPath } from "../base/zod_issue.ts";
+import { LOG_LEVELS } from "../base/log.ts";
+import { namePattern, patternsOverlap } from "./key_overlap.ts";
+import type { OutputPlugin } from "../sdk/output.ts";
+
+/** The node's retry schedule: three cycles of intervals, then a fixed interval. */
+export const DEFAULT_RETRY_CYCLES = [
+  ["1s", "3s", "5s", "10s", "10s"],
+  ["0s", "1s", "3s", "5s", "30s"],
+  ["1m", "1m", "3m", "5m", "10m", "30m"],
+];
+
+/** The `retry` block: when a failed request is sent again. */
+export const retrySchema = z.strictObject({
+  cycles: z.array(z.array(duration()).min(1)).min(1).prefault(DEFAULT_RETRY_CYCLES).meta({
+    description: "Intervals between attempts of one batch, cycle after cycle",
+    examples: [DEFAULT_RETRY_CYCLES],
+  }),
+  then_every: duration({ min: 1 }).prefault("30m").meta({
+    description: "Interval after the last cycle, until a 2xx or auto-disable",
+    examples: ["30m"],
+  }),
+}).meta({ description: "The retry schedule (the node's own by default)" });
+
+/** The `auto_disable` block: when an output that keeps failing is turned off. */
+export const autoDisableSchema = z.strictObject({
+  failure_ratio: z.number().gt(0).lte(1).default(0.6).meta({
+    description: "Share of failed requests in the window that disables the output",
+    examples: [0.6],
+  }),
+  window: duration({ min: 1000 }).prefault("12h").meta({
+    description: "Sliding window over which requests are counted",
+    examples: ["12h"],
+  }),
+  min_requests: z.int().positive().max(1_000_000_000).default(10).meta({
+    description: "Requests in the window before the ratio counts",
+    examples: [10],
+  }),
+}).meta({ description: "Auto-disable of an output whose requests keep failing" });
+
+/** Event kinds an output can subscribe to. */
+export const EVENT_KINDS = ["hits", "system", "alerts", "report"] as const;
+
+/** Fields every output has, whatever its type. */
+export const commonOutputShape = {
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, {
+    error: "expected a name of letters, digits, '_', '-' or '.'",
+  }).meta({ description: "Unique name of the output", examples: ["archive"] }),
+  enabled: z.boolean().default(true).meta({
+    description: "Turned off, the output receives nothing (`disable_integration`)",
+  }),
+  while_disabled: z.enum(["keep", "skip"]).default("keep").meta({
+    description: "What happens to hits that arrive while the output is off: `keep` leaves them " +
+      "in the journal and delivers them in order once it is on again (at `max_journal_bytes` " +
+      "its oldest are dropped for it alone, counted); `skip` passes over them (counted)",
+  }),
+  events: z.array(z.enum(EVENT_KINDS)).optional().meta({
+    description: "What the output receives: `hits`, `system`, `alerts`, `report`",
+    examples: [["hits", "system"]],
+  }),
+  filter: filterSchema.optional(),
+  retry: retrySchema.partial().optional(),
+  auto_disable: autoDisableSchema.partial().optional(),
+};
+
+const inputShared = {
+  max_line_bytes: byteSize({ min: 1024, max: 64 * 1024 * 1024 }).prefault(1024 * 1024).meta({
+    description: "A longer line is rejected",
+    examples: ["1MiB"],
+  }),
+};
+
+/** The `input` block. */
+export const inputSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("stdin").meta({ description: "Read hits from standard input" }),
+    ...inputShared,
+  }),
+  z.strictObject({
+    type: z.literal("file").meta({ description: "Tail a file" }),
+    path: z.string().min(1).meta({
+      description: "The node's hit log",
+      examples: ["/var/log/wallarm/hits.ndjson"],
+    }),
+    start_at: z.enum(["beginning", "end"]).default("beginning").meta({
+      description: "Where to start on the first run (later runs resume from the checkpoint)",
+    }),
+    follow: z.boolean().default(true).meta({
+      description: "Keep following appends; false reads to the end, flushes and exits",
+    }),
+    poll_interval: duration({ min: 10, max: 3_600_000 }).prefault("250ms").meta({
+      description: "How often the file is checked for appends and rotation",
+    }),
+    ...inputShared,
+  }),
+]);
+
+function topLevelShape(outputs: z.ZodType) {
+  return {
+    data_dir: z.string().min(1).default(".hitship").meta({
+      description: "Journal, cursors, checkpoints and dead letters",
+      examples: ["/var/lib/hitship"],
+    }),
+    status_file: z.string().min(1).optional().meta({
+      description: "Where the status file is written (default: `status.json` in `data_dir`)",
+      examples: ["/var/run/hitship/status.json"],
+    }),
+    log_level: z.enum(LOG_LEVELS).default("info").meta({ description: "Least severe log level" }),
+    input: inputSchema.prefault({ type: "stdin" }),
+    http: z.strictObject({
+      listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:]+):\d{1,5}$/, {
+        error: "expected host:port, e.g. 127.0.0.1:9464",
+      }).meta({
+        description: "Address of /health, /ready and /metrics",
+        examples: ["127.0.0.1:9464"],
+      }),
+    }).optional().meta({ description: "Optional HTTP endpoint for probes and metrics" }),
+    retry: retrySchema.prefault({}),
+    auto_disable: autoDisableSchema.prefault({}),
+    max_journal_bytes: byteSize({ min: 2048 }).prefault("1GiB").meta({
+      description: "Journal size at which the input pauses until outputs catch up",
+    }),
+    journal_segment_bytes: byteSize({ min: 1024, max: 1024 ** 3 }).prefault("64MiB").meta({
+      description: "Size at which a journal segment is closed and a new one begun",
+    }),
+    journal_direct_io: z.boolean().default(true).meta({
+      description:
+        "Read and write the journal with direct I/O (O_DIRECT), past the page cache, where the filesystem allows it; false: through the page cache",
+    }),
+    dead_letter_max_bytes: byteSize({ min: 4096, max: 1024 ** 3 }).prefault("16MiB").meta({
+      description: "Size at which the dead-letter file is rotated (one old file is kept)",
+    }),
+    alerts: z.array(alertSchema).default([]).meta({
+      description: "Threshold alerts, sent to outputs whose `events` include `alerts`",
+    }),
+    shutdown_timeout: duration({ min: 100 }).prefault("25s").meta({
+      description: "How long SIGTERM/SIGINT waits for outputs to flush",
+    }),
+    outputs: outputs,
+  };
+}
+
+/** Builds the whole config schema for the plugins of a registry. */
+export function configSchema(plugins: readonly OutputPlugin[]) {
+  const options = plugins.map((plugin) =>
+    z.strictObject({
+      ...commonOutputShape,
+      type: z.literal(plugin.type).meta({ description: plugin.description }),
+      ...plugin.schema.shape,
+    })
+  );
+  const union = z.discriminatedUnion("type", options as [typeof options[0], ...typeof options]);
+  const outputs = z.array(union).min(1, { error: "expected at least one output" })
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      list.forEach((output, index) => {
+        const { name, type, events } = output as { name: string; type: string; events?: string[] };
+        const plugin = plugins.find((p) => p.type === type);
+        events?.forEach((kind, i) => {
+          if (plugin && !plugin.supportedEvents.includes(kind as never)) {
+            ctx.addIssue({
+              code: "custom",
+              path: [index, "events", i],
+              message: `${type} outputs take only ${
+                plugin.supportedEvents.map((e) => `"${e}"`).join(", ")
+              }, not "${kind}"`,
+              params: { plain: true },
+            });
+          }
+        });
+        if (seen.has(name)) {
+          ctx.addIssue({
+            code: "custom",
+            path: [index, "name"],
+            message: `duplicate output name "${name}"`,
+            params: { plain: true },
+          });
+        }
+        seen.add(name);
+      });
+      collisions(list as Array<Record<string, unknown>>, plugins, ctx);
+    });
+  return z.strictObject(topLevelShape(outputs)).superRefine((config, ctx) => {
+    const segment = config.journal_segment_bytes;
+    if (config.max_journal_bytes < 2 * segment) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["max_journal_bytes"],
+        message: `expected at least two journal segments (2 x journal_segment_bytes = ${
+          2 * segment
+        } bytes), got ${config.max_journal_bytes}: the active segment is only freed once a new one begins`,
+        params: { plain: true },
+      });
+    }
+  });
+}
+
+/**
+ * Two outputs that can write the same name in the same place would overwrite each other's
+ * exports: each such pair is an issue on the later output's `key`.
+ */
+function collisions(
+  list: ReadonlyArray<Record<string, unknown>>,
+  plugins: readonly OutputPlugin[],
+  ctx: z.RefinementCtx,
+): void {
+  const destinations = list.map((output) => {
+    const plugin = plugins.find((p) => p.type === output.type);
+    const name = output.name as string;
+    const where = plugin?.destination?.(output as never, name);
+    return where === undefined ? undefined : { name, where, pattern: namePattern(where) };
+  });
+  destinations.forEach((b, j) => {
+    if (!b) return;
+    const a = destinations.slice(0, j).find((a) => a && patternsOverlap(a.pattern, b.pattern));
+    if (!a) return;
+    ctx.addIssue({
+      code: "custom",
+      path: [j, "key"],
+      message:
+        `outputs "${a.name}" and "${b.name}" can write the same name (${
+          JSON.stringify(b.where)
+        }) and would overwrite each other's exports: give one a distinct key or place, or put ` +
+        `{output} in the key (e.g. "{output}/hitlogs-{timestamp}.json")`,
+      params: { plain: true },
+    });
+  });
+}
+
+/** One output as resolved from the config: the common fields plus its plugin's own. */
+export interface OutputConfig {
+  name: string;
+  type: string;
+  enabled: boolean;
+  while_disabled: "keep" | "skip";
+  events?: Array<typeof EVENT_KINDS[number]>;
+  filter?: z.output<typeof filterSchema>;
+  retry?: Partial<z.output<typeof retrySchema>>;
+  auto_disable?: Partial<z.output<typeof autoDisableSchema>>;
+  [key: string]: unknown;
+}
+
+/** The resolved config: every default filled in, durations in ms, sizes in bytes. */
+export type Config = Omit<z.output<ReturnType<typeof configSchema>>, "outputs"> & {
+  outputs: OutputConfig[];
+  status_file: string;
+};
+
+/** The config as written: every field optional where it has a default. */
+export type ConfigInput = z.input<ReturnType<typeof configSchema>>;
+
+/** One problem in a config, with its place. */
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+}
+
+/** A config that could not be loaded; `problems` holds every error found. */
+export class ConfigError extends Error {
+  readonly problems: ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    super(problems.map(formatProblem).join("\n"));
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+/** `FILE:LINE:COL: path.to.key: what was expected`. */
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.file}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ""}${p.message}`;
+}
+
+const SECRET_KEY = /(secret|password|token|api_key|access_key|credential)/i;
+const VAR = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}/g;
+
+/** Options of {@linkcode parseConfig} and {@linkcode loadConfig}. */
+export interface LoadOptions {
+  /** The plugins whose `type`s the config may use. */
+  plugins: readonly OutputPlugin[];
+  /** Environment for `${VAR}`. @default Deno.env */
+  env?: (name: string) => string | undefined;
+}
+
+/**
+ * Parses config text. Throws {@linkcode ConfigError} with every problem found.
+ *
+ * @param text The YAML.
+ * @param file The name used in error messages.
+ */
+export function parseConfig(text: string, file: string, options: LoadOptions): Config {
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number) => lineCounter.linePos(offset);
+  const problems: ConfigProblem[] = [];
+  for (const error of doc.errors) {
+    const { line, col } = at(error.pos[0]);
+    problems.push({ file, line, col, path: "", message: error.message.split("\n")[0]! });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  interpolate(doc, env, (node, message) => {
+    const { line, col } = at(node.range?.[0] ?? 0);
+    problems.push({ file, line, col, path: pathOf(doc, node), message });
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (error) {
+    // An alias bomb (aliases of aliases, expanding without bound) or a broken alias.
+    let place: Node | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        place = node;
+        return visit.BREAK;
+      },
+    });
+    const { line, col } = at(place?.range?.[0] ?? 0);
+    throw new ConfigError([{
+      file,
+      line,
+      col,
+      path: "",
+      message: `cannot expand the YAML aliases: ${(error as Error).message}`,
+    }]);
+  }
+  const schema = configSchema(options.plugins);
+  const result = schema.safeParse(value, { reportInput: true });
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      problems.push(locate(doc, schema, value, issue, file, at));
+    }
+    problems.sort((a, b) => a.line - b.line || a.col - b.col);
+    throw new ConfigError(problems);
+  }
+  const config = result.data as Config;
+  config.status_file ??= `${config.data_dir}/status.json`;
+  return config;
+}
+
+/** Reads and parses a config file. Throws {@linkcode ConfigError}. */
+export async function loadConfig(path: string, options: LoadOptions): Promise<Config> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : (error as Error).message;
+    throw new ConfigError([{ file: path, line: 1, col: 1, path: "", message: reason }]);
+  }
+  return parseConfig(text, path, options);
+}
+
+/** The config `run` uses with no `--config`: stdin to a `file` output writing into `./hitlogs`. */
+export const DEFAULT_CONFIG_YAML = `# hitship's built-in default: stdin -> ./hitlogs
+data_dir: .hitship
+status_file: .hitship/status.json
+input: { type: stdin }
+outputs:
+  - name: local
+    type: file
+    path: hitlogs
+`;
+
+function interpolate(
+  doc: Document,
+  env: (name: string) => string | undefined,
+  report: (node: Node, message: string) => void,
+): void {
+  visit(doc, {
+    Scalar(key, node) {
+      if (key === "key" || typeof node.value !== "string" || !node.value.includes("$")) return;
+      const original = node.value;
+      const replaced = original.replace(VAR, (match, name?: string, fallback?: string) => {
+        if (match === "$${") return "${";
+        const value = env(name!);
+        if (value !== undefined && value !== "") return value;
+        if (fallback !== undefined) return fallback;
+        report(node, `environment variable "${name}" is not set and has no default`);
+        return "";
+      });
+      if (replaced === original) return;
+      node.value = node.type === "PLAIN" ? retype(replaced) : replaced;
+    },
+  });
+}
+
+/** An unquoted `${VAR}` that expands to a number or boolean becomes one, as YAML would read it. */
+function retype(text: string): string | number | boolean {
+  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  if (text === "true" || text === "false") return text === "true";
+  return text;
+}
+
+function pathOf(doc: Document, target: Node): string {
+  let found = "";
+  visit(doc, {
+    Scalar(_key, node, path) {
+      if (node !== target) return;
+      const parts: PropertyKey[] = [];
+      for (let i = 1; i < path.length; i++) {
+        const parent = path[i - 1];
+        const item = path[i];
+        if (isSeq(parent)) parts.push(parent.items.indexOf(item as Node));
+        else if (isMap(parent)) {
+          const pair = item as Pair;
+          parts.push(isScalar(pair.key) ? String(pair.key.value) : "?");
+        }
+      }
+      found = formatPath(parts);
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
+
+function locate(
+  doc: Document,
+  schema: z.ZodType,
+  value: unknown,
+  issue: z.core.$ZodIssue,
+  file: string,
+  at: (offset: number) => { line: number; col: number },
+): ConfigProblem {
+  const path = issue.path as PropertyKey[];
+  const last = path.at(-1);
+  const hide = typeof last === "string" && SECRET_KEY.test(last);
+  let message = describeIssue(issue, hide);
+  let place: Node | undefined;
+  let shownPath = path;
+
+  if (issue.code === "unrecognized_keys") {
+    const map = nodeAt(doc, path);
+    const key = issue.keys[0]!;
+    if (isMap(map)) {
+      const pair = map.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+      place = pair?.key as Node | undefined;
+    }
+    shownPath = [...path, key];
+    message = issue.keys.length === 1
+      ? `unknown key${suggestion(key, keysAt(schema, value, path))}`
+      : `unknown keys ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+  } else if (issue.code === "invalid_union" && "options" in issue && issue.errors.length === 0) {
+    const options = (issue as unknown as { options: unknown[] }).options;
+    const value = nodeAt(doc, path);
+    const got = isScalar(value) ? `, got ${JSON.stringify(value.value)}` : "";
+    message = `expected one of ${options.map((o) => JSON.stringify(o)).join(", ")}${got}`;
+  }
+  // The deepest node that exists: a missing key points at its parent.
+  for (let depth = shownPath.length; place === undefined && depth >= 0; depth--) {
+    const node = nodeAt(doc, shownPath.slice(0, depth));
+    if (node && depth < shownPath.length && isMap(node)) {
+      place = node;
+      break;
+    }
+    place = node;
+  }
+  const offset = place?.range?.[0] ?? 0;
+  const { line, col } = at(offset);
+  return { file, line, col, path: formatPath(shownPath), message };
+}
+
+function nodeAt(doc: Document, path: readonly PropertyKey[]): Node | undefined {
+  if (path.length === 0) return doc.contents ?? undefined;
+  return doc.getIn(path as unknown[], true) as Node | undefined;
+}
+
+/** The keys a schema allows at a path of a value, for "did you mean" hints. */
+function keysAt(schema: z.ZodType, value: unknown, path: readonly PropertyKey[]): string[] {
+  // deno-lint-ignore no-explicit-any
+  let def = (schema as any)._zod.def;
+  let current = value;
+  let i = 0;
+  for (let guard = 0; guard < 100; guard++) {
+    switch (def.type) {
+      case "optional":
+      case "default":
+      case "prefault":
+      case "nullable":
+      case "readonly":
+        def = def.innerType._zod.def;
+        continue;
+      case "pipe":
+        def = def.in._zod.def;
+        continue;
+      case "union": {
+        const type = (current as { type?: unknown } | undefined)?.type;
+        // deno-lint-ignore no-explicit-any
+        const option = def.options.find((o: any) => {
+          const literal = o._zod.def.shape?.type?._zod.def;
+          return literal?.values?.includes(type);
+        }) ?? def.options[0];
+        def = option._zod.def;
+        continue;
+      }
+      case "array":
+        if (i >= path.length) return [];
+        current = (current as unknown[])?.[path[i++] as number];
+        def = def.element._zod.def;
+        continue;
+      case "object":
+        if (i >= path.length) return Object.keys(def.shape);
+        current = (current as Record<PropertyKey, unknown>)?.[path[i]!];
+        def = def.shape[path[i++] as string]?._zod.def;
+        if (!def) return [];
+        continue;
+      default:
+        return [];
+    }
+  }
+  return [];
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const next = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = row[j]!;
+      row[j] = next;
+    }
+  }
+  return row[b.length]!;
+}
+
+function suggestion(key: string, known: string[]): string {
+  const best = known
+    .map((k) => ({ k, d: editDistance(key.toLowerCase(), k) }))
+    .sort((a, b) => a.d - b.d)[0];
+  const prefix = known.find((k) => k.startsWith(key.toLowerCase()) && key.length >= 3);
+  if (prefix) return ` "${key}", did you mean "${prefix}"?`;
+  const hint = best && best.d <= Math.max(2, Math.floor(key.length / 3))
+    ? `, did you mean "${best.k}"?`
+    : known.length > 0
+    ? ` (expected one of ${known.map((k) => `"${k}"`).join(", ")})`
+    : "";
+  return ` "${key}"${hint}`;
+}

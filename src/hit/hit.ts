@@ -1,0 +1,223 @@
+/**
+ * The hit: one detected malicious request, as the WAF node writes it, one JSON object per line.
+ *
+ * hitship validates each line against {@linkcode hitSchema} and then ships the line exactly as it
+ * was read: no field is renamed, reordered or re-typed.
+ *
+ * @module
+ */
+import { isIP } from "node:net";
+import { z } from "zod";
+import { describeIssue, formatPath } from "../base/zod_issue.ts";
+
+const DIGITS = /^\d+$/;
+
+/** A `point` item: a string, a number, or a nested array of those. */
+export type PointItem = string | number | PointItem[];
+
+const pointItem: z.ZodType<PointItem> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.array(pointItem)])
+);
+
+const integer = () => z.int({ error: "expected an integer" });
+
+/**
+ * The zod schema of a hit, from the node's export format. Unknown extra fields are kept.
+ */
+export const hitSchema = z.looseObject({
+  time: z.custom<string | number>(
+    (v) =>
+      (typeof v === "string" && DIGITS.test(v)) ||
+      (typeof v === "number" && Number.isInteger(v) && v >= 0),
+    { error: "expected Unix seconds (a string of digits or an integer)" },
+  ),
+  request_id: z.string(),
+  ip: z.custom<string>(
+    (v) => typeof v === "string" && isIP(v) !== 0,
+    { error: "expected an IPv4 or IPv6 address" },
+  ),
+  datacenter: z.string(),
+  tor: z.string(),
+  remote_country: z.string({ error: "expected a string or null" }).nullable(),
+  application_id: z.array(integer()),
+  domain: z.string(),
+  method: z.string(),
+  uri: z.string(),
+  protocol: z.string(),
+  status_code: integer(),
+  attack_type: z.string(),
+  block_status: z.string(),
+  payload: z.array(z.string()),
+  point: z.array(pointItem),
+  tags: z.record(z.string(), z.unknown()),
+});
+
+/** A validated hit. Extra fields the node adds are kept as they are. */
+export type Hit = z.output<typeof hitSchema> & Record<string, unknown>;
+
+const isString = (v: unknown): v is string => typeof v === "string";
+
+function isIpFast(v: unknown): boolean {
+  if (typeof v !== "string") return false;
+  // Dotted quads are most hits: check them without a regular expression.
+  let parts = 0;
+  let digits = 0;
+  let value = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++parts > 3) return isIP(v) !== 0;
+      digits = 0;
+      value = 0;
+    } else if (c >= 48 && c <= 57) {
+      if ((digits > 0 && value === 0) || ++digits > 3) return isIP(v) !== 0;
+      value = value * 10 + c - 48;
+      if (value > 255) return false;
+    } else {
+      return isIP(v) !== 0;
+    }
+  }
+  return parts === 3 && digits > 0 ? true : isIP(v) !== 0;
+}
+
+function isIntArray(v: unknown): boolean {
+  if (!Array.isArray(v)) return false;
+  for (const item of v) if (!Number.isSafeInteger(item)) return false;
+  return true;
+}
+
+/** `point` nests arrays; the depth is bounded, so a hostile line cannot exhaust the stack. */
+function isPoint(v: unknown, depth = 2): boolean {
+  if (!Array.isArray(v) || depth > MAX_DEPTH) return false;
+  for (const item of v) {
+    if (typeof item === "string") continue;
+    if (typeof item === "number") {
+      if (!Number.isFinite(item)) return false;
+      continue;
+    }
+    if (!isPoint(item, depth + 1)) return false;
+  }
+  return true;
+}
+
+/**
+ * How deep a hit's JSON may nest: objects and arrays, the hit itself counting as one level. A
+ * deeper line is rejected before it is parsed.
+ */
+export const MAX_DEPTH = 64;
+
+const OPEN_BRACKET = 0x5b;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACKET = 0x5d;
+const CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Whether JSON text nests objects and arrays deeper than `max` levels. A text with at most `max`
+ * opening brackets cannot, which a few `indexOf` calls tell; only a text with more is scanned,
+ * skipping strings. The text need not be valid JSON.
+ *
+ * @example
+ * ```ts
+ * import { nestsDeeperThan } from "./hit.ts";
+ * nestsDeeperThan("[[[]]]", 2); // true
+ * nestsDeeperThan('{"a":"[[[["}', 1); // false
+ * ```
+ */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let openers = 0;
+  for (let i = text.indexOf("["); i >= 0 && openers <= max; i = text.indexOf("[", i + 1)) {
+    openers++;
+  }
+  for (let i = text.indexOf("{"); i >= 0 && openers <= max; i = text.indexOf("{", i + 1)) {
+    openers++;
+  }
+  if (openers <= max) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACKET || c === OPEN_BRACE) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_BRACKET || c === CLOSE_BRACE) depth--;
+  }
+  return false;
+}
+
+/**
+ * The hit schema's checks, written out by hand for speed: true only for what
+ * {@linkcode hitSchema} accepts (a property test holds them together). When it says false, the
+ * zod schema gives the reason.
+ */
+export function isValidHit(h: Record<string, unknown>): boolean {
+  const time = h.time;
+  if (typeof time === "string") {
+    if (!DIGITS.test(time)) return false;
+  } else if (!(typeof time === "number" && Number.isInteger(time) && time >= 0)) return false;
+  if (
+    !isString(h.request_id) || !isIpFast(h.ip) || !isString(h.datacenter) || !isString(h.tor) ||
+    !(h.remote_country === null || isString(h.remote_country)) || !isIntArray(h.application_id) ||
+    !isString(h.domain) || !isString(h.method) || !isString(h.uri) || !isString(h.protocol) ||
+    !Number.isSafeInteger(h.status_code) || !isString(h.attack_type) ||
+    !isString(h.block_status)
+  ) return false;
+  const payload = h.payload;
+  if (!Array.isArray(payload)) return false;
+  for (const p of payload) if (typeof p !== "string") return false;
+  if (!isPoint(h.point)) return false;
+  const tags = h.tags;
+  return tags !== null && typeof tags === "object" && !Array.isArray(tags);
+}
+
+/** The outcome of checking one line. */
+export type LineCheck =
+  | { ok: true; hit: Hit }
+  | { ok: false; reason: string };
+
+/**
+ * Checks one line of the node's hit stream (without its line terminator).
+ *
+ * @returns The parsed hit, or the reason the line is rejected: the path of the first bad field and
+ * what was expected (`status_code: expected an integer, got "abc"`).
+ *
+ * @example
+ * ```ts
+ * import { checkLine } from "./hit.ts";
+ * const result = checkLine('{"time": "abc"}');
+ * if (!result.ok) console.log(result.reason);
+ * ```
+ */
+export function checkLine(line: string): LineCheck {
+  try {
+    return check(line);
+  } catch (error) {
+    // Whatever goes wrong with one line is that line's rejection, never the process's.
+    return { ok: false, reason: `cannot check the line: ${(error as Error)?.message ?? error}` };
+  }
+}
+
+function check(line: string): LineCheck {
+  if (nestsDeeperThan(line, MAX_DEPTH)) {
+    return { ok: false, reason: `nests deeper than ${MAX_DEPTH} levels of objects and arrays` };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    return { ok: false, reason: `not valid JSON: ${(error as Error).message}` };
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    const kind = Array.isArray(value) ? "an array" : value === null ? "null" : typeof value;
+    return { ok: false, reason: `expected a JSON object, got ${kind}` };
+  }
+  if (isValidHit(value as Record<string, unknown>)) return { ok: true, hit: value as Hit };
+  const result = hitSchema.safeParse(value, { reportInput: true });
+  if (result.success) return { ok: true, hit: value as Hit };
+  const issue = result.error.issues[0]!;
+  return { ok: false, reason: `${formatPath(issue.path)}: ${describeIssue(issue)}` };
+}

@@ -1,0 +1,893 @@
+/**
+ * The journal: append-only segment files of validated raw hit lines in `data_dir/journal`.
+ *
+ * Every hit is written once, whatever the number of outputs; each output reads it with its own
+ * {@linkcode JournalReader} from its own persisted {@linkcode Position}. A segment is named after
+ * the position of its first line and holds NDJSON exactly as the node wrote it.
+ *
+ * @module
+ */
+import fs from "node:fs";
+import {
+  alignedBuffer,
+  BLOCK,
+  DirectAppender,
+  isInvalidArgument,
+  openDirect,
+  readFully,
+  roundUp,
+} from "../base/direct_io.ts";
+import { joinPath, readAt, readJsonFile, writeAllSync, writeFileAtomicSync } from "../base/fs.ts";
+import type { Logger } from "../base/log.ts";
+
+/** A place in the journal: a byte offset and a hit sequence number, both counted from the start. */
+export interface Position {
+  /** Bytes from the start of the journal, line terminators included. */
+  offset: number;
+  /** Hits from the start of the journal. */
+  seq: number;
+}
+
+/** The start of an empty journal. */
+export const ORIGIN: Position = { offset: 0, seq: 0 };
+
+interface Segment {
+  start: Position;
+  path: string;
+  /** Size in bytes; for the active segment, its committed size. */
+  size: number;
+}
+
+/**
+ * Where the input stood when a line was journaled: the file's identity and the byte offset just
+ * past the last complete line. Written together with the journal append it belongs to.
+ */
+export interface InputCheckpoint {
+  path: string;
+  dev: number;
+  ino: number;
+  /** FNV-1a hash of the file's first `fingerprint_bytes` bytes. */
+  fingerprint: string;
+  fingerprint_bytes: number;
+  offset: number;
+  /** Complete lines before `offset`, so that line numbers go on from the start of the file. */
+  line?: number;
+}
+
+interface CheckpointFile {
+  journal: Position;
+  input: InputCheckpoint | null;
+}
+
+/** Options of {@linkcode Journal.open}. */
+export interface JournalOptions {
+  /** Close a segment and begin a new one past this size. @default 64 MiB */
+  segmentBytes?: number;
+  /** Told about a torn tail that was cut off. */
+  logger?: Logger;
+  /**
+   * Read and write segments with direct I/O (`O_DIRECT`, past the page cache) where the
+   * filesystem allows it. @default true
+   */
+  directIO?: boolean;
+}
+
+/** Appends to the active segment. */
+interface SegmentWriter {
+  write(data: Uint8Array): void;
+  /** Cuts the segment back to `size` bytes. */
+  truncate(size: number): void;
+  close(): void;
+}
+
+/** Appends through the page cache. */
+class BufferedAppender implements SegmentWriter {
+  readonly #file: Deno.FsFile;
+  constructor(path: string) {
+    this.#file = Deno.openSync(path, { create: true, append: true });
+  }
+  write(data: Uint8Array): void {
+    writeAllSync(this.#file, data);
+  }
+  truncate(size: number): void {
+    this.#file.truncateSync(size);
+  }
+  close(): void {
+    this.#file.close();
+  }
+}
+
+const NEWLINE = 0x0a;
+const MARK_BYTES = 256 * 1024;
+/** Line ends kept at most (4 bytes each). */
+const LINE_INDEX_MAX = 1 << 20;
+
+/** The last buffers readers read raw whose line ends the journal knew (a few: several outputs). */
+const recentEnds: Array<{ buffer: Uint8Array; ends: Int32Array } | undefined> = new Array(8);
+let nextEnds = 0;
+
+/** Remembers the line ends of a buffer read raw, for {@linkcode lineEndsOf}. */
+export function rememberLineEnds(buffer: Uint8Array, ends: Int32Array): void {
+  recentEnds[nextEnds] = { buffer, ends };
+  nextEnds = (nextEnds + 1) % recentEnds.length;
+}
+
+/**
+ * The line ends of a buffer a {@linkcode JournalReader} has just read raw, when the journal knew
+ * them: the offset of each `\n` in it. Lets a body be made without searching for them again. Only
+ * the last few buffers read are remembered (a strong reference each, so none is kept long).
+ */
+export function lineEndsOf(buffer: Uint8Array): Int32Array | undefined {
+  for (const entry of recentEnds) if (entry?.buffer === buffer) return entry.ends;
+  return undefined;
+}
+const CHECKPOINT = "checkpoint.json";
+const NAME = /^(\d{16})-(\d{12})\.ndjson$/;
+
+function segmentName(start: Position): string {
+  return `${String(start.offset).padStart(16, "0")}-${String(start.seq).padStart(12, "0")}.ndjson`;
+}
+
+/**
+ * The append-only journal of one hitship instance.
+ *
+ * @example
+ * ```ts
+ * import { Journal } from "./journal.ts";
+ * const journal = await Journal.open(await Deno.makeTempDir());
+ * await journal.append([new TextEncoder().encode('{"a":1}')]);
+ * const reader = journal.reader({ offset: 0, seq: 0 });
+ * const chunk = await reader.read();
+ * console.log(chunk?.lines.length); // 1
+ * ```
+ */
+export class Journal {
+  readonly dir: string;
+  readonly segmentBytes: number;
+  #segments: Segment[];
+  #file!: SegmentWriter;
+  #direct: boolean;
+  #end: Position;
+  #waiters = new Set<() => void>();
+  #closed = false;
+  #writeBuffer = new Uint8Array(256 * 1024);
+  #checkpoint: InputCheckpoint | null = null;
+  #spaceWaiters = new Set<() => void>();
+  #checkpointWritten = false;
+  #readBuffers: Uint8Array[] = [];
+  #alignedBuffers: Uint8Array[] = [];
+  /** Positions between appends, at least `MARK_BYTES` apart, to find lines without reading. */
+  #marks: Position[] = [];
+  /** Line ends of recent appends: where each starts, and where its lines end, relative to it. */
+  #lineIndex: Array<{ start: number; ends: Int32Array }> = [];
+  #lineIndexSize = 0;
+
+  private constructor(dir: string, segmentBytes: number, segments: Segment[], direct: boolean) {
+    this.dir = dir;
+    this.segmentBytes = segmentBytes;
+    this.#segments = segments;
+    this.#direct = direct;
+    const last = segments.at(-1)!;
+    this.#end = { offset: last.start.offset + last.size, seq: last.start.seq };
+    this.#file = this.#openWriter(last);
+  }
+
+  /** Whether segments are read and written with direct I/O. */
+  get direct(): boolean {
+    return this.#direct;
+  }
+
+  /** Opens a segment to append to: with direct I/O while the filesystem allows it. */
+  #openWriter(segment: Segment): SegmentWriter {
+    if (this.#direct) {
+      const direct = DirectAppender.open(segment.path, segment.size, this.dir);
+      if (direct) return direct;
+      this.#direct = false;
+    }
+    return new BufferedAppender(segment.path);
+  }
+
+  /**
+   * Opens (or creates) the journal in `dir`. A torn record at the end, left by a crash in the
+   * middle of a write, is cut off with a warning.
+   */
+  static async open(dir: string, options: JournalOptions = {}): Promise<Journal> {
+    await Deno.mkdir(dir, { recursive: true });
+    const segments: Segment[] = [];
+    for await (const entry of Deno.readDir(dir)) {
+      const match = entry.isFile ? NAME.exec(entry.name) : null;
+      if (!match) continue;
+      const path = joinPath(dir, entry.name);
+      const size = (await Deno.stat(path)).size;
+      segments.push({ start: { offset: Number(match[1]), seq: Number(match[2]) }, path, size });
+    }
+    segments.sort((a, b) => a.start.offset - b.start.offset);
+    if (segments.length === 0) {
+      const path = joinPath(dir, segmentName(ORIGIN));
+      await Deno.writeFile(path, new Uint8Array(0));
+      segments.push({ start: ORIGIN, path, size: 0 });
+    }
+    const last = segments.at(-1)!;
+    const { size, complete, torn, lines } = scanSegment(last.path);
+    if (complete < size) {
+      // Zero bytes after the last line are the padding of a direct write, left by a stop
+      // without a clean close; anything else is a record torn by a crash.
+      if (torn) {
+        options.logger?.warn("Cut a torn record off the end of the journal", {
+          segment: last.path,
+          bytes: size - complete,
+        });
+      }
+      await Deno.truncate(last.path, complete);
+    }
+    last.size = complete;
+    let end: Position = { offset: last.start.offset + complete, seq: last.start.seq + lines };
+    const saved = await readJsonFile<CheckpointFile>(joinPath(dir, CHECKPOINT));
+    if (saved?.input && saved.journal.offset < end.offset) {
+      // Lines appended after the last checkpoint: the input had not committed them, so they are
+      // cut here and read again from the input.
+      options.logger?.warn("Cut journal lines written after the last input checkpoint", {
+        bytes: end.offset - saved.journal.offset,
+        lines: end.seq - saved.journal.seq,
+      });
+      await truncateSegments(segments, saved.journal);
+      end = saved.journal;
+    }
+    await Deno.remove(joinPath(dir, "direct-probe")).catch(() => {});
+    const journal = new Journal(
+      dir,
+      options.segmentBytes ?? 64 * 1024 * 1024,
+      segments,
+      options.directIO ?? true,
+    );
+    journal.#end = end;
+    journal.#checkpoint = saved?.input ?? null;
+    return journal;
+  }
+
+  /** The input checkpoint of the last commit, to resume a file input from. */
+  get checkpoint(): InputCheckpoint | null {
+    return this.#checkpoint;
+  }
+
+  /** The position after the last committed line. */
+  get end(): Position {
+    return this.#end;
+  }
+
+  /** The position of the oldest line still kept. */
+  get start(): Position {
+    return this.#segments[0]!.start;
+  }
+
+  /** Bytes on disk in all segments. */
+  get bytes(): number {
+    let total = 0;
+    for (const segment of this.#segments) total += segment.size;
+    return total;
+  }
+
+  /** Number of segment files. */
+  get segmentCount(): number {
+    return this.#segments.length;
+  }
+
+  /**
+   * The oldest segment's span: where its lines start and end, and whether it is the active one
+   * (still appended to). Deleting it frees the most space for the least loss.
+   */
+  get oldest(): { start: Position; end: Position; active: boolean } {
+    const segments = this.#segments;
+    const active = segments.length === 1;
+    return {
+      start: segments[0]!.start,
+      end: active ? this.#end : segments[1]!.start,
+      active,
+    };
+  }
+
+  /**
+   * Closes the active segment and begins a new, empty one, so that the lines written so far can be
+   * released once no output needs them. Nothing happens when the active segment is empty.
+   */
+  roll(): void {
+    if (this.#closed) return;
+    if (this.#segments.at(-1)!.size > 0) this.#roll();
+  }
+
+  /**
+   * Appends lines (each without its terminator) in one write, commits them together with the
+   * input's checkpoint, and wakes readers waiting for data. Readers see the lines only once they
+   * are committed. A failed write (a full disk) is cut back off, so the journal never holds half a
+   * record, and the error is thrown for the caller to wait and try again.
+   *
+   * @param checkpoint Where a file input stands after these lines; `null` for stdin.
+   * @param raw More lines, already framed (each ending in `\n`), written after `lines`.
+   * @param rawCount How many lines `raw` holds.
+   * @param rawEnds Where each line of `raw` ends (its `\n`), when known: copied, and kept for a
+   * while so that readers can hand them on ({@linkcode lineEndsOf}).
+   * @returns The new end of the journal.
+   */
+  append(
+    lines: readonly Uint8Array[],
+    checkpoint: InputCheckpoint | null = null,
+    raw?: Uint8Array,
+    rawCount = 0,
+    rawEnds?: Int32Array,
+  ): Promise<Position> {
+    try {
+      return Promise.resolve(this.#append(lines, checkpoint, raw, rawCount, rawEnds));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #append(
+    lines: readonly Uint8Array[],
+    checkpoint: InputCheckpoint | null,
+    raw: Uint8Array | undefined,
+    rawCount: number,
+    rawEnds: Int32Array | undefined,
+  ): Position {
+    if (
+      lines.length === 0 && rawCount === 0 &&
+      (checkpoint === null || sameCheckpoint(checkpoint, this.#checkpoint))
+    ) {
+      return this.#end;
+    }
+    if (this.#closed) throw new Error("Cannot append: the journal is closed");
+    let active = this.#segments.at(-1)!;
+    if (active.size > 0 && active.size >= this.segmentBytes) active = this.#roll();
+    let framed = 0;
+    for (const line of lines) framed += line.length + 1;
+    const total = framed + (raw?.length ?? 0);
+    let buffer: Uint8Array;
+    if (framed === 0 && raw) {
+      buffer = raw; // already framed lines: written as they are
+    } else {
+      // One write buffer, reused: appends are awaited one at a time.
+      if (this.#writeBuffer.length < total) {
+        this.#writeBuffer = new Uint8Array(Math.max(total, this.#writeBuffer.length * 2));
+      }
+      buffer = this.#writeBuffer.subarray(0, total);
+      let at = 0;
+      for (const line of lines) {
+        buffer.set(line, at);
+        at += line.length;
+        buffer[at++] = NEWLINE;
+      }
+      if (raw) buffer.set(raw, at);
+    }
+    try {
+      this.#file.write(buffer);
+    } catch (error) {
+      try {
+        this.#file.truncate(active.size);
+      } catch {
+        // the write's error is the one to report
+      }
+      throw error;
+    }
+    active.size += total;
+    const end = { offset: this.#end.offset + total, seq: this.#end.seq + lines.length + rawCount };
+    if (checkpoint !== null || !this.#checkpointWritten || this.#checkpoint !== null) {
+      // The rename of the checkpoint file is the commit point.
+      const record: CheckpointFile = { journal: end, input: checkpoint };
+      try {
+        writeFileAtomicSync(joinPath(this.dir, CHECKPOINT), JSON.stringify(record));
+      } catch (error) {
+        active.size -= total;
+        try {
+          this.#file.truncate(active.size);
+        } catch {
+          // the checkpoint's error is the one to report
+        }
+        throw error;
+      }
+      this.#checkpointWritten = true;
+      this.#checkpoint = checkpoint;
+    }
+    const known = !raw || rawEnds?.length === rawCount;
+    if (known && this.#lineIndexSize + lines.length + rawCount <= LINE_INDEX_MAX) {
+      // The line ends of the whole append: the framed lines' from their lengths, then raw's.
+      const ends = new Int32Array(lines.length + rawCount);
+      let at = 0;
+      lines.forEach((line, k) => {
+        at += line.length + 1;
+        ends[k] = at - 1;
+      });
+      if (rawEnds) {
+        for (let k = 0; k < rawCount; k++) ends[lines.length + k] = framed + rawEnds[k]!;
+      }
+      if (ends.length > 0) this.#indexLines(this.#end.offset, ends);
+    }
+    this.#end = end;
+    const lastMark = this.#marks.at(-1);
+    if (end.offset - (lastMark?.offset ?? 0) >= MARK_BYTES) this.#marks.push(end);
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake();
+    return this.#end;
+  }
+
+  #roll(): Segment {
+    const active = this.#segments.at(-1)!;
+    this.#file.close();
+    const path = joinPath(this.dir, segmentName(this.#end));
+    const segment = { start: { ...this.#end }, path, size: 0 };
+    try {
+      this.#file = this.#openWriter(segment);
+    } catch (error) {
+      // No new segment (a full disk): the old one stays active.
+      this.#file = this.#openWriter(active);
+      throw error;
+    }
+    this.#segments.push(segment);
+    return segment;
+  }
+
+  /**
+   * Resolves when the journal grows past `offset`, or at once when it already has. Rejects when
+   * the signal aborts.
+   */
+  waitFor(offset: number, signal?: AbortSignal): Promise<void> {
+    if (this.#end.offset > offset || this.#closed) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const wake = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.#waiters.delete(wake);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.add(wake);
+    });
+  }
+
+  /**
+   * Resolves when outputs release what they have passed (segments may have been deleted), or
+   * after `ms` at the latest.
+   */
+  waitForSpace(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#spaceWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#spaceWaiters.add(done);
+    });
+  }
+
+  #indexLines(start: number, ends: Int32Array): void {
+    this.#lineIndex.push({ start, ends });
+    this.#lineIndexSize += ends.length;
+  }
+
+  /**
+   * Where the lines of `length` bytes from `offset` (a line start) end, relative to `offset`, when
+   * the journal still knows every one of them; else `undefined`.
+   */
+  lineEnds(offset: number, length: number): Int32Array | undefined {
+    const index = this.#lineIndex;
+    let i = lastAtOrBefore(index, offset, (region) => region.start);
+    if (i < 0) return undefined;
+    const limit = offset + length;
+    const out: number[] = [];
+    let at = offset; // where the next line starts
+    for (; at < limit; i++) {
+      const region = index[i];
+      if (!region) return undefined;
+      const { start, ends } = region;
+      if (start > at) return undefined; // a gap the index does not cover
+      let k = 0;
+      if (at > start) {
+        // The first line end at or after `at`, and `at` must be a line start.
+        let a = 0;
+        let b = ends.length;
+        while (a < b) {
+          const m = (a + b) >>> 1;
+          if (start + ends[m]! < at) a = m + 1;
+          else b = m;
+        }
+        k = a;
+        if (k === 0 || start + ends[k - 1]! + 1 !== at) return undefined; // not a line start
+        if (k === ends.length) continue;
+      }
+      for (; k < ends.length; k++) {
+        const end = start + ends[k]!;
+        if (end >= limit) return undefined; // the range ends inside a line
+        out.push(end - offset);
+        at = end + 1;
+        if (at === limit) break;
+      }
+    }
+    return at === limit ? Int32Array.from(out) : undefined;
+  }
+
+  /**
+   * The furthest position the journal knows of after `from` and up to `limit` (both line starts)
+   * with fewer than `lines` lines and fewer than `bytes` line bytes (terminators not counted)
+   * between it and `from`; `from` itself when it knows none. Positions between appends are kept
+   * from this run, so a batch can be cut without counting every line before its end.
+   */
+  skipAhead(from: Position, limit: Position, lines: number, bytes: number): Position {
+    const marks = this.#marks;
+    // From the last mark up to `limit`, back while it is too far.
+    for (let i = lastAtOrBefore(marks, limit.offset, (mark) => mark.offset); i >= 0; i--) {
+      const mark = marks[i]!;
+      if (mark.offset <= from.offset) break;
+      const n = mark.seq - from.seq;
+      if (n < lines && mark.offset - from.offset - n < bytes) return mark;
+    }
+    return from;
+  }
+
+  /** A reader from `from` (up to the end, or `until`). */
+  reader(from: Position, until?: Position): JournalReader {
+    return new JournalReader(this, from, until);
+  }
+
+  /** Deletes every closed segment whose lines all lie before `position`. */
+  release(position: Position): Promise<number> {
+    return this.retain([{ from: position.offset, to: Infinity }]);
+  }
+
+  /**
+   * Deletes every closed segment that no range needs. A range is a span of byte offsets, `from`
+   * included, `to` excluded, that some output will still read.
+   *
+   * @returns How many segments were deleted.
+   */
+  async retain(ranges: ReadonlyArray<{ from: number; to: number }>): Promise<number> {
+    const keep: Segment[] = [];
+    const drop: Segment[] = [];
+    const last = this.#segments.length - 1;
+    this.#segments.forEach((segment, i) => {
+      const start = segment.start.offset;
+      const end = start + segment.size;
+      const needed = i === last || ranges.some((r) => r.from < end && r.to > start);
+      (needed ? keep : drop).push(segment);
+    });
+    if (drop.length === 0) {
+      // Outputs moved on even if nothing could go: a full journal's input looks again.
+      this.#wakeSpaceWaiters();
+      return 0;
+    }
+    this.#segments = keep;
+    const first = keep[0]!.start.offset;
+    const gone = this.#marks.findIndex((m) => m.offset >= first);
+    this.#marks.splice(0, gone < 0 ? this.#marks.length : gone);
+    const index = this.#lineIndex;
+    let old = 0;
+    while (old < index.length && index[old]!.start < first) {
+      this.#lineIndexSize -= index[old]!.ends.length;
+      old++;
+    }
+    index.splice(0, old);
+    for (const segment of drop) {
+      await Deno.remove(segment.path).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    }
+    this.#wakeSpaceWaiters();
+    return drop.length;
+  }
+
+  #wakeSpaceWaiters(): void {
+    const waiters = [...this.#spaceWaiters];
+    this.#spaceWaiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  /**
+   * @internal A read buffer of at least `size` bytes from the journal's pool. Readers come and go
+   * with every batch; pooling their buffers keeps large allocations (and so memory) low.
+   */
+  takeBuffer(size: number): Uint8Array {
+    return takeFrom(this.#readBuffers, size) ?? new Uint8Array(size);
+  }
+
+  /** @internal Returns a read buffer to the pool. */
+  giveBuffer(buffer: Uint8Array): void {
+    giveTo(this.#readBuffers, buffer);
+  }
+
+  /**
+   * @internal A buffer aligned for direct reads, of at least `size` bytes (a multiple of
+   * {@linkcode BLOCK}), from the journal's pool; `undefined` when none can be had.
+   */
+  takeAligned(size: number): Uint8Array | undefined {
+    return takeFrom(this.#alignedBuffers, size) ?? alignedBuffer(size, this.dir);
+  }
+
+  /** @internal Returns an aligned buffer to the pool. */
+  giveAligned(buffer: Uint8Array): void {
+    giveTo(this.#alignedBuffers, buffer);
+  }
+
+  /** @internal The segment holding `offset`, for readers. */
+  segmentAt(offset: number): { segment: Segment; end: number; next?: Segment } | undefined {
+    const segments = this.#segments;
+    for (let i = segments.length - 1; i >= 0; i--) {
+      const segment = segments[i]!;
+      if (segment.start.offset <= offset) {
+        return { segment, end: segment.start.offset + segment.size, next: segments[i + 1] };
+      }
+    }
+    return undefined;
+  }
+
+  /** Closes the active segment file and wakes every waiter. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#file.close();
+    for (const wake of this.#waiters) wake();
+    this.#waiters.clear();
+  }
+}
+
+/** A chunk of lines read from the journal. */
+export interface JournalChunk {
+  /** The lines, without terminators. */
+  lines: Uint8Array[];
+  /** Where the first line starts. */
+  start: Position;
+  /** Where the reader stands after the chunk. */
+  end: Position;
+}
+
+/** Reads lines from a position forward, a chunk at a time. */
+export class JournalReader {
+  #journal: Journal;
+  #position: Position;
+  #until: Position | undefined;
+  #file: Deno.FsFile | undefined;
+  #fd: number | undefined;
+  #filePath = "";
+  #chunkBytes: number;
+  #buffer: Uint8Array | undefined;
+  #aligned: Uint8Array | undefined;
+
+  /** @param chunkBytes Bytes read at most per call. @default 1 MiB */
+  constructor(journal: Journal, from: Position, until?: Position, chunkBytes = 1024 * 1024) {
+    this.#journal = journal;
+    this.#position = { ...from };
+    this.#until = until;
+    this.#chunkBytes = chunkBytes;
+  }
+
+  /** Where the next read starts. */
+  get position(): Position {
+    return this.#position;
+  }
+
+  /**
+   * Reads from the position into the reader's buffer, up to the last complete line (a line longer
+   * than the buffer grows it), moving to the next segment at the end of one. The position is not
+   * moved.
+   *
+   * @returns The buffer and where its last line ends, or `undefined` at the end.
+   */
+  async #fill(): Promise<Uint8Array | undefined> {
+    for (;;) {
+      const limit = Math.min(this.#journal.end.offset, this.#until?.offset ?? Infinity);
+      if (this.#position.offset >= limit) return undefined;
+      const found = this.#journal.segmentAt(this.#position.offset);
+      if (!found) {
+        throw new Error(
+          `Cannot read the journal at offset ${this.#position.offset}: its segment was removed`,
+        );
+      }
+      const { segment, end, next } = found;
+      if (this.#position.offset >= end) {
+        if (!next) return undefined;
+        this.#position = { ...next.start };
+        continue;
+      }
+      if (this.#filePath !== segment.path) {
+        this.#closeFile();
+        if (this.#journal.direct) this.#fd = openDirect(segment.path);
+        if (this.#fd === undefined) this.#file = await Deno.open(segment.path, { read: true });
+        this.#filePath = segment.path;
+      }
+      const local = this.#position.offset - segment.start.offset;
+      const available = Math.min(end, limit) - this.#position.offset;
+      let size = Math.min(available, this.#chunkBytes);
+      for (;;) {
+        const data = this.#readAt(local, size);
+        const last = data.lastIndexOf(NEWLINE);
+        if (last >= 0) return data.subarray(0, last + 1);
+        // A line longer than the buffer: read more of it.
+        if (size >= available) {
+          throw new Error(`Cannot read the journal at offset ${this.#position.offset}: torn line`);
+        }
+        size = Math.min(available, size * 2);
+      }
+    }
+  }
+
+  /** Reads `size` bytes from `local` in the open segment into the reader's buffer. */
+  #readAt(local: number, size: number): Uint8Array {
+    const journal = this.#journal;
+    if (this.#fd !== undefined) {
+      // Direct reads cover whole blocks: from the block holding `local` to past `local + size`.
+      const start = local - (local % BLOCK);
+      const length = roundUp(local + size) - start;
+      if (!this.#aligned || this.#aligned.length < length) {
+        if (this.#aligned) journal.giveAligned(this.#aligned);
+        // Room for a chunk starting anywhere in a block, so that one buffer serves every read.
+        this.#aligned = journal.takeAligned(
+          Math.max(length, roundUp(this.#chunkBytes) + 2 * BLOCK),
+        );
+      }
+      if (this.#aligned) {
+        try {
+          const filled = readFully(this.#fd, this.#aligned, 0, length, start);
+          return this.#aligned.subarray(local - start, Math.min(filled, local - start + size));
+        } catch (error) {
+          if (!isInvalidArgument(error)) throw error;
+        }
+      }
+      // No aligned memory to be had, or direct reads refused: read through the page cache.
+      fs.closeSync(this.#fd);
+      this.#fd = undefined;
+      this.#file = Deno.openSync(this.#filePath, { read: true });
+    }
+    if (!this.#buffer || this.#buffer.length < size) {
+      if (this.#buffer) journal.giveBuffer(this.#buffer);
+      this.#buffer = journal.takeBuffer(Math.max(size, this.#chunkBytes));
+    }
+    const buffer = this.#buffer.subarray(0, size);
+    return buffer.subarray(0, readAt(this.#file!, local, buffer));
+  }
+
+  #closeFile(): void {
+    this.#file?.close();
+    this.#file = undefined;
+    if (this.#fd !== undefined) fs.closeSync(this.#fd);
+    this.#fd = undefined;
+    this.#filePath = "";
+  }
+
+  /**
+   * Reads the next complete lines that are available now. The lines share one buffer with the
+   * reader: they are valid until the next call.
+   *
+   * @returns The lines, or `undefined` when the reader stands at the end (or at `until`).
+   */
+  async read(): Promise<JournalChunk | undefined> {
+    const data = await this.#fill();
+    if (!data) return undefined;
+    const lines: Uint8Array[] = [];
+    let from = 0;
+    for (let i = data.indexOf(NEWLINE); i >= 0; i = data.indexOf(NEWLINE, from)) {
+      lines.push(data.subarray(from, i));
+      from = i + 1;
+    }
+    const start = this.#position;
+    this.#position = { offset: start.offset + data.length, seq: start.seq + lines.length };
+    return { lines, start, end: this.#position };
+  }
+
+  /**
+   * Reads the next complete lines as they lie in the journal: one buffer of framed lines, each
+   * ending in `\n`, valid until the next call. The reader's `seq` is not kept up by raw reads.
+   */
+  async readRaw(): Promise<Uint8Array | undefined> {
+    const data = await this.#fill();
+    if (!data) return undefined;
+    const ends = this.#journal.lineEnds(this.#position.offset, data.length);
+    if (ends) rememberLineEnds(data, ends);
+    this.#position = { offset: this.#position.offset + data.length, seq: NaN };
+    return data;
+  }
+
+  /** Reads every line up to `until` (or the current end), raw, a chunk at a time. */
+  async *rawChunks(): AsyncGenerator<Uint8Array> {
+    try {
+      for (let chunk = await this.readRaw(); chunk; chunk = await this.readRaw()) yield chunk;
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Reads every line up to `until` (or the current end), a chunk at a time. */
+  async *chunks(): AsyncGenerator<Uint8Array[]> {
+    try {
+      for (let chunk = await this.read(); chunk; chunk = await this.read()) yield chunk.lines;
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes the open segment file and gives the buffers back to the journal. */
+  close(): void {
+    this.#closeFile();
+    if (this.#buffer) this.#journal.giveBuffer(this.#buffer);
+    this.#buffer = undefined;
+    if (this.#aligned) this.#journal.giveAligned(this.#aligned);
+    this.#aligned = undefined;
+  }
+}
+
+/** A pooled buffer of at least `size` bytes, taken out of the pool. */
+function takeFrom(pool: Uint8Array[], size: number): Uint8Array | undefined {
+  const i = pool.findIndex((b) => b.length >= size);
+  return i < 0 ? undefined : pool.splice(i, 1)[0];
+}
+
+/** Puts a buffer back into a pool of at most 8. */
+function giveTo(pool: Uint8Array[], buffer: Uint8Array): void {
+  if (pool.length < 8) pool.push(buffer);
+}
+
+/** The index of the last item whose key is at most `value` (items sorted by key), or -1. */
+function lastAtOrBefore<T>(items: readonly T[], value: number, key: (item: T) => number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (key(items[mid]!) <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+function sameCheckpoint(a: InputCheckpoint, b: InputCheckpoint | null): boolean {
+  return b !== null && a.offset === b.offset && a.ino === b.ino && a.dev === b.dev &&
+    a.fingerprint === b.fingerprint && a.fingerprint_bytes === b.fingerprint_bytes;
+}
+
+const SCAN_BYTES = 1024 * 1024;
+
+/**
+ * Reads a segment a piece at a time (memory stays at one piece whatever its size): where its last
+ * complete line ends, whether non-zero bytes follow it (a torn record), and how many lines it
+ * holds.
+ */
+function scanSegment(
+  path: string,
+): { size: number; complete: number; torn: boolean; lines: number } {
+  using file = Deno.openSync(path, { read: true });
+  const size = file.statSync().size;
+  const buffer = new Uint8Array(Math.min(SCAN_BYTES, Math.max(size, 1)));
+  let complete = 0;
+  let torn = false;
+  // Back from the end to the last newline; what follows it must be zeros (padding) or is torn.
+  for (let end = size; end > 0;) {
+    const start = Math.max(0, end - buffer.length);
+    const piece = buffer.subarray(0, readAt(file, start, buffer.subarray(0, end - start)));
+    const i = piece.lastIndexOf(NEWLINE);
+    const after = piece.subarray(i + 1);
+    if (!torn && after.some((b) => b !== 0)) torn = true;
+    if (i >= 0) {
+      complete = start + i + 1;
+      break;
+    }
+    end = start;
+  }
+  let lines = 0;
+  for (let start = 0; start < complete; start += buffer.length) {
+    const n = readAt(file, start, buffer.subarray(0, Math.min(buffer.length, complete - start)));
+    const piece = buffer.subarray(0, n);
+    for (let i = piece.indexOf(NEWLINE); i >= 0; i = piece.indexOf(NEWLINE, i + 1)) lines++;
+  }
+  return { size, complete, torn, lines };
+}
+
+/** Cuts the segments back to `end`: later segments are deleted, the one holding it truncated. */
+async function truncateSegments(segments: Segment[], end: Position): Promise<void> {
+  while (segments.length > 1 && segments.at(-1)!.start.offset >= end.offset) {
+    await Deno.remove(segments.pop()!.path);
+  }
+  const last = segments.at(-1)!;
+  const size = Math.max(0, end.offset - last.start.offset);
+  await Deno.truncate(last.path, size);
+  last.size = size;
+}

@@ -1,0 +1,174 @@
+/**
+ * The optional HTTP endpoint (`http.listen`): `/health`, `/ready` and `/metrics` in Prometheus
+ * text format, all read from the one status model.
+ *
+ * @module
+ */
+import process from "node:process";
+import type { StatusDocument } from "./status.ts";
+import { type BoundedServer, serveBounded } from "../base/http_server.ts";
+import type { Logger } from "../base/log.ts";
+
+/** What the endpoint needs to know about the running sidecar. */
+export interface HttpSource {
+  /** The status now. */
+  snapshot(): StatusDocument;
+  /** True while the input is being read (false once draining). */
+  alive(): boolean;
+  /** True when hits can be taken and delivered. */
+  ready(): boolean;
+}
+
+type Sample = [labels: Record<string, string>, value: number];
+
+function escape(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function family(name: string, type: "counter" | "gauge", help: string, samples: Sample[]): string {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+  for (const [labels, value] of samples) {
+    const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`).join(",");
+    lines.push(`${name}${pairs ? `{${pairs}}` : ""} ${Number.isFinite(value) ? value : 0}`);
+  }
+  return lines.join("\n");
+}
+
+const STATES = ["active", "retrying", "disabled", "auto_disabled"] as const;
+
+/** The status as Prometheus text exposition format (version 0.0.4). */
+export function metricsText(status: StatusDocument): string {
+  const i = status.input;
+  const outputs = Object.entries(status.outputs);
+  const per = (pick: (o: StatusDocument["outputs"][string]) => number): Sample[] =>
+    outputs.map(([name, o]) => [{ output: name, type: o.type }, pick(o)]);
+  const input = { type: i.type };
+  return [
+    family("hitship_input_lines_total", "counter", "Lines read from the input", [[input, i.lines]]),
+    family("hitship_input_hits_total", "counter", "Valid hits read and journaled", [[
+      input,
+      i.hits,
+    ]]),
+    family("hitship_input_rejected_total", "counter", "Lines rejected (see the dead-letter file)", [
+      [
+        input,
+        i.rejected,
+      ],
+    ]),
+    family("hitship_input_bytes_total", "counter", "Bytes read from the input", [[
+      input,
+      i.offset,
+    ]]),
+    family("hitship_input_paused", "gauge", "1 while the input waits for a full journal", [[
+      input,
+      i.paused ? 1 : 0,
+    ]]),
+    family("hitship_journal_bytes", "gauge", "Bytes of journal segments on disk", [[
+      {},
+      status.journal.bytes,
+    ]]),
+    family("hitship_journal_segments", "gauge", "Journal segment files", [[
+      {},
+      status.journal.segments,
+    ]]),
+    family(
+      "hitship_output_delivered_hits_total",
+      "counter",
+      "Hits delivered by an output",
+      per((o) => o.delivered_hits),
+    ),
+    family(
+      "hitship_output_dropped_hits_total",
+      "counter",
+      "Hits dropped for an output alone: it was off when the journal was full",
+      per((o) => o.dropped_hits),
+    ),
+    family(
+      "hitship_output_skipped_hits_total",
+      "counter",
+      "Hits an output passed over while it was off (while_disabled: skip)",
+      per((o) => o.skipped_hits),
+    ),
+    family(
+      "hitship_output_requests_total",
+      "counter",
+      "Delivery requests made by an output",
+      per((o) => o.requests),
+    ),
+    family(
+      "hitship_output_failed_requests_total",
+      "counter",
+      "Delivery requests that failed",
+      per((o) => o.failed_requests),
+    ),
+    family(
+      "hitship_output_failure_ratio",
+      "gauge",
+      "Failed share of requests in the auto-disable window",
+      per((o) => o.failure_ratio),
+    ),
+    family(
+      "hitship_output_retry_attempt",
+      "gauge",
+      "Failed attempts of the current batch (0 when none is failing)",
+      per((o) => o.retry_attempt),
+    ),
+    family(
+      "hitship_output_pending_hits",
+      "gauge",
+      "Journaled hits an output has still to deliver",
+      per((o) => o.pending_hits),
+    ),
+    family(
+      "hitship_output_state",
+      "gauge",
+      "1 for the output's current state",
+      outputs.flatMap(([name, o]) =>
+        STATES.map((
+          state,
+        ): Sample => [{ output: name, type: o.type, state }, o.state === state ? 1 : 0])
+      ),
+    ),
+    family("process_resident_memory_bytes", "gauge", "Resident memory of the process", [[
+      {},
+      process.memoryUsage.rss(),
+    ]]),
+  ].join("\n") + "\n";
+}
+
+/**
+ * Serves `/health` (200 while the input is read, 503 while draining), `/ready` (200 when hits can
+ * be taken and delivered) and `/metrics`, with the bounds of {@linkcode serveBounded}: an error in
+ * the endpoint never stops shipping.
+ *
+ * @param listen `host:port`, e.g. `127.0.0.1:9464`.
+ */
+export function serveHttp(listen: string, source: HttpSource, logger?: Logger): BoundedServer {
+  const colon = listen.lastIndexOf(":");
+  const hostname = listen.slice(0, colon).replace(/^\[|\]$/g, "");
+  const port = Number(listen.slice(colon + 1));
+  const json = (status: number, body: unknown) => ({
+    status,
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+  });
+  return serveBounded(
+    { hostname, port, paths: ["/health", "/ready", "/metrics"], logger },
+    ({ path }) => {
+      switch (path) {
+        case "/health":
+          return source.alive() ? json(200, { status: "ok" }) : json(503, { status: "draining" });
+        case "/ready":
+          return source.ready()
+            ? json(200, { status: "ready" })
+            : json(503, { status: "not ready" });
+        default:
+          return {
+            status: 200,
+            body: metricsText(source.snapshot()),
+            headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+          };
+      }
+    },
+  );
+}
