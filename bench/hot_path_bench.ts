@@ -2,7 +2,7 @@
  * Micro-benchmarks of the hot path: line splitting, validation, journal append, batch formatting.
  * Run with `deno task bench` (or `deno bench --allow-all bench/`).
  */
-import { formatBody, formatFramed } from "../src/sdk/batch.ts";
+import { formatBody, formatFramed } from "../src/sdk/body.ts";
 import { checkLine, hitSchema } from "../src/hit/hit.ts";
 import { LineSplitter } from "../src/ingest/ingester.ts";
 import { Journal, rememberLineEnds } from "../src/journal/journal.ts";

@@ -28,7 +28,7 @@ import {
   outputStatePath,
   pluginFields,
 } from "../engine/engine.ts";
-import type { OutputPlugin, SendResult } from "../sdk/output.ts";
+import { defaultEventsOf, type OutputPlugin, type SendResult } from "../sdk/output.ts";
 import { readStatus, type StatusDocument } from "../status/status.ts";
 import { readJsonFile, writeFileAtomic } from "../base/fs.ts";
 import { isLocked, readLockInfo } from "../engine/data_dir_lock.ts";
@@ -388,7 +388,7 @@ async function testCommand(
       clock,
       logger,
       hostname: Deno.hostname(),
-      events: outputConfig.events ?? plugin.defaultEvents,
+      events: outputConfig.events ?? defaultEventsOf(plugin),
     });
     const started = performance.now();
     const result: SendResult = output.test

@@ -15,7 +15,8 @@ import { filterSchema } from "../hit/filter.ts";
 import { describeIssue, formatPath } from "../base/zod_issue.ts";
 import { LOG_LEVELS } from "../base/log.ts";
 import { namePattern, patternsOverlap } from "./key_overlap.ts";
-import type { OutputPlugin } from "../sdk/output.ts";
+import { type OutputPlugin, supportedEventsOf } from "../sdk/output.ts";
+import { batchingShape } from "../sdk/batch.ts";
 
 /** The node's retry schedule: three cycles of intervals, then a fixed interval. */
 export const DEFAULT_RETRY_CYCLES = [
@@ -160,6 +161,7 @@ export function configSchema(plugins: readonly OutputPlugin[]) {
     z.strictObject({
       ...commonOutputShape,
       type: z.literal(plugin.type).meta({ description: plugin.description }),
+      ...(plugin.batchOptions ? {} : batchingShape),
       ...plugin.schema.shape,
     })
   );
@@ -171,12 +173,13 @@ export function configSchema(plugins: readonly OutputPlugin[]) {
         const { name, type, events } = output as { name: string; type: string; events?: string[] };
         const plugin = plugins.find((p) => p.type === type);
         events?.forEach((kind, i) => {
-          if (plugin && !plugin.supportedEvents.includes(kind as never)) {
+          const supported = plugin && supportedEventsOf(plugin);
+          if (supported && !supported.includes(kind as never)) {
             ctx.addIssue({
               code: "custom",
               path: [index, "events", i],
               message: `${type} outputs take only ${
-                plugin.supportedEvents.map((e) => `"${e}"`).join(", ")
+                supported.map((e) => `"${e}"`).join(", ")
               }, not "${kind}"`,
               params: { plain: true },
             });

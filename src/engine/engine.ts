@@ -6,8 +6,8 @@
  * @module
  */
 import { AlertWatcher } from "../hit/alerts.ts";
-import { renderKey, withSuffix } from "../sdk/batch.ts";
-import type { Compression, Format } from "../sdk/batch.ts";
+import { renderKey, withSuffix } from "../sdk/key.ts";
+import type { Compression, Format } from "../sdk/body.ts";
 import { type Clock, systemClock } from "../base/clock.ts";
 import type { Config, OutputConfig } from "../config/config.ts";
 import { DeadLetter } from "../ingest/dead_letter.ts";
@@ -17,13 +17,15 @@ import { Ingester } from "../ingest/ingester.ts";
 import { Journal, type JournalReader, ORIGIN, type Position } from "../journal/journal.ts";
 import { DataDirLock } from "./data_dir_lock.ts";
 import { jsonLogger, type Logger } from "../base/log.ts";
-import type {
-  Batch,
-  BatchOptions,
-  Output,
-  OutputPlugin,
-  SendResult,
-  SystemEvent,
+import {
+  type Batch,
+  batchingOf,
+  type BatchOptions,
+  defaultEventsOf,
+  type Output,
+  type OutputPlugin,
+  type SendResult,
+  type SystemEvent,
 } from "../sdk/output.ts";
 import { newOutputStatus, type OutputStatus, StatusBoard } from "../status/status.ts";
 import { FailureWindow, RetrySchedule } from "./supervision.ts";
@@ -333,7 +335,7 @@ export class Engine {
         clock: this.clock,
         logger: this.logger,
         hostname: this.#hostname,
-        events: outputConfig.events ?? plugin.defaultEvents,
+        events: outputConfig.events ?? defaultEventsOf(plugin),
       });
     const runner = new OutputRunner(this, outputConfig, plugin, output, this.#hostname);
     await runner.load(fresh);
@@ -639,9 +641,9 @@ export class OutputRunner {
     this.type = config.type;
     this.output = output;
     this.#hostname = hostname;
-    this.#batching = plugin.batchOptions(pluginFields(config) as never);
+    this.#batching = batchingOf(plugin, pluginFields(config));
     this.#filter = compileFilter(config.filter);
-    this.#events = new Set(config.events ?? plugin.defaultEvents);
+    this.#events = new Set(config.events ?? defaultEventsOf(plugin));
     const retry = { ...engine.config.retry, ...config.retry };
     this.#schedule = new RetrySchedule(retry.cycles, retry.then_every);
     const auto = { ...engine.config.auto_disable, ...config.auto_disable };

@@ -98,20 +98,29 @@ export interface PluginContext {
 /** What an output can receive. */
 export type EventKind = "hits" | "system" | "alerts" | "report";
 
-/** An output plugin: its config schema (its documentation) and its factory. */
-export interface OutputPlugin<S extends z.ZodObject = z.ZodObject> {
+/** An output plugin as its author writes it: its config schema (its documentation) and factory. */
+export interface OutputPluginSpec<S extends z.ZodObject = z.ZodObject> {
   /** The YAML `type`. */
   type: string;
   /** One line for the generated reference. */
   description: string;
-  /** The plugin's own config fields; the engine adds `name`, `type`, `enabled`, and the rest. */
+  /**
+   * The plugin's own config fields; the engine adds `name`, `type`, `enabled`, `events`,
+   * `filter`, `retry`, `auto_disable` and `while_disabled`, and, for a plugin without
+   * `batchOptions`, `interval`, `max_hits` and `max_bytes`.
+   */
   schema: S;
-  /** How the engine batches hits for this output, from its resolved config. */
-  batchOptions(config: z.output<S>): BatchOptions;
-  /** Default `events` when the config gives none. */
-  defaultEvents: ReadonlyArray<EventKind>;
-  /** What the output can receive at all; `events` may name only these. */
-  supportedEvents: ReadonlyArray<EventKind>;
+  /**
+   * How the engine batches hits for this output, from its resolved config.
+   *
+   * @default a batch is cut `interval` after its first hit, or at `max_hits` or `max_bytes`: the
+   * fields the engine adds to the schema (10 minutes, 100,000 hits, 64 MiB)
+   */
+  batchOptions?(config: z.output<S>): BatchOptions;
+  /** `events` when the config gives none. @default ["hits"] */
+  defaultEvents?: ReadonlyArray<EventKind>;
+  /** What the output can receive at all; `events` may name only these. @default ["hits"] */
+  supportedEvents?: ReadonlyArray<EventKind>;
   /** Builds the running output. */
   create(config: z.output<S>, context: PluginContext): Output | Promise<Output>;
   /**
@@ -123,7 +132,57 @@ export interface OutputPlugin<S extends z.ZodObject = z.ZodObject> {
   destination?(config: z.output<S>, name: string): string;
 }
 
-/** Declares a plugin with its schema's types checked. */
-export function definePlugin<S extends z.ZodObject>(plugin: OutputPlugin<S>): OutputPlugin<S> {
-  return plugin;
+/** An output plugin, as {@linkcode definePlugin} declares it. */
+export interface OutputPlugin<S extends z.ZodObject = z.ZodObject> extends OutputPluginSpec<S> {
+  /** What kind of plugin this is. */
+  readonly kind: "output";
+}
+
+/**
+ * Declares an output plugin, with its config's types checked against its schema. A module's
+ * default export of one (or an array of plugins) is what `plugins:` in the config loads.
+ *
+ * @example
+ * ```ts
+ * import { definePlugin, z } from "./mod.ts";
+ * export default definePlugin({
+ *   type: "my-sink",
+ *   description: "Writes each batch somewhere",
+ *   schema: z.strictObject({ path: z.string() }),
+ *   create(_config, _context) {
+ *     return {
+ *       async send(batch) {
+ *         for await (const lines of batch.lines()) console.log(lines.length);
+ *         return { ok: true };
+ *       },
+ *     };
+ *   },
+ * });
+ * ```
+ */
+export function definePlugin<S extends z.ZodObject>(plugin: OutputPluginSpec<S>): OutputPlugin<S> {
+  return { ...plugin, kind: "output" };
+}
+
+/** The `events` an output plugin takes when its config gives none. */
+export function defaultEventsOf(plugin: OutputPluginSpec): ReadonlyArray<EventKind> {
+  return plugin.defaultEvents ?? ["hits"];
+}
+
+/** What an output plugin can receive at all. */
+export function supportedEventsOf(plugin: OutputPluginSpec): ReadonlyArray<EventKind> {
+  return plugin.supportedEvents ?? defaultEventsOf(plugin);
+}
+
+/** How the engine batches for an output: its plugin's `batchOptions`, or the common fields. */
+export function batchingOf(
+  plugin: OutputPluginSpec,
+  config: Record<string, unknown>,
+): BatchOptions {
+  if (plugin.batchOptions) return plugin.batchOptions(config as never);
+  return {
+    interval: config.interval as number,
+    maxHits: config.max_hits as number,
+    maxBytes: config.max_bytes as number,
+  };
 }

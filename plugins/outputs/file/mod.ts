@@ -4,20 +4,22 @@
  *
  * @module
  */
-import { resolve } from "node:path";
-import { z } from "zod";
+import { join, resolve } from "node:path";
 import {
+  type Batch,
   batchBody,
   batchOptionsOf,
   batchShape,
   bodyStream,
+  definePlugin,
+  openFileWriter,
+  type Output,
+  type SendResult,
+  type SystemEvent,
   unsafeKey,
   withExtension,
-} from "../../../src/sdk/batch.ts";
-import { DirectAppender } from "../../../src/base/direct_io.ts";
-import { joinPath, readAt, writeAll } from "../../../src/base/fs.ts";
-import { definePlugin, type Output, type SendResult } from "../../../src/sdk/output.ts";
-import type { Batch, SystemEvent } from "../../../src/sdk/output.ts";
+  z,
+} from "@hitship/hitship/sdk";
 
 /** The config fields of a `file` output. */
 export const fileOutputSchema = z.strictObject({
@@ -58,6 +60,17 @@ async function createOnly(tmp: string, target: string): Promise<boolean> {
   return true;
 }
 
+/** Reads into `buffer` from `offset` until it is full or the file ends. */
+function readFull(file: Deno.FsFile, offset: number, buffer: Uint8Array): number {
+  file.seekSync(offset, Deno.SeekMode.Start);
+  let filled = 0;
+  for (let n = file.readSync(buffer); n; n = file.readSync(buffer.subarray(filled))) {
+    filled += n;
+    if (filled === buffer.length) break;
+  }
+  return filled;
+}
+
 /** Whether two files hold the same bytes. */
 async function sameContent(a: string, b: string): Promise<boolean> {
   const [sa, sb] = await Promise.all([Deno.stat(a), Deno.stat(b)]);
@@ -67,8 +80,8 @@ async function sameContent(a: string, b: string): Promise<boolean> {
   const ba = new Uint8Array(1024 * 1024);
   const bb = new Uint8Array(1024 * 1024);
   for (let at = 0; at < sa.size; at += ba.length) {
-    const n = readAt(fa, at, ba);
-    if (readAt(fb, at, bb) !== n) return false;
+    const n = readFull(fa, at, ba);
+    if (readFull(fb, at, bb) !== n) return false;
     for (let i = 0; i < n; i++) if (ba[i] !== bb[i]) return false;
   }
   return true;
@@ -106,20 +119,11 @@ class FileOutput implements Output {
       const body = compression === "none"
         ? batchBody(batch, format, true)
         : bodyStream(batchBody(batch, format), compression);
-      const direct = this.#config.direct_io ? DirectAppender.open(tmp, 0, dir) : undefined;
-      if (direct) {
-        try {
-          for await (const chunk of body) direct.write(chunk);
-        } finally {
-          direct.close();
-        }
-      } else {
-        const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-        try {
-          for await (const chunk of body) await writeAll(file, chunk);
-        } finally {
-          file.close();
-        }
+      const file = await openFileWriter(tmp, { directIO: this.#config.direct_io });
+      try {
+        for await (const chunk of body) await file.write(chunk);
+      } finally {
+        file.close();
       }
       // Never over a file this batch did not write: the name goes to the next free suffix.
       for (let taken = 0; taken < MAX_SUFFIXES; taken++) {
@@ -139,7 +143,7 @@ class FileOutput implements Output {
   }
 
   async sendEvent(event: SystemEvent): Promise<SendResult> {
-    const target = joinPath(this.#config.path, "events.ndjson");
+    const target = join(this.#config.path, "events.ndjson");
     try {
       await Deno.mkdir(this.#config.path, { recursive: true });
       const record = {
@@ -156,7 +160,7 @@ class FileOutput implements Output {
   }
 
   async test(): Promise<SendResult> {
-    const target = joinPath(this.#config.path, `.hitship-test-${Deno.pid}`);
+    const target = join(this.#config.path, `.hitship-test-${Deno.pid}`);
     try {
       await Deno.mkdir(this.#config.path, { recursive: true });
       await Deno.writeTextFile(target, "[Test message]\n");

@@ -6,16 +6,16 @@
  *
  * @module
  */
-import { z } from "zod";
-import { duration } from "../../../src/config/config.ts";
 import {
   type Batch,
   definePlugin,
+  duration,
   type Output,
   type PluginContext,
   type SendResult,
   type SystemEvent,
-} from "../../../src/sdk/output.ts";
+  z,
+} from "@hitship/hitship/sdk";
 
 const TRIGGER =
   /^https?:\/\/[^/\s]+(\/[^\s]*)?\/connect\/v1\/(workflows\/[^/\s]+\/events\/execute|execute\/async\/workflows\/[^/\s]+)\/?$/;

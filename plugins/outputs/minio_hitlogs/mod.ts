@@ -11,24 +11,23 @@ import https from "node:https";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { Client } from "minio";
-import { z } from "zod";
 import {
+  type Batch,
   batchBody,
   batchOptionsOf,
   batchShape,
   bodyStream,
+  byteSize,
   contentType,
-  keySafeHostname,
-  withExtension,
-} from "../../../src/sdk/batch.ts";
-import { byteSize, duration } from "../../../src/config/config.ts";
-import {
-  type Batch,
   definePlugin,
+  duration,
+  keySafeHostname,
   type Output,
   type PluginContext,
   type SendResult,
-} from "../../../src/sdk/output.ts";
+  withExtension,
+  z,
+} from "@hitship/hitship/sdk";
 
 const ENDPOINT = /^(https?):\/\/(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?\/?$/;
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { rememberLineEnds } from "../journal/journal.ts";
-import { bodySize, bodyStream, formatBody, renderKey, withSuffix } from "./batch.ts";
+import { bodySize, bodyStream, formatBody } from "./body.ts";
+import { renderKey, withSuffix } from "./key.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -62,7 +63,7 @@ Deno.test("withSuffix() keeps keys of one second distinct, before the extension"
 });
 
 Deno.test("formatFramed() makes the same bodies as formatBody(), however the buffers are cut", async () => {
-  const { formatFramed } = await import("./batch.ts");
+  const { formatFramed } = await import("./body.ts");
   const hits = Array.from({ length: 50 }, (_, i) => JSON.stringify({ n: i, s: "x".repeat(i % 9) }));
   const framed = enc.encode(hits.map((h) => h + "\n").join(""));
   for (const format of ["json", "jsonl"] as const) {

@@ -1,0 +1,74 @@
+/**
+ * The hitship plugin SDK: everything an input or output plugin imports, and nothing else.
+ *
+ * An output plugin declares its config schema (which is also its documentation) and a factory;
+ * the engine reads the journal, filters, batches, retries and keeps the status, and the plugin
+ * only sends what it is given and says what happened. An input plugin gives the engine bytes of
+ * hit lines and says where it stands after them.
+ *
+ * ```ts
+ * import { definePlugin, z } from "./mod.ts";
+ *
+ * export default definePlugin({
+ *   type: "my-sink",
+ *   description: "Writes each batch somewhere",
+ *   schema: z.strictObject({ path: z.string() }),
+ *   create(_config, _context) {
+ *     return {
+ *       async send(batch) {
+ *         for await (const lines of batch.lines()) console.log(lines.length);
+ *         return { ok: true };
+ *       },
+ *     };
+ *   },
+ * });
+ * ```
+ *
+ * @module
+ */
+export { z } from "zod";
+export { byteSize, duration, type Range } from "../base/duration.ts";
+export type { Clock } from "../base/clock.ts";
+export type { Logger } from "../base/log.ts";
+export {
+  type Batch,
+  type BatchOptions,
+  definePlugin,
+  type EventKind,
+  type Output,
+  type OutputPlugin,
+  type OutputPluginSpec,
+  type PluginContext,
+  type SendResult,
+  type SystemEvent,
+} from "./output.ts";
+export {
+  defineInput,
+  type InputContext,
+  type InputEvent,
+  type InputPlugin,
+  type InputPluginSpec,
+  type JsonValue,
+} from "./input.ts";
+export { type BatchConfig, batchOptionsOf, batchShape } from "./batch.ts";
+export {
+  batchBody,
+  bodySize,
+  bodyStream,
+  type Compression,
+  COMPRESSIONS,
+  contentType,
+  type Format,
+  formatBody,
+  formatFramed,
+  FORMATS,
+} from "./body.ts";
+export {
+  keySafeHostname,
+  type KeyValues,
+  renderKey,
+  unsafeKey,
+  withExtension,
+  withSuffix,
+} from "./key.ts";
+export { type FileWriter, type FileWriterOptions, openFileWriter } from "./file_writer.ts";
