@@ -40,7 +40,7 @@ Deno.bench("checkLine 1,000 hits (JSON.parse + hit checks)", { group: "validate"
 const dir = Deno.makeTempDirSync();
 const journal = await Journal.open(dir, { segmentBytes: 1 << 30 });
 Deno.bench("journal append of 1,000 hits (one write + commit)", { group: "journal" }, async () => {
-  await journal.append(lineBytes);
+  await journal.append({ lines: lineBytes });
 });
 
 async function* chunks() {

@@ -1,16 +1,20 @@
 /**
- * The built-in output plugins, keyed by their YAML `type`.
+ * The built-in plugins: the inputs and outputs hitship ships with, picked by their YAML `type`.
  *
  * @module
  */
-import type { OutputPlugin } from "../src/sdk/output.ts";
+import type { Plugin } from "../src/sdk/plugin.ts";
+import { fileInput } from "./inputs/file/mod.ts";
+import { stdinInput } from "./inputs/stdin/mod.ts";
 import { fileOutput } from "./outputs/file/mod.ts";
 import { insightconnectOutput } from "./outputs/insightconnect/mod.ts";
 import { minioHitlogsOutput } from "./outputs/minio_hitlogs/mod.ts";
 
-/** Every output plugin hitship ships with. */
-export const builtinPlugins: readonly OutputPlugin[] = [
-  fileOutput as unknown as OutputPlugin,
-  minioHitlogsOutput as unknown as OutputPlugin,
-  insightconnectOutput as unknown as OutputPlugin,
+/** Every plugin hitship ships with. */
+export const builtinPlugins: readonly Plugin[] = [
+  stdinInput,
+  fileInput,
+  fileOutput,
+  minioHitlogsOutput,
+  insightconnectOutput,
 ];

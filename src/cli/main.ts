@@ -15,11 +15,9 @@ import {
   DEFAULT_CONFIG_YAML,
   loadConfig,
   parseConfig,
+  parseInputConfig,
 } from "../config/config.ts";
 import { serveHttp } from "../status/endpoint.ts";
-import { stdinSource } from "../ingest/ingester.ts";
-import type { InputCheckpoint as FileState } from "../journal/journal.ts";
-import { tailFile } from "../../plugins/inputs/file/tail.ts";
 import { jsonLogger, LOG_LEVELS, type LogLevel } from "../base/log.ts";
 import {
   type DrainResult,
@@ -28,7 +26,8 @@ import {
   outputStatePath,
   pluginFields,
 } from "../engine/engine.ts";
-import { defaultEventsOf, type OutputPlugin, type SendResult } from "../sdk/output.ts";
+import { defaultEventsOf, type SendResult } from "../sdk/output.ts";
+import { outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
 import { readStatus, type StatusDocument } from "../status/status.ts";
 import { readJsonFile, writeFileAtomic } from "../base/fs.ts";
 import { isLocked, readLockInfo } from "../engine/data_dir_lock.ts";
@@ -38,7 +37,7 @@ export const VERSION = "0.1.0";
 
 /** Where the CLI writes and what it runs with; tests replace these. */
 export interface CliEnvironment {
-  plugins: readonly OutputPlugin[];
+  plugins: readonly Plugin[];
   stdout?: (text: string) => void;
   stderr?: (text: string) => void;
   stdin?: ReadableStream<Uint8Array>;
@@ -215,17 +214,15 @@ async function runCommand(
   const configPath = values.config as string | undefined;
   const config = await readConfig(configPath, environment);
   const inputPath = values.input as string | undefined;
-  if (inputPath === "-") {
-    config.input = { type: "stdin", max_line_bytes: config.input.max_line_bytes };
-  } else if (inputPath !== undefined) {
-    config.input = {
-      type: "file",
-      path: inputPath,
-      start_at: "beginning",
-      follow: false,
-      poll_interval: 250,
-      max_line_bytes: config.input.max_line_bytes,
-    };
+  if (inputPath !== undefined) {
+    // --input: a file read once to its end, or - for stdin, instead of the config's input.
+    const max_line_bytes = config.input.max_line_bytes;
+    config.input = parseInputConfig(
+      inputPath === "-"
+        ? { type: "stdin", max_line_bytes }
+        : { type: "file", path: inputPath, follow: false, max_line_bytes },
+      environment.plugins,
+    );
   }
   const clock = environment.clock ?? systemClock;
   const logger = jsonLogger(
@@ -292,38 +289,9 @@ async function runCommand(
       input: config.input.type,
       outputs: config.outputs.map((o) => o.name),
     });
-    const ingester = engine.ingester;
-    const inputConfig = config.input;
     // Reads the input to its end (or to the first signal); each chunk is journaled before the
     // next is read.
-    const consume = async () => {
-      const input = inputConfig;
-      if (input.type === "stdin") {
-        for await (const chunk of stdinSource(environment.stdin).chunks(reading.signal)) {
-          await ingester.push(chunk);
-        }
-        if (!reading.signal.aborted) await ingester.end();
-        return;
-      }
-      let last: FileState | null = null;
-      const events = tailFile({
-        path: input.path,
-        startAt: input.start_at,
-        follow: input.follow,
-        pollInterval: input.poll_interval,
-        checkpoint: engine.journal.checkpoint,
-        logger,
-      }, reading.signal);
-      for await (const event of events) {
-        last = event.file;
-        if (event.kind === "data") await ingester.push(event.data, event.file);
-        else if (event.kind === "rotated") await ingester.rotated(event.file);
-        else await ingester.truncated(event.file);
-      }
-      // Read once to its end: a last line without a newline is complete. Following, it waits.
-      if (!reading.signal.aborted && last) await ingester.end(last);
-    };
-    const consuming = consume();
+    const consuming = engine.readInputs(reading.signal, environment.stdin);
     // A signal stops reading at once, even while stdin blocks; a chunk being journaled finishes.
     await Promise.race([consuming, firstSignal]);
     if (signals > 0) await Promise.race([consuming.catch(() => {}), delay(1000)]);
@@ -382,7 +350,7 @@ async function testCommand(
   for (const name of chosen) {
     const outputConfig = config.outputs.find((o) => o.name === name);
     if (!outputConfig) throw new UsageError(`no output named "${name}" in the config`);
-    const plugin = environment.plugins.find((p) => p.type === outputConfig.type)!;
+    const plugin = outputPluginsOf(environment.plugins).find((p) => p.type === outputConfig.type)!;
     const output = await plugin.create(pluginFields(outputConfig) as never, {
       name,
       clock,

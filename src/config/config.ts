@@ -15,7 +15,9 @@ import { filterSchema } from "../hit/filter.ts";
 import { describeIssue, formatPath } from "../base/zod_issue.ts";
 import { LOG_LEVELS } from "../base/log.ts";
 import { namePattern, patternsOverlap } from "./key_overlap.ts";
-import { type OutputPlugin, supportedEventsOf } from "../sdk/output.ts";
+import { supportedEventsOf } from "../sdk/output.ts";
+import type { InputPlugin } from "../sdk/input.ts";
+import { inputPluginsOf, outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
 import { batchingShape } from "../sdk/batch.ts";
 
 /** The node's retry schedule: three cycles of intervals, then a fixed interval. */
@@ -78,39 +80,27 @@ export const commonOutputShape = {
   auto_disable: autoDisableSchema.partial().optional(),
 };
 
-const inputShared = {
+/** Fields every input has, whatever its type. */
+export const commonInputShape = {
   max_line_bytes: byteSize({ min: 1024, max: 64 * 1024 * 1024 }).prefault(1024 * 1024).meta({
     description: "A longer line is rejected",
     examples: ["1MiB"],
   }),
 };
 
-/** The `input` block. */
-export const inputSchema = z.discriminatedUnion("type", [
-  z.strictObject({
-    type: z.literal("stdin").meta({ description: "Read hits from standard input" }),
-    ...inputShared,
-  }),
-  z.strictObject({
-    type: z.literal("file").meta({ description: "Tail a file" }),
-    path: z.string().min(1).meta({
-      description: "The node's hit log",
-      examples: ["/var/log/wallarm/hits.ndjson"],
-    }),
-    start_at: z.enum(["beginning", "end"]).default("beginning").meta({
-      description: "Where to start on the first run (later runs resume from the checkpoint)",
-    }),
-    follow: z.boolean().default(true).meta({
-      description: "Keep following appends; false reads to the end, flushes and exits",
-    }),
-    poll_interval: duration({ min: 10, max: 3_600_000 }).prefault("250ms").meta({
-      description: "How often the file is checked for appends and rotation",
-    }),
-    ...inputShared,
-  }),
-]);
+/** The `input` block, for the input plugins of a registry. */
+export function inputSchema(plugins: readonly InputPlugin[]) {
+  const options = plugins.map((plugin) =>
+    z.strictObject({
+      type: z.literal(plugin.type).meta({ description: plugin.description }),
+      ...plugin.schema.shape,
+      ...commonInputShape,
+    })
+  );
+  return z.discriminatedUnion("type", options as [typeof options[0], ...typeof options]);
+}
 
-function topLevelShape(outputs: z.ZodType) {
+function topLevelShape(input: z.ZodType, outputs: z.ZodType) {
   return {
     data_dir: z.string().min(1).default(".hitship").meta({
       description: "Journal, cursors, checkpoints and dead letters",
@@ -121,7 +111,7 @@ function topLevelShape(outputs: z.ZodType) {
       examples: ["/var/run/hitship/status.json"],
     }),
     log_level: z.enum(LOG_LEVELS).default("info").meta({ description: "Least severe log level" }),
-    input: inputSchema.prefault({ type: "stdin" }),
+    input: input.meta({ description: "Where hits come from" }),
     http: z.strictObject({
       listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:]+):\d{1,5}$/, {
         error: "expected host:port, e.g. 127.0.0.1:9464",
@@ -156,8 +146,8 @@ function topLevelShape(outputs: z.ZodType) {
 }
 
 /** Builds the whole config schema for the plugins of a registry. */
-export function configSchema(plugins: readonly OutputPlugin[]) {
-  const options = plugins.map((plugin) =>
+export function configSchema(plugins: readonly Plugin[]) {
+  const options = outputPluginsOf(plugins).map((plugin) =>
     z.strictObject({
       ...commonOutputShape,
       type: z.literal(plugin.type).meta({ description: plugin.description }),
@@ -171,7 +161,7 @@ export function configSchema(plugins: readonly OutputPlugin[]) {
       const seen = new Set<string>();
       list.forEach((output, index) => {
         const { name, type, events } = output as { name: string; type: string; events?: string[] };
-        const plugin = plugins.find((p) => p.type === type);
+        const plugin = outputPluginsOf(plugins).find((p) => p.type === type);
         events?.forEach((kind, i) => {
           const supported = plugin && supportedEventsOf(plugin);
           if (supported && !supported.includes(kind as never)) {
@@ -197,7 +187,8 @@ export function configSchema(plugins: readonly OutputPlugin[]) {
       });
       collisions(list as Array<Record<string, unknown>>, plugins, ctx);
     });
-  return z.strictObject(topLevelShape(outputs)).superRefine((config, ctx) => {
+  const input = inputSchema(inputPluginsOf(plugins)).prefault({ type: "stdin" });
+  return z.strictObject(topLevelShape(input, outputs)).superRefine((config, ctx) => {
     const segment = config.journal_segment_bytes;
     if (config.max_journal_bytes < 2 * segment) {
       ctx.addIssue({
@@ -218,11 +209,11 @@ export function configSchema(plugins: readonly OutputPlugin[]) {
  */
 function collisions(
   list: ReadonlyArray<Record<string, unknown>>,
-  plugins: readonly OutputPlugin[],
+  plugins: readonly Plugin[],
   ctx: z.RefinementCtx,
 ): void {
   const destinations = list.map((output) => {
-    const plugin = plugins.find((p) => p.type === output.type);
+    const plugin = outputPluginsOf(plugins).find((p) => p.type === output.type);
     const name = output.name as string;
     const where = plugin?.destination?.(output as never, name);
     return where === undefined ? undefined : { name, where, pattern: namePattern(where) };
@@ -244,6 +235,13 @@ function collisions(
   });
 }
 
+/** The input as resolved from the config: its type, the common fields and its plugin's own. */
+export interface InputConfig {
+  type: string;
+  max_line_bytes: number;
+  [key: string]: unknown;
+}
+
 /** One output as resolved from the config: the common fields plus its plugin's own. */
 export interface OutputConfig {
   name: string;
@@ -258,7 +256,8 @@ export interface OutputConfig {
 }
 
 /** The resolved config: every default filled in, durations in ms, sizes in bytes. */
-export type Config = Omit<z.output<ReturnType<typeof configSchema>>, "outputs"> & {
+export type Config = Omit<z.output<ReturnType<typeof configSchema>>, "outputs" | "input"> & {
+  input: InputConfig;
   outputs: OutputConfig[];
   status_file: string;
 };
@@ -296,7 +295,7 @@ const VAR = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}/g;
 /** Options of {@linkcode parseConfig} and {@linkcode loadConfig}. */
 export interface LoadOptions {
   /** The plugins whose `type`s the config may use. */
-  plugins: readonly OutputPlugin[];
+  plugins: readonly Plugin[];
   /** Environment for `${VAR}`. @default Deno.env */
   env?: (name: string) => string | undefined;
 }
@@ -358,6 +357,14 @@ export function parseConfig(text: string, file: string, options: LoadOptions): C
   const config = result.data as Config;
   config.status_file ??= `${config.data_dir}/status.json`;
   return config;
+}
+
+/** An input config given outside a config file (`run --input`), with its defaults filled in. */
+export function parseInputConfig(
+  input: Record<string, unknown>,
+  plugins: readonly Plugin[],
+): InputConfig {
+  return inputSchema(inputPluginsOf(plugins)).parse(input) as InputConfig;
 }
 
 /** Reads and parses a config file. Throws {@linkcode ConfigError}. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { builtinPlugins } from "../../plugins/mod.ts";
 import { ConfigError, parseConfig } from "./config.ts";
+import { outputPluginsOf } from "../sdk/plugin.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 
@@ -87,7 +88,7 @@ outputs:
     "hitship.yaml:4:32: auto_disable.failure_ratio: expected a number <= 1, got 1.5",
     "hitship.yaml:9:15: outputs[0].max_hits: expected a number > 0, got -1",
     `hitship.yaml:11:11: outputs[1].type: expected one of ${
-      builtinPlugins.map((p) => `"${p.type}"`).join(", ")
+      outputPluginsOf(builtinPlugins).map((p) => `"${p.type}"`).join(", ")
     }, got "s3"`,
   ]);
 });

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { builtinPlugins } from "../../plugins/mod.ts";
 import { commonOutputShape, configSchema } from "./config.ts";
-import type { OutputPlugin } from "../sdk/output.ts";
+import { outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
 
 type JsonSchema = {
   type?: string | string[];
@@ -29,7 +29,7 @@ type JsonSchema = {
 const SCHEMA_ID = "https://hitship.dev/config.schema.json";
 
 /** The JSON Schema of the config file, input side (what a person writes). */
-export function configJsonSchema(plugins: readonly OutputPlugin[]): Record<string, unknown> {
+export function configJsonSchema(plugins: readonly Plugin[]): Record<string, unknown> {
   const schema = z.toJSONSchema(configSchema(plugins), {
     io: "input",
     unrepresentable: "any",
@@ -96,7 +96,7 @@ const HEADER = [
 ];
 
 /** The config reference in Markdown. */
-export function configReference(plugins: readonly OutputPlugin[]): string {
+export function configReference(plugins: readonly Plugin[]): string {
   const schema = configJsonSchema(plugins) as JsonSchema;
   const props = schema.properties!;
   const out: string[] = [
@@ -139,7 +139,7 @@ export function configReference(plugins: readonly OutputPlugin[]): string {
   const common = Object.keys(commonOutputShape);
   for (const option of outputs) {
     const type = option.properties!.type!.const as string;
-    const plugin = plugins.find((p) => p.type === type)!;
+    const plugin = outputPluginsOf(plugins).find((p) => p.type === type)!;
     out.push(
       `## Output \`type: ${type}\``,
       "",

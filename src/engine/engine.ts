@@ -16,6 +16,7 @@ import { joinPath, readJsonFile, writeFileAtomic } from "../base/fs.ts";
 import { Ingester } from "../ingest/ingester.ts";
 import { Journal, type JournalReader, ORIGIN, type Position } from "../journal/journal.ts";
 import { DataDirLock } from "./data_dir_lock.ts";
+import { inputPluginsOf, outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
 import { jsonLogger, type Logger } from "../base/log.ts";
 import {
   type Batch,
@@ -74,8 +75,8 @@ export interface OutputStateFile {
 
 /** Options of {@linkcode Engine.start}. */
 export interface EngineOptions {
-  /** The plugins the config's outputs may use. */
-  plugins: readonly OutputPlugin[];
+  /** The plugins the config's input and outputs may use. */
+  plugins: readonly Plugin[];
   /** @default the system clock */
   clock?: Clock;
   /** @default JSON lines on stderr at the config's `log_level` */
@@ -243,10 +244,9 @@ export class Engine {
       lock.release();
       throw error;
     }
-    const inputPath = config.input.type === "file" ? config.input.path : null;
     const status = new StatusBoard(config.status_file, clock, {
       type: config.input.type,
-      path: inputPath,
+      path: typeof config.input.path === "string" ? config.input.path : null,
     });
     status.onWriteError((error) => {
       if (error) {
@@ -327,7 +327,7 @@ export class Engine {
 
   /** Builds an output and its runner; an output new to `data_dir` starts at the journal's end. */
   async #build(outputConfig: OutputConfig, fresh: boolean): Promise<OutputRunner> {
-    const plugin = this.#options.plugins.find((p) => p.type === outputConfig.type);
+    const plugin = outputPluginsOf(this.#options.plugins).find((p) => p.type === outputConfig.type);
     if (!plugin) throw new Error(`Unknown output type "${outputConfig.type}"`);
     const output = this.#options.outputs?.[outputConfig.name] ??
       await plugin.create(pluginFields(outputConfig) as never, {
@@ -482,6 +482,40 @@ export class Engine {
     this.logger.info(event.summary, { event: event.name, ...event.details });
     for (const runner of this.runners) {
       if (runner.name !== from && runner.takes(event.kind)) runner.queueEvent(event);
+    }
+  }
+
+  /**
+   * Reads the input until it ends (stdin, a file read once) or `signal` aborts: its plugin gives
+   * events, each checked and journaled before the next is asked for.
+   *
+   * @param stdin The standard input to give an input that reads it. @default the process's own
+   */
+  async readInputs(signal: AbortSignal, stdin?: ReadableStream<Uint8Array>): Promise<void> {
+    const { type, max_line_bytes: _max, ...fields } = this.config.input;
+    const plugin = inputPluginsOf(this.#options.plugins).find((p) => p.type === type);
+    if (!plugin) throw new Error(`Unknown input type "${type}"`);
+    const ingester = this.ingester;
+    const events = plugin.open(fields as never, {
+      name: ingester.input,
+      checkpoint: this.journal.checkpointOf(ingester.input)?.state ?? null,
+      signal,
+      logger: this.logger,
+      clock: this.clock,
+      stdin,
+    });
+    for await (const event of events) {
+      if (event.kind === "data") {
+        await ingester.push(event.data, {
+          checkpoint: event.checkpoint,
+          resumed: event.resumed,
+          offset: event.offset,
+        });
+      } else if (event.kind === "end") {
+        await ingester.end({ checkpoint: event.checkpoint, next: event.next });
+        if (!event.next) return;
+      } else await ingester.discard({ checkpoint: event.checkpoint });
+      if (signal.aborted) return;
     }
   }
 

@@ -3,10 +3,10 @@
  *
  * @module
  */
-import { fstatSync } from "node:fs";
 import { checkLine, type Hit, isValidHit, MAX_DEPTH, nestsDeeperThan } from "../hit/hit.ts";
 import type { DeadLetter } from "./dead_letter.ts";
-import type { InputCheckpoint as FileState, Journal } from "../journal/journal.ts";
+import type { InputCheckpoint, Journal } from "../journal/journal.ts";
+import type { JsonValue } from "../sdk/input.ts";
 import type { Logger } from "../base/log.ts";
 import type { StatusBoard } from "../status/status.ts";
 
@@ -154,6 +154,8 @@ export interface IngesterOptions {
   makeRoom?: () => Promise<boolean>;
   /** Called when the input goes on after it waited for room. */
   onResume?: () => void;
+  /** The input's name: its checkpoints are kept under it. @default "input" */
+  input?: string;
 }
 
 const BOM = [0xef, 0xbb, 0xbf];
@@ -200,19 +202,31 @@ export class Ingester {
     this.#o.onHit = onHit;
   }
 
+  /** The input's name, under which its checkpoints are kept. */
+  get input(): string {
+    return this.#o.input ?? "input";
+  }
+
   /**
-   * Splits, checks and journals one chunk. Resolves when it is journaled.
+   * Splits, checks and journals one chunk of the input's stream. Resolves when it is journaled.
    *
-   * @param file For a file input: the file and the offset just past this chunk. The journal
-   * commits the offset of the last complete line with the lines.
+   * @param options.checkpoint Where the input stands once the chunk is journaled but for its last
+   * `held` bytes: committed with the chunk's lines.
+   * @param options.resumed The chunk goes on from the input's last checkpoint: its lines are
+   * numbered from there (else from 1, for the first chunk).
+   * @param options.offset Bytes of the stream before the end of this chunk, for the status.
    */
-  push(chunk: Uint8Array, file?: FileState): Promise<void> {
-    this.#o.status.input.offset = file ? file.offset : this.#o.status.input.offset + chunk.length;
+  push(
+    chunk: Uint8Array,
+    options: { checkpoint?: (held: number) => JsonValue; resumed?: boolean; offset?: number } = {},
+  ): Promise<void> {
+    const input = this.#o.status.input;
+    input.offset = options.offset ?? input.offset + chunk.length;
     const splitter = this.#splitter;
     if (!this.#started) {
-      // A file resumed from its checkpoint: its lines are numbered from the start of the file.
       this.#started = true;
-      splitter.numberFrom(file?.line ?? 0);
+      const saved = this.#o.journal.checkpointOf(this.input);
+      splitter.numberFrom(options.resumed ? saved?.line ?? 0 : 0);
     }
     // The line carried over from the last chunk is completed on its own; the complete lines
     // after it are one region, checked and journaled in bulk.
@@ -227,31 +241,32 @@ export class Ingester {
     const region = last >= start ? chunk.subarray(start, last + 1) : undefined;
     if (last + 1 > start) splitter.push(chunk.subarray(last + 1));
     else if (!region && start < chunk.length) splitter.push(chunk.subarray(start));
-    return this.#ingest(lines, file ?? null, region, true);
+    const at = options.checkpoint;
+    return this.#ingest(lines, at ? () => at(splitter.pendingBytes) : undefined, region);
   }
 
-  /** Ends the input: a last line without a newline is taken too. */
-  async end(next: FileState | null = null): Promise<void> {
+  /**
+   * The stream's last line is complete (a last line without a newline is taken too): the input
+   * has ended, or, with `next`, a new stream begins (a rotated file) whose lines count from 1.
+   */
+  async end(options: { checkpoint?: JsonValue; next?: boolean } = {}): Promise<void> {
     const last = this.#splitter.end();
-    await this.#ingest(last ? [last] : [], next, undefined, next === null);
+    if (options.next) {
+      this.#splitter.numberFrom(0);
+      this.#started = true;
+    }
+    const at = options.checkpoint;
+    await this.#ingest(last ? [last] : [], at === undefined ? undefined : () => at);
   }
 
-  /** The file was rotated: its last line is complete; reading goes on in `next`, from line 1. */
-  async rotated(next: FileState): Promise<void> {
-    const last = this.#splitter.end();
-    this.#splitter.numberFrom(0);
-    this.#started = true;
-    await this.#ingest(last ? [last] : [], next);
-  }
-
-  /** The file was truncated under the reader: the incomplete line is gone; lines count from 1. */
-  truncated(file: FileState): Promise<void> {
+  /** The incomplete line is gone (a file truncated under the reader); lines count from 1. */
+  discard(options: { checkpoint?: JsonValue } = {}): Promise<void> {
     this.#splitter.reset();
     this.#splitter.numberFrom(0);
     this.#started = true;
     this.#o.status.input.truncations++;
-    this.#o.status.input.offset = file.offset;
-    return this.#ingest([], file);
+    const at = options.checkpoint;
+    return this.#ingest([], at === undefined ? undefined : () => at);
   }
 
   /**
@@ -312,16 +327,11 @@ export class Ingester {
     return count;
   }
 
-  /**
-   * @param at Where the input stands after these lines (a file input), or `null` (stdin).
-   * @param partial Whether `at` counts bytes of a line not yet complete, which the checkpoint
-   * leaves out (it is read again after a restart).
-   */
+  /** @param at Where the input stands after these lines, for inputs with checkpoints. */
   async #ingest(
     lines: Line[],
-    at: FileState | null = null,
+    at: (() => JsonValue) | undefined,
     region?: Uint8Array,
-    partial = false,
   ): Promise<void> {
     const input = this.#o.status.input;
     const valid: Uint8Array[] = [];
@@ -377,13 +387,15 @@ export class Ingester {
         });
       }
     }
-    const splitter = this.#splitter;
-    const checkpoint = at && {
-      ...at,
-      offset: partial ? at.offset - splitter.pendingBytes : at.offset,
-      line: splitter.lineNumber,
-    };
-    await this.#append(valid, checkpoint, raw, rawCount, raw ? this.#regionEnds : undefined);
+    const checkpoint = at && { state: at(), line: this.#splitter.lineNumber };
+    await this.#append({
+      lines: valid,
+      raw,
+      rawCount,
+      rawEnds: raw ? this.#regionEnds : undefined,
+      input: this.input,
+      checkpoint,
+    });
     input.hits += valid.length + rawCount;
     await this.#o.deadLetter.flush();
     input.dead_letters_dropped = this.#o.deadLetter.dropped;
@@ -418,18 +430,19 @@ export class Ingester {
    * Appends to the journal, waiting while it is full (backpressure) or the disk is full: the
    * input is not read meanwhile, and nothing is dropped.
    */
-  async #append(
-    valid: Uint8Array[],
-    checkpoint: FileState | null,
-    raw?: Uint8Array,
-    rawCount = 0,
-    rawEnds?: Int32Array,
-  ): Promise<void> {
+  async #append(entry: {
+    lines: Uint8Array[];
+    raw?: Uint8Array;
+    rawCount: number;
+    rawEnds?: Int32Array;
+    input: string;
+    checkpoint?: InputCheckpoint;
+  }): Promise<void> {
     const { journal, status, logger } = this.#o;
     const limit = this.#o.maxJournalBytes ?? Infinity;
     let reported = false;
     for (;;) {
-      if (journal.bytes >= limit && valid.length + rawCount > 0) {
+      if (journal.bytes >= limit && entry.lines.length + entry.rawCount > 0) {
         if (await this.#o.makeRoom?.()) continue;
         if (!status.input.paused) {
           status.input.paused = true;
@@ -443,7 +456,7 @@ export class Ingester {
         continue;
       }
       try {
-        await journal.append(valid, checkpoint, raw, rawCount, rawEnds);
+        await journal.append(entry);
         break;
       } catch (error) {
         const message = (error as Error).message;
@@ -482,76 +495,4 @@ export class Ingester {
     const result = checkLine(text);
     return result.ok ? result.hit : result.reason;
   }
-}
-
-/** Where hits come from. */
-export interface InputSource {
-  /** The byte chunks of the input, until its end or the signal aborts. */
-  chunks(signal: AbortSignal): AsyncIterable<Uint8Array>;
-}
-
-/**
- * Standard input, read a chunk at a time into one reused buffer (each chunk is valid until the
- * next is read). A stream given instead is read as it comes.
- */
-export function stdinSource(stream?: ReadableStream<Uint8Array>): InputSource {
-  if (!stream) return readerSource(stdinIsFile() ? syncReader(Deno.stdin) : Deno.stdin);
-  return {
-    async *chunks(signal: AbortSignal) {
-      const reader = stream.getReader();
-      const onAbort = () => reader.cancel().catch(() => {});
-      signal.addEventListener("abort", onAbort, { once: true });
-      try {
-        while (!signal.aborted) {
-          const { done, value } = await reader.read();
-          if (done) return;
-          yield value;
-        }
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-        reader.releaseLock();
-      }
-    },
-  };
-}
-
-const CHUNK_BYTES = 1024 * 1024;
-
-/** Whether standard input is a regular file (`hitship run < hits.ndjson`). */
-function stdinIsFile(): boolean {
-  try {
-    return fstatSync(0).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/**
- * A regular file is read synchronously: a read of it does not wait for a writer, and a
- * synchronous read fills the caller's buffer in place where an asynchronous one goes through a
- * buffer of its own on another thread.
- */
-function syncReader(file: { readSync(p: Uint8Array): number | null }) {
-  return { read: (p: Uint8Array) => Promise.resolve(file.readSync(p)) };
-}
-
-/** Reads a Deno reader (stdin, a file) into one reused buffer until its end. */
-function readerSource(
-  reader: { read(p: Uint8Array): Promise<number | null>; close?(): void },
-  close = false,
-): InputSource {
-  return {
-    async *chunks(signal: AbortSignal) {
-      const buffer = new Uint8Array(CHUNK_BYTES);
-      try {
-        while (!signal.aborted) {
-          const n = await reader.read(buffer);
-          if (n === null) return;
-          if (n > 0) yield buffer.subarray(0, n);
-        }
-      } finally {
-        if (close) reader.close?.();
-      }
-    },
-  };
 }

@@ -131,18 +131,19 @@ Deno.test("Ingester rejects a 10,000-level poison line with its reason and keeps
 Deno.test("Ingester numbers lines from the checkpoint's line, and from 1 after a rotation or truncation", async () => {
   const dir = await Deno.makeTempDir();
   const journal = await Journal.open(`${dir}/journal`);
+  await journal.append({ input: "input", checkpoint: { state: "before", line: 10 } });
   const status = new StatusBoard(undefined, systemClock, { type: "file", path: "/x" });
   const deadLetter = new DeadLetter(dir);
   const ingester = new Ingester({ journal, deadLetter, status, logger: memoryLogger() });
-  const file = { path: "/x", dev: 1, ino: 2, fingerprint: "f", fingerprint_bytes: 1, offset: 500 };
+  const at = (offset: number) => (held: number) => ({ offset: offset - held });
   const { hits } = mixedInput(1, 0);
-  await ingester.push(enc.encode(`${hits[0]}\nbad a\n`), { ...file, line: 10 });
-  assert.equal(journal.checkpoint?.line, 12);
-  await ingester.rotated({ ...file, ino: 3, offset: 0 });
-  await ingester.push(enc.encode(`bad b\n${hits[0]}\n`), { ...file, ino: 3, offset: 12 });
-  await ingester.truncated({ ...file, ino: 3, offset: 0 });
-  await ingester.push(enc.encode(`${hits[0]}\nbad c\n`), { ...file, ino: 3, offset: 20 });
-  assert.equal(journal.checkpoint?.line, 2);
+  await ingester.push(enc.encode(`${hits[0]}\nbad a\n`), { checkpoint: at(500), resumed: true });
+  assert.deepEqual(journal.checkpointOf("input"), { state: { offset: 500 }, line: 12 });
+  await ingester.end({ next: true, checkpoint: { offset: 0 } });
+  await ingester.push(enc.encode(`bad b\n${hits[0]}\n`), { checkpoint: at(12) });
+  await ingester.discard({ checkpoint: { offset: 0 } });
+  await ingester.push(enc.encode(`${hits[0]}\nbad c\npart`), { checkpoint: at(24) });
+  assert.deepEqual(journal.checkpointOf("input"), { state: { offset: 20 }, line: 2 });
   journal.close();
   const dead = (await Deno.readTextFile(deadLetter.path)).trim().split("\n").map((l) =>
     JSON.parse(l)

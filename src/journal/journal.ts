@@ -19,6 +19,7 @@ import {
 } from "../base/direct_io.ts";
 import { joinPath, readAt, readJsonFile, writeAllSync, writeFileAtomicSync } from "../base/fs.ts";
 import type { Logger } from "../base/log.ts";
+import type { JsonValue } from "../sdk/input.ts";
 
 /** A place in the journal: a byte offset and a hit sequence number, both counted from the start. */
 export interface Position {
@@ -39,24 +40,39 @@ interface Segment {
 }
 
 /**
- * Where the input stood when a line was journaled: the file's identity and the byte offset just
- * past the last complete line. Written together with the journal append it belongs to.
+ * Where an input stood when its lines were journaled: its own state, which the journal keeps
+ * without knowing what it means (a file's identity and offset, say), and how many lines of its
+ * current stream came before, so that line numbers go on after a restart.
  */
 export interface InputCheckpoint {
-  path: string;
-  dev: number;
-  ino: number;
-  /** FNV-1a hash of the file's first `fingerprint_bytes` bytes. */
-  fingerprint: string;
-  fingerprint_bytes: number;
-  offset: number;
-  /** Complete lines before `offset`, so that line numbers go on from the start of the file. */
-  line?: number;
+  state: JsonValue;
+  line: number;
 }
 
 interface CheckpointFile {
   journal: Position;
-  input: InputCheckpoint | null;
+  inputs?: Record<string, InputCheckpoint>;
+  /** The one file input's state, as data directories made before named inputs hold it. */
+  input?: ({ line?: number } & { [key: string]: JsonValue | undefined }) | null;
+}
+
+/** What {@linkcode Journal.append} writes and commits. */
+export interface AppendEntry {
+  /** Lines, each without its terminator. */
+  lines?: readonly Uint8Array[];
+  /** More lines, already framed (each ending in `\n`), written after `lines`. */
+  raw?: Uint8Array;
+  /** How many lines `raw` holds. */
+  rawCount?: number;
+  /**
+   * Where each line of `raw` ends (its `\n`), when known: copied, and kept for a while so that
+   * readers can hand them on ({@linkcode lineEndsOf}).
+   */
+  rawEnds?: Int32Array;
+  /** The input the lines came from. */
+  input?: string;
+  /** Where `input` stands after these lines: committed with them. */
+  checkpoint?: InputCheckpoint | null;
 }
 
 /** Options of {@linkcode Journal.open}. */
@@ -151,7 +167,7 @@ export class Journal {
   #waiters = new Set<() => void>();
   #closed = false;
   #writeBuffer = new Uint8Array(256 * 1024);
-  #checkpoint: InputCheckpoint | null = null;
+  #checkpoints: Record<string, InputCheckpoint> = {};
   #spaceWaiters = new Set<() => void>();
   #checkpointWritten = false;
   #readBuffers: Uint8Array[] = [];
@@ -223,7 +239,8 @@ export class Journal {
     last.size = complete;
     let end: Position = { offset: last.start.offset + complete, seq: last.start.seq + lines };
     const saved = await readJsonFile<CheckpointFile>(joinPath(dir, CHECKPOINT));
-    if (saved?.input && saved.journal.offset < end.offset) {
+    const inputs = savedInputs(saved);
+    if (saved && Object.keys(inputs).length > 0 && saved.journal.offset < end.offset) {
       // Lines appended after the last checkpoint: the input had not committed them, so they are
       // cut here and read again from the input.
       options.logger?.warn("Cut journal lines written after the last input checkpoint", {
@@ -241,13 +258,13 @@ export class Journal {
       options.directIO ?? true,
     );
     journal.#end = end;
-    journal.#checkpoint = saved?.input ?? null;
+    journal.#checkpoints = inputs;
     return journal;
   }
 
-  /** The input checkpoint of the last commit, to resume a file input from. */
-  get checkpoint(): InputCheckpoint | null {
-    return this.#checkpoint;
+  /** Where an input stood at its last commit, to resume it from; `null` when it never did. */
+  checkpointOf(input: string): InputCheckpoint | null {
+    return this.#checkpoints[input] ?? null;
   }
 
   /** The position after the last committed line. */
@@ -296,42 +313,30 @@ export class Journal {
   }
 
   /**
-   * Appends lines (each without its terminator) in one write, commits them together with the
-   * input's checkpoint, and wakes readers waiting for data. Readers see the lines only once they
-   * are committed. A failed write (a full disk) is cut back off, so the journal never holds half a
-   * record, and the error is thrown for the caller to wait and try again.
+   * Appends lines in one write, commits them together with the input's checkpoint, and wakes
+   * readers waiting for data. Readers see the lines only once they are committed. A failed write
+   * (a full disk) is cut back off, so the journal never holds half a record, and the error is
+   * thrown for the caller to wait and try again.
    *
-   * @param checkpoint Where a file input stands after these lines; `null` for stdin.
-   * @param raw More lines, already framed (each ending in `\n`), written after `lines`.
-   * @param rawCount How many lines `raw` holds.
-   * @param rawEnds Where each line of `raw` ends (its `\n`), when known: copied, and kept for a
-   * while so that readers can hand them on ({@linkcode lineEndsOf}).
    * @returns The new end of the journal.
    */
-  append(
-    lines: readonly Uint8Array[],
-    checkpoint: InputCheckpoint | null = null,
-    raw?: Uint8Array,
-    rawCount = 0,
-    rawEnds?: Int32Array,
-  ): Promise<Position> {
+  append(entry: AppendEntry): Promise<Position> {
     try {
-      return Promise.resolve(this.#append(lines, checkpoint, raw, rawCount, rawEnds));
+      return Promise.resolve(this.#append(entry));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  #append(
-    lines: readonly Uint8Array[],
-    checkpoint: InputCheckpoint | null,
-    raw: Uint8Array | undefined,
-    rawCount: number,
-    rawEnds: Int32Array | undefined,
-  ): Position {
+  #append(entry: AppendEntry): Position {
+    const lines = entry.lines ?? [];
+    const { raw, rawEnds, input } = entry;
+    const rawCount = entry.rawCount ?? 0;
+    const checkpoint = input === undefined ? null : entry.checkpoint ?? null;
+    const before = input === undefined ? null : this.#checkpoints[input] ?? null;
     if (
       lines.length === 0 && rawCount === 0 &&
-      (checkpoint === null || sameCheckpoint(checkpoint, this.#checkpoint))
+      (checkpoint === null || JSON.stringify(checkpoint) === JSON.stringify(before))
     ) {
       return this.#end;
     }
@@ -370,9 +375,12 @@ export class Journal {
     }
     active.size += total;
     const end = { offset: this.#end.offset + total, seq: this.#end.seq + lines.length + rawCount };
-    if (checkpoint !== null || !this.#checkpointWritten || this.#checkpoint !== null) {
+    const checkpoints = checkpoint === null
+      ? this.#checkpoints
+      : { ...this.#checkpoints, [input!]: checkpoint };
+    if (!this.#checkpointWritten || Object.keys(checkpoints).length > 0) {
       // The rename of the checkpoint file is the commit point.
-      const record: CheckpointFile = { journal: end, input: checkpoint };
+      const record: CheckpointFile = { journal: end, inputs: checkpoints };
       try {
         writeFileAtomicSync(joinPath(this.dir, CHECKPOINT), JSON.stringify(record));
       } catch (error) {
@@ -385,7 +393,7 @@ export class Journal {
         throw error;
       }
       this.#checkpointWritten = true;
-      this.#checkpoint = checkpoint;
+      this.#checkpoints = checkpoints;
     }
     const known = !raw || rawEnds?.length === rawCount;
     if (known && this.#lineIndexSize + lines.length + rawCount <= LINE_INDEX_MAX) {
@@ -839,9 +847,13 @@ function lastAtOrBefore<T>(items: readonly T[], value: number, key: (item: T) =>
   return lo - 1;
 }
 
-function sameCheckpoint(a: InputCheckpoint, b: InputCheckpoint | null): boolean {
-  return b !== null && a.offset === b.offset && a.ino === b.ino && a.dev === b.dev &&
-    a.fingerprint === b.fingerprint && a.fingerprint_bytes === b.fingerprint_bytes;
+/** The inputs' checkpoints of a checkpoint file, whichever version wrote it. */
+function savedInputs(saved: CheckpointFile | undefined): Record<string, InputCheckpoint> {
+  if (!saved) return {};
+  if (saved.inputs) return saved.inputs;
+  if (!saved.input) return {};
+  const { line, ...state } = saved.input;
+  return { input: { state: state as JsonValue, line: line ?? 0 } };
 }
 
 const SCAN_BYTES = 1024 * 1024;

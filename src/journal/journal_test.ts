@@ -20,7 +20,7 @@ Deno.test("Journal appends lines once and reads them back in order across segmen
   const expected: string[] = [];
   for (let i = 0; i < 50; i += 5) {
     const batch = [0, 1, 2, 3, 4].map((k) => line(i + k));
-    await journal.append(batch);
+    await journal.append({ lines: batch });
     expected.push(...batch.map((b) => dec.decode(b)));
   }
   assert.ok(journal.segmentCount > 3, `segments: ${journal.segmentCount}`);
@@ -32,17 +32,17 @@ Deno.test("Journal appends lines once and reads them back in order across segmen
 Deno.test("Journal reopens at the same end and keeps reading from a saved position", async () => {
   const dir = await Deno.makeTempDir();
   let journal = await Journal.open(dir, { segmentBytes: 64 });
-  await journal.append([line(1), line(2), line(3)]);
+  await journal.append({ lines: [line(1), line(2), line(3)] });
   const reader = journal.reader(ORIGIN);
   const first = await reader.read();
   assert.ok(first);
-  await journal.append([line(4)]);
+  await journal.append({ lines: [line(4)] });
   const saved = journal.end;
   journal.close();
 
   journal = await Journal.open(dir, { segmentBytes: 64 });
   assert.deepEqual(journal.end, saved);
-  await journal.append([line(5)]);
+  await journal.append({ lines: [line(5)] });
   const tail = await readAll(journal, saved);
   assert.deepEqual(tail, [dec.decode(line(5))]);
   journal.close();
@@ -51,7 +51,7 @@ Deno.test("Journal reopens at the same end and keeps reading from a saved positi
 Deno.test("Journal cuts a torn record off the end on open, with a warning", async () => {
   const dir = await Deno.makeTempDir();
   let journal = await Journal.open(dir);
-  await journal.append([line(1), line(2)]);
+  await journal.append({ lines: [line(1), line(2)] });
   const end = journal.end;
   journal.close();
   const [segment] = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".ndjson"))
@@ -64,7 +64,7 @@ Deno.test("Journal cuts a torn record off the end on open, with a warning", asyn
   assert.equal(logger.records[0]?.level, "warn");
   assert.equal(logger.records[0]?.bytes, 10);
   assert.equal((await Deno.stat(segment!)).size, end.offset);
-  await journal.append([line(3)]);
+  await journal.append({ lines: [line(3)] });
   assert.deepEqual(await readAll(journal), [1, 2, 3].map((i) => dec.decode(line(i))));
   journal.close();
 });
@@ -73,7 +73,7 @@ Deno.test("Journal.release() deletes only segments wholly before the position", 
   const dir = await Deno.makeTempDir();
   const journal = await Journal.open(dir, { segmentBytes: 30 });
   const positions = [];
-  for (let i = 0; i < 10; i++) positions.push(await journal.append([line(i)]));
+  for (let i = 0; i < 10; i++) positions.push(await journal.append({ lines: [line(i)] }));
   const before = journal.segmentCount;
   await journal.release(positions[4]!);
   assert.ok(journal.segmentCount < before);
@@ -91,7 +91,7 @@ Deno.test("Journal.waitFor() wakes a reader when lines arrive", async () => {
   const waiting = journal.waitFor(0).then(() => (woke = true));
   await new Promise((r) => setTimeout(r, 5));
   assert.equal(woke, false);
-  await journal.append([line(1)]);
+  await journal.append({ lines: [line(1)] });
   await waiting;
   assert.equal(woke, true);
   journal.close();
@@ -101,7 +101,7 @@ Deno.test("JournalReader reads lines longer than its chunk size", async () => {
   const dir = await Deno.makeTempDir();
   const journal = await Journal.open(dir);
   const long = enc.encode(JSON.stringify({ big: "y".repeat(5000) }));
-  await journal.append([line(1), long, line(2)]);
+  await journal.append({ lines: [line(1), long, line(2)] });
   const { JournalReader } = await import("./journal.ts");
   const reader = new JournalReader(journal, ORIGIN, undefined, 64);
   const got: string[] = [];
@@ -131,8 +131,10 @@ Deno.test("Journal with and without direct I/O writes the same segment files, by
   for (const directIO of [true, false]) {
     const dir = await Deno.makeTempDir();
     const journal = await Journal.open(dir, { segmentBytes: 700_000, directIO });
-    for (let i = 0; i < lines.length; i += 7) await journal.append(lines.slice(i, i + 7));
-    await journal.append(big); // about 1.7 MB in one append
+    for (let i = 0; i < lines.length; i += 7) {
+      await journal.append({ lines: lines.slice(i, i + 7) });
+    }
+    await journal.append({ lines: big }); // about 1.7 MB in one append
     assert.equal(journal.direct, directIO, "this filesystem does direct I/O");
     const read = await readAll(journal);
     assert.deepEqual(read, [...lines, ...big].map((l) => dec.decode(l)));
@@ -153,7 +155,7 @@ Deno.test("Journal with and without direct I/O writes the same segment files, by
 Deno.test("Journal left without a close (direct I/O padding) reopens at its end, without a warning", async () => {
   const dir = await Deno.makeTempDir();
   const journal = await Journal.open(dir, { directIO: true });
-  await journal.append([line(1), line(2), line(3)]);
+  await journal.append({ lines: [line(1), line(2), line(3)] });
   const end = journal.end;
   // No close(): the last block is still padded with zeros, as after a crash.
   const [segment] = await segmentBytes(dir);
@@ -164,7 +166,7 @@ Deno.test("Journal left without a close (direct I/O padding) reopens at its end,
   const again = await Journal.open(dir, { logger });
   assert.deepEqual(again.end, end);
   assert.deepEqual(logger.records, [], "padding is not a torn record");
-  await again.append([line(4)]);
+  await again.append({ lines: [line(4)] });
   assert.deepEqual(await readAll(again), [1, 2, 3, 4].map((i) => dec.decode(line(i))));
   again.close();
   const [closed] = await segmentBytes(dir);
@@ -177,7 +179,9 @@ Deno.test("Journal.skipAhead() finds a position between appends, short of both l
   const big = (i: number) => enc.encode(JSON.stringify({ n: i, pad: "p".repeat(1000) }));
   const ends = [];
   for (let a = 0; a < 10; a++) {
-    ends.push(await journal.append(Array.from({ length: 300 }, (_, k) => big(a * 300 + k))));
+    ends.push(
+      await journal.append({ lines: Array.from({ length: 300 }, (_, k) => big(a * 300 + k)) }),
+    );
   }
   // Each append is about 300 KB, so each end is remembered.
   const skip = (lines: number, bytes: number) =>
@@ -205,8 +209,8 @@ Deno.test("Journal.lineEnds() hands on the line ends of raw appends, and only wh
   };
   const a = frame(['{"a":1}', '{"a":22}', '{"a":333}']);
   const b = frame(['{"b":1}', '{"b":22}']);
-  await journal.append([], null, a.bytes, 3, a.ends);
-  await journal.append([], null, b.bytes, 2, b.ends);
+  await journal.append({ raw: a.bytes, rawCount: 3, rawEnds: a.ends });
+  await journal.append({ raw: b.bytes, rawCount: 2, rawEnds: b.ends });
   const all = a.bytes.length + b.bytes.length;
   assert.deepEqual([...journal.lineEnds(0, all)!], [
     ...a.ends,
@@ -222,12 +226,12 @@ Deno.test("Journal.lineEnds() hands on the line ends of raw appends, and only wh
   assert.equal(journal.lineEnds(1, all - 1), undefined, "not a line start");
   assert.equal(journal.lineEnds(0, all - 1), undefined, "ends inside a line");
   // Lines appended one by one have known ends too.
-  await journal.append([line(9), line(10)]);
+  await journal.append({ lines: [line(9), line(10)] });
   assert.ok(journal.lineEnds(0, journal.end.offset));
   // A raw append whose line ends are not known leaves a gap.
-  await journal.append([], null, enc.encode('{"d":1}\n'), 1);
+  await journal.append({ raw: enc.encode('{"d":1}\n'), rawCount: 1 });
   const c = frame(['{"c":1}']);
-  await journal.append([], null, c.bytes, 1, c.ends);
+  await journal.append({ raw: c.bytes, rawCount: 1, rawEnds: c.ends });
   assert.equal(journal.lineEnds(0, journal.end.offset), undefined);
   const cStart = journal.end.offset - c.bytes.length;
   assert.deepEqual([...journal.lineEnds(cStart, c.bytes.length)!], [...c.ends]);
@@ -240,7 +244,7 @@ Deno.test("Journal.open() scans a segment of several MiB in pieces: lines counte
   for (const tail of ['{"torn":', "\0".repeat(3000)]) {
     const dir = await Deno.makeTempDir();
     const journal = await Journal.open(dir, { directIO: false });
-    await journal.append(lines.map((l) => new TextEncoder().encode(l)));
+    await journal.append({ lines: lines.map((l) => new TextEncoder().encode(l)) });
     journal.close();
     const segment = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".ndjson"))!.name;
     await Deno.writeTextFile(`${dir}/${segment}`, tail, { append: true });

@@ -35,6 +35,8 @@ export type InputEvent =
      * numbers go on from there too; otherwise the stream starts at line 1.
      */
     resumed?: boolean;
+    /** Bytes of the stream up to the end of this chunk (its file offset), for the status. */
+    offset?: number;
   }
   | {
     kind: "end";

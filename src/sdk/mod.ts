@@ -72,3 +72,4 @@ export {
   withSuffix,
 } from "./key.ts";
 export { type FileWriter, type FileWriterOptions, openFileWriter } from "./file_writer.ts";
+export { isPlugin, type Plugin } from "./plugin.ts";

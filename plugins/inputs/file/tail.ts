@@ -7,18 +7,43 @@
  *
  * @module
  */
-import { readAt } from "../../../src/base/fs.ts";
-import type { InputCheckpoint } from "../../../src/journal/journal.ts";
-import type { Logger } from "../../../src/base/log.ts";
+import type { Logger } from "@hitship/hitship/sdk";
 
-/** What the tail yields: data with where it ends in its file, or a change of file. */
+/**
+ * What the tail yields: data with where it ends in its file (and whether it goes on from the
+ * checkpoint), or a change of file.
+ */
 export type TailEvent =
-  | { kind: "data"; data: Uint8Array; file: FileState }
+  | { kind: "data"; data: Uint8Array; file: FileState; resumed: boolean }
   | { kind: "rotated"; file: FileState }
   | { kind: "truncated"; file: FileState };
 
-/** A file's identity and the offset just past the data yielded so far. */
-export type FileState = InputCheckpoint;
+/**
+ * A file's identity and the offset just past the data yielded so far: the input's checkpoint.
+ * A file is known by its device, inode and the hash of its first bytes, so a reused inode is not
+ * taken for the same file.
+ */
+export interface FileState {
+  path: string;
+  dev: number;
+  ino: number;
+  /** FNV-1a hash of the file's first `fingerprint_bytes` bytes. */
+  fingerprint: string;
+  fingerprint_bytes: number;
+  offset: number;
+}
+
+/** Reads into `buffer` from `offset` until it is full or the file ends. */
+function readAt(file: Deno.FsFile, offset: number, buffer: Uint8Array): number {
+  file.seekSync(offset, Deno.SeekMode.Start);
+  let filled = 0;
+  while (filled < buffer.length) {
+    const n = file.readSync(buffer.subarray(filled));
+    if (n === null || n === 0) break;
+    filled += n;
+  }
+  return filled;
+}
 
 /** Options of {@linkcode tailFile}. */
 export interface TailOptions {
@@ -30,7 +55,7 @@ export interface TailOptions {
   /** How often to look for appends and rotation when no file-system event comes, ms. */
   pollInterval: number;
   /** Where a previous run stopped. */
-  checkpoint: InputCheckpoint | null;
+  checkpoint: FileState | null;
   logger: Logger;
 }
 
@@ -86,7 +111,7 @@ async function open(path: string): Promise<Current | undefined> {
 }
 
 /** True when an open file is the one a checkpoint names (same inode and same first bytes). */
-async function isSame(current: Current, checkpoint: InputCheckpoint): Promise<boolean> {
+async function isSame(current: Current, checkpoint: FileState): Promise<boolean> {
   if (current.state.dev !== checkpoint.dev || current.state.ino !== checkpoint.ino) return false;
   const size = (await current.file.stat()).size;
   if (size < checkpoint.fingerprint_bytes) return false;
@@ -95,7 +120,7 @@ async function isSame(current: Current, checkpoint: InputCheckpoint): Promise<bo
 }
 
 /** Finds a file in `path`'s directory that is the checkpoint's file (renamed by a rotation). */
-async function findRotated(checkpoint: InputCheckpoint): Promise<Current | undefined> {
+async function findRotated(checkpoint: FileState): Promise<Current | undefined> {
   const slash = checkpoint.path.lastIndexOf("/");
   const dir = slash < 0 ? "." : checkpoint.path.slice(0, slash) || "/";
   try {
@@ -127,6 +152,8 @@ export async function* tailFile(
   const { path, logger } = options;
   let current = await open(path);
   const checkpoint = options.checkpoint?.path === path ? options.checkpoint : null;
+  // Whether the data read goes on from the checkpoint (its lines go on being counted from there).
+  let resumed = false;
 
   if (checkpoint && !(current && await isSame(current, checkpoint))) {
     // Rotated while hitship was down: finish the old file first, if it is still there.
@@ -137,7 +164,7 @@ export async function* tailFile(
         offset: checkpoint.offset,
       });
       old.state = { ...checkpoint, path: old.state.path };
-      yield* drain(old, buffer, signal);
+      yield* drain(old, buffer, signal, true);
       old.file.close();
       yield { kind: "rotated", file: current ? { ...current.state } : { ...old.state, path } };
     } else if (current) {
@@ -147,7 +174,7 @@ export async function* tailFile(
     }
   } else if (current && checkpoint) {
     current.state.offset = checkpoint.offset;
-    current.state.line = checkpoint.line;
+    resumed = true;
     current.state.fingerprint = checkpoint.fingerprint;
     current.state.fingerprint_bytes = checkpoint.fingerprint_bytes;
   } else if (current && options.startAt === "end") {
@@ -173,19 +200,21 @@ export async function* tailFile(
         });
         current.state = { ...current.state, offset: 0 };
         refreshFingerprint(current, size, true);
+        resumed = false;
         yield { kind: "truncated", file: { ...current.state } };
       }
       refreshFingerprint(current, size, false);
-      yield* drain(current, buffer, signal);
+      yield* drain(current, buffer, signal, resumed);
       if (!options.follow) return;
       // At the end: has the path moved to a new file?
       const now = await Deno.stat(path).catch(() => undefined);
       if (now && (now.ino !== current.state.ino || now.dev !== current.state.dev)) {
-        yield* drain(current, buffer, signal); // what was written before the rename
+        yield* drain(current, buffer, signal, resumed); // what was written before the rename
         current.file.close();
         const next = await open(path);
         logger.info("The input file was rotated: opening the new one", { path });
         yield { kind: "rotated", file: next ? { ...next.state } : { ...current.state } };
+        resumed = false;
         current = next;
         continue;
       }
@@ -202,6 +231,7 @@ async function* drain(
   current: Current,
   buffer: Uint8Array,
   signal: AbortSignal,
+  resumed: boolean,
 ): AsyncGenerator<TailEvent> {
   while (!signal.aborted) {
     const n = readAt(current.file, current.state.offset, buffer);
@@ -210,7 +240,7 @@ async function* drain(
     // bytes at this offset belong to the new content. Leave them; the caller starts over at 0.
     if (current.state.offset > 0 && !prefixHolds(current)) return;
     current.state = { ...current.state, offset: current.state.offset + n };
-    yield { kind: "data", data: buffer.subarray(0, n), file: current.state };
+    yield { kind: "data", data: buffer.subarray(0, n), file: current.state, resumed };
     if (n < buffer.length) return;
   }
 }
