@@ -56,7 +56,7 @@ export {
 export { batchOptionsOf, batchShape } from "./src/sdk/batch.ts";
 export { bodySize, bodyStream, contentType, formatBody } from "./src/sdk/body.ts";
 export { renderKey } from "./src/sdk/key.ts";
-export { Engine, type EngineOptions, OutputRunner } from "./src/engine/engine.ts";
+export { Engine, type EngineOptions } from "./src/engine/engine.ts";
 export { type OutputStatus, readStatus, type StatusDocument } from "./src/status/status.ts";
 export { FailureWindow, RetrySchedule } from "./src/engine/supervision.ts";
 export {

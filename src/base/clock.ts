@@ -1,6 +1,9 @@
 /**
- * Time for hitship: every timer in the engine goes through a {@linkcode Clock}, so tests can run the
- * whole retry schedule and the 12-hour failure window in virtual time.
+ * Time for hitship: every timer of the engine's behaviour (retry intervals, batch intervals,
+ * rate limits, the failure window, hourly events, waits for journal space, the endpoint's
+ * timeouts, polls of a tailed file) goes through a {@linkcode Clock}, so tests run the whole retry
+ * schedule and the 12-hour window in virtual time. Two waits stay on real time: the pacing of
+ * status-file writes and the event-loop turn the input gives the outputs; neither is behaviour.
  *
  * @module
  */

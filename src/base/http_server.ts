@@ -255,7 +255,7 @@ export function serveBounded(
             }; it tries again`,
           );
         }
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await clock.sleep(100).catch(() => {});
         continue;
       }
       if (open.size >= maxConnections) {

@@ -19,17 +19,13 @@ import {
 } from "../config/config.ts";
 import { serveHttp } from "../status/endpoint.ts";
 import { jsonLogger, LOG_LEVELS, type LogLevel } from "../base/log.ts";
-import {
-  type DrainResult,
-  Engine,
-  type OutputStateFile,
-  outputStatePath,
-  pluginFields,
-} from "../engine/engine.ts";
+import { type DrainResult, Engine } from "../engine/engine.ts";
+import { type OutputStateFile, outputStatePath, writeRequest } from "../engine/output_state.ts";
+import { pluginFields } from "../engine/runner.ts";
 import { defaultEventsOf, type SendResult } from "../sdk/output.ts";
 import { outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
 import { readStatus, type StatusDocument } from "../status/status.ts";
-import { readJsonFile, writeFileAtomic } from "../base/fs.ts";
+import { readJsonFile } from "../base/fs.ts";
 import { isLocked, readLockInfo } from "../engine/data_dir_lock.ts";
 
 /** hitship's version. */
@@ -508,11 +504,8 @@ async function enableCommand(
   if (enable && !output.enabled) {
     throw new Error(`Output "${name}" has enabled: false in the config; turn it on there`);
   }
-  const path = outputStatePath(config.data_dir, name);
-  const request = `${path.replace(/\.json$/, "")}.request.json`;
-  const state = await readJsonFile<OutputStateFile>(path);
-  await Deno.mkdir(path.replace(/\/[^/]*$/, ""), { recursive: true });
-  await writeFileAtomic(request, JSON.stringify({ enabled: enable }) + "\n");
+  const state = await readJsonFile<OutputStateFile>(outputStatePath(config.data_dir, name));
+  await writeRequest(config.data_dir, name, enable);
   const was = state?.disabled
     ? (state.disabled === "auto" ? "auto-disabled" : "disabled")
     : "enabled";

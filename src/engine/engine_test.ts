@@ -4,7 +4,8 @@ import { makeHit } from "../../test/hits.ts";
 import { FakeClock } from "../base/clock.ts";
 import { parseConfig } from "../config/config.ts";
 import { memoryLogger } from "../base/log.ts";
-import { Engine, outputStatePath } from "./engine.ts";
+import { Engine } from "./engine.ts";
+import { outputStatePath } from "./output_state.ts";
 import { CaptureOutput } from "../testing/capture_output.ts";
 
 const enc = new TextEncoder();

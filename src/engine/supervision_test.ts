@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { parseDuration } from "../base/duration.ts";
 import { DEFAULT_RETRY_CYCLES } from "../config/config.ts";
-import { FailureWindow, RetrySchedule } from "./supervision.ts";
+import { FailureWindow, RetrySchedule, Supervisor, type SupervisorOptions } from "./supervision.ts";
+import { FakeClock } from "../base/clock.ts";
 
 const HOUR = 3_600_000;
 
@@ -74,4 +75,102 @@ Deno.test("FailureWindow survives a restart through toJSON() and restore()", () 
   restored.record(false, 2000);
   assert.deepEqual(restored.counts(2000), { requests: 3, failures: 2, ratio: 2 / 3 });
   assert.equal(restored.tripped(2000), true);
+});
+
+function supervisor(clock: FakeClock, extra: Partial<SupervisorOptions> = {}) {
+  return new Supervisor({
+    cycles: [[1000, 3000], [0]],
+    thenEvery: 60_000,
+    window: 43_200_000,
+    minRequests: 5,
+    failureRatio: 0.6,
+    clock,
+    ...extra,
+  });
+}
+
+const fail = () => Promise.resolve({ ok: false as const, status: 500, error: "HTTP 500" });
+const succeed = () => Promise.resolve({ ok: true as const, status: 202 });
+const never = new AbortController().signal;
+
+Deno.test("Supervisor: each failure says the schedule's next interval; a success starts it over", async () => {
+  const clock = new FakeClock();
+  const s = supervisor(clock, { minRequests: 1000 });
+  const delays = [];
+  for (let i = 0; i < 4; i++) {
+    const outcome = await s.attempt(fail, never);
+    assert.equal(outcome.kind, "failed");
+    delays.push((outcome as { delay: number }).delay);
+  }
+  assert.deepEqual(delays, [1000, 3000, 0, 60_000]);
+  assert.equal((await s.attempt(succeed, never)).kind, "delivered");
+  const again = await s.attempt(fail, never);
+  assert.equal((again as { delay: number }).delay, 1000);
+});
+
+Deno.test("Supervisor: the request that brings the failed share to the ratio says broken", async () => {
+  const clock = new FakeClock();
+  const s = supervisor(clock);
+  const kinds = [];
+  for (const send of [succeed, succeed, fail, fail, fail]) {
+    kinds.push((await s.attempt(send, never)).kind);
+    await clock.advance(1000);
+  }
+  assert.deepEqual(kinds, ["delivered", "delivered", "failed", "failed", "broken"]);
+  const broken = await s.attempt(fail, never);
+  assert.deepEqual(broken.kind === "broken" && broken.window, {
+    requests: 6,
+    failures: 4,
+    ratio: 4 / 6,
+  });
+});
+
+Deno.test("Supervisor: an interrupted request is not counted, unless it succeeded all the same", async () => {
+  const clock = new FakeClock();
+  const s = supervisor(clock);
+  const stop = new AbortController();
+  /** Resolves when `signal` aborts (at once when it has). */
+  const aborted = (signal: AbortSignal) =>
+    signal.aborted
+      ? Promise.resolve()
+      : new Promise((resolve) => signal.addEventListener("abort", resolve));
+  const hung = s.attempt(async (signal) => {
+    await aborted(signal);
+    return { ok: false, error: "aborted" };
+  }, stop.signal);
+  stop.abort();
+  assert.equal((await hung).kind, "interrupted");
+  assert.equal(s.window.counts(clock.now()).requests, 0);
+  const late = new AbortController();
+  const answered = s.attempt(async (signal) => {
+    await aborted(signal);
+    return { ok: true };
+  }, late.signal);
+  late.abort();
+  assert.equal((await answered).kind, "delivered");
+  assert.equal(s.window.counts(clock.now()).requests, 1);
+});
+
+Deno.test("Supervisor: at most rate_limit requests a minute; a wait for the limit can be cut short", async () => {
+  const clock = new FakeClock(0);
+  const s = supervisor(clock, { ratePerMinute: 2 });
+  const at: number[] = [];
+  const send = () => {
+    at.push(clock.now());
+    return succeed();
+  };
+  await s.attempt(send, never);
+  await s.attempt(send, never);
+  const third = s.attempt(send, never);
+  await clock.waitForTimers(1);
+  await clock.advance(60_000);
+  await third;
+  await s.attempt(send, never);
+  assert.deepEqual(at, [0, 0, 60_000, 60_000]);
+  const cut = new AbortController();
+  const fifth = s.attempt(send, cut.signal);
+  await clock.waitForTimers(1);
+  cut.abort();
+  assert.equal((await fifth).kind, "interrupted");
+  assert.equal(at.length, 4);
 });

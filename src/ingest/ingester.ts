@@ -442,6 +442,8 @@ export class Ingester {
     const limit = this.#o.maxJournalBytes ?? Infinity;
     let reported = false;
     for (;;) {
+      // Releases since this look wake the wait below at once: none is missed in between.
+      const seen = journal.releases;
       if (journal.bytes >= limit && entry.lines.length + entry.rawCount > 0) {
         if (await this.#o.makeRoom?.()) continue;
         if (!status.input.paused) {
@@ -452,7 +454,7 @@ export class Ingester {
           });
           await status.stateChanged();
         }
-        await journal.waitForSpace(1000);
+        await journal.waitForSpace(1000, seen);
         continue;
       }
       try {
@@ -470,7 +472,7 @@ export class Ingester {
         }
         status.input.paused = true;
         await status.stateChanged();
-        await journal.waitForSpace(1000);
+        await journal.waitForSpace(1000, seen);
       }
     }
     if (status.input.paused) {

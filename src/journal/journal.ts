@@ -18,6 +18,7 @@ import {
   roundUp,
 } from "../base/direct_io.ts";
 import { joinPath, readAt, readJsonFile, writeAllSync, writeFileAtomicSync } from "../base/fs.ts";
+import { type Clock, systemClock } from "../base/clock.ts";
 import type { Logger } from "../base/log.ts";
 import type { JsonValue } from "../sdk/input.ts";
 
@@ -86,6 +87,8 @@ export interface JournalOptions {
    * filesystem allows it. @default true
    */
   directIO?: boolean;
+  /** Times the waits for space. @default the system clock */
+  clock?: Clock;
 }
 
 /** Appends to the active segment. */
@@ -168,6 +171,8 @@ export class Journal {
   #closed = false;
   #writeBuffer = new Uint8Array(256 * 1024);
   #checkpoints: Record<string, InputCheckpoint> = {};
+  #clock: Clock = systemClock;
+  #releases = 0;
   #spaceWaiters = new Set<() => void>();
   #checkpointWritten = false;
   #readBuffers: Uint8Array[] = [];
@@ -259,6 +264,7 @@ export class Journal {
     );
     journal.#end = end;
     journal.#checkpoints = inputs;
+    journal.#clock = options.clock ?? systemClock;
     return journal;
   }
 
@@ -455,20 +461,28 @@ export class Journal {
     });
   }
 
+  /** How many times outputs have released what they passed: a wait for space compares it. */
+  get releases(): number {
+    return this.#releases;
+  }
+
   /**
    * Resolves when outputs release what they have passed (segments may have been deleted), or
-   * after `ms` at the latest.
+   * after `ms` at the latest; at once when they did since `releases` was `since`.
    */
-  waitForSpace(ms: number): Promise<void> {
-    return new Promise((resolve) => {
+  async waitForSpace(ms: number, since = this.#releases): Promise<void> {
+    if (this.#releases !== since) return;
+    const timer = new AbortController();
+    const woken = new Promise<void>((resolve) => {
       const done = () => {
-        clearTimeout(timer);
         this.#spaceWaiters.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, ms);
       this.#spaceWaiters.add(done);
+      timer.signal.addEventListener("abort", done);
     });
+    await Promise.race([woken, this.#clock.sleep(ms, timer.signal).catch(() => {})]);
+    timer.abort();
   }
 
   #indexLines(start: number, ends: Int32Array): void {
@@ -587,6 +601,7 @@ export class Journal {
   }
 
   #wakeSpaceWaiters(): void {
+    this.#releases++;
     const waiters = [...this.#spaceWaiters];
     this.#spaceWaiters.clear();
     for (const wake of waiters) wake();

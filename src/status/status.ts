@@ -157,7 +157,8 @@ export class StatusBoard {
     this.#dirty = true;
     for (const listener of this.#listeners) listener();
     if (this.#timer !== undefined || !this.#path) return;
-    // Real time, not the injected clock: this paces disk writes, it is not behaviour under test.
+    // Real time, not the injected clock: this paces disk writes, it is not behaviour under test,
+    // and on a fake clock it would stand among the timers a test waits for.
     const wait = Math.max(0, 1000 - (Date.now() - this.#lastWrite));
     this.#timer = setTimeout(() => {
       this.#timer = undefined;

@@ -43,6 +43,7 @@ export const fileInput = defineInput({
       pollInterval: config.poll_interval,
       checkpoint: context.checkpoint as FileState | null,
       logger: context.logger,
+      clock: context.clock,
     }, signal);
     for await (const event of events) {
       const file = event.file;

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Logger } from "@hitship/hitship/sdk";
+import type { Clock, Logger } from "@hitship/hitship/sdk";
 
 /**
  * What the tail yields: data with where it ends in its file (and whether it goes on from the
@@ -57,6 +57,8 @@ export interface TailOptions {
   /** Where a previous run stopped. */
   checkpoint: FileState | null;
   logger: Logger;
+  /** Times the polls. */
+  clock: Clock;
 }
 
 const FINGERPRINT_BYTES = 1024;
@@ -181,7 +183,7 @@ export async function* tailFile(
     current.state.offset = (await current.file.stat()).size;
   }
 
-  const watcher = options.follow ? watch(path) : undefined;
+  const watcher = options.follow ? watch(path, options.clock) : undefined;
   try {
     for (;;) {
       if (signal.aborted) return;
@@ -262,7 +264,7 @@ function refreshFingerprint(current: Current, size: number, reset: boolean): voi
 }
 
 /** Wakes on file-system events in the file's directory, or after the poll interval. */
-function watch(path: string) {
+function watch(path: string, clock: Clock) {
   const slash = path.lastIndexOf("/");
   const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
   let wake: (() => void) | undefined;
@@ -290,13 +292,14 @@ function watch(path: string) {
         return Promise.resolve();
       }
       return new Promise((resolve) => {
+        const timer = new AbortController();
         const done = () => {
-          clearTimeout(timer);
+          timer.abort();
           signal.removeEventListener("abort", done);
           wake = undefined;
           resolve();
         };
-        const timer = setTimeout(done, ms);
+        clock.sleep(ms, timer.signal).then(done, () => {});
         signal.addEventListener("abort", done, { once: true });
         wake = done;
       });
