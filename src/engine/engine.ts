@@ -405,7 +405,6 @@ export class Engine {
 
   /** What the runners may ask of the engine. */
   get #host(): RunnerHost {
-    const engine = this;
     return {
       journal: this.journal,
       clock: this.clock,
@@ -416,9 +415,7 @@ export class Engine {
       releaseSegments: () => this.releaseSegments(),
       hitsDone: () => this.hitsDone(),
       pokeAll: () => this.pokeAll(),
-      get full() {
-        return engine.#full;
-      },
+      full: () => this.#full,
       afterDelay: (ms, fn) => this.afterDelay(ms, fn),
     };
   }

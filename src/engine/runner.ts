@@ -23,7 +23,7 @@ import {
   type SystemEvent,
 } from "../sdk/output.ts";
 import { newOutputStatus, type OutputStatus } from "../status/status.ts";
-import { Batcher, type Cut } from "./batcher.ts";
+import { Batcher, type BatcherHost, type Cut } from "./batcher.ts";
 import { disableIntegration, hitsDropped, integrationBroken, LossAnnouncer } from "./events.ts";
 import {
   type BatchIntent,
@@ -56,7 +56,7 @@ export interface RunnerHost {
   /** Wakes every output (this one has finished its hits). */
   pokeAll(): void;
   /** True while the input waits for room in the journal. */
-  readonly full: boolean;
+  full(): boolean;
   /** Runs `fn` after `ms` of the clock, unless the engine stops first. */
   afterDelay(ms: number, fn: () => void): void;
 }
@@ -151,24 +151,23 @@ export class OutputRunner {
     );
   }
 
-  #batcherHost() {
-    const runner = this;
+  #batcherHost(): BatcherHost {
     const host = this.#host;
     return {
       journal: host.journal,
       clock: host.clock,
-      cursor: () => runner.#state.cursor,
-      skip: () => runner.#state.skip,
-      skipTo: (position: Position) => runner.#skipTo(position),
-      interrupted: () => runner.#stop.aborted || runner.disabled || runner.#queue.length > 0,
-      draining: () => runner.#draining,
-      full: () => host.full,
-      async passed() {
-        await runner.save();
+      cursor: () => this.#state.cursor,
+      skip: () => this.#state.skip,
+      skipTo: (position: Position) => this.#skipTo(position),
+      interrupted: () => this.#stop.aborted || this.disabled || this.#queue.length > 0,
+      draining: () => this.#draining,
+      full: () => host.full(),
+      passed: async () => {
+        await this.save();
         await host.releaseSegments();
       },
-      idle: (until: number | undefined, offset: number) => runner.#idle(until, offset),
-      refresh: () => runner.#refresh(),
+      idle: (until: number | undefined, offset: number) => this.#idle(until, offset),
+      refresh: () => this.#refresh(),
     };
   }
 
