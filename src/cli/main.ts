@@ -18,6 +18,8 @@ import {
   parseInputConfig,
 } from "../config/config.ts";
 import { serveHttp } from "../status/endpoint.ts";
+import { configJsonSchema, configReference } from "../config/docs.ts";
+import { pluginsOfModules } from "../config/plugin_modules.ts";
 import { jsonLogger, LOG_LEVELS, type LogLevel } from "../base/log.ts";
 import { type DrainResult, Engine } from "../engine/engine.ts";
 import { type OutputStateFile, outputStatePath, writeRequest } from "../engine/output_state.ts";
@@ -82,6 +84,7 @@ Commands:
   status    Print the status file
   enable    Turn an output back on
   disable   Turn an output off
+  docs      Print the config reference (with a config's own plugins)
 
 Options:
   -h, --help     Show help (also: hitship <command> --help)
@@ -111,6 +114,11 @@ Prints the status file for a person, or as JSON with --json.`,
   enable: `Usage: hitship enable NAME [--config FILE]
 
 Turns an output back on; it resumes from its cursor. A running hitship picks it up within a second.`,
+  docs: `Usage: hitship docs [--config FILE] [--json]
+
+Prints the config reference in Markdown, made from the plugins' schemas: the built-in ones and,
+with --config, those of the modules the config lists under plugins:. With --json, the JSON
+Schema of the config instead, for editors.`,
   disable: `Usage: hitship disable NAME [--config FILE]
 
 Turns an output off; it keeps what it had accepted. A running hitship picks it up within a second.`,
@@ -150,6 +158,8 @@ export async function main(args: string[], environment: CliEnvironment): Promise
         return await testCommand(rest, environment, out, err);
       case "status":
         return await statusCommand(rest, environment, out, err);
+      case "docs":
+        return await docsCommand(rest, environment, out);
       default:
         return await enableCommand(command === "enable", rest, environment, out, err);
     }
@@ -340,13 +350,17 @@ async function testCommand(
   const { values, positionals } = parse(args, { config: { type: "string", short: "c" } }, Infinity);
   const config = await readConfig(values.config as string | undefined, environment);
   const chosen = positionals.length > 0 ? positionals : config.outputs.map((o) => o.name);
+  const plugins = [
+    ...environment.plugins,
+    ...await pluginsOfModules(config.plugins, environment.plugins),
+  ];
   const clock = environment.clock ?? systemClock;
   const logger = jsonLogger("error", (line) => err(line), () => clock.now());
   let failed = 0;
   for (const name of chosen) {
     const outputConfig = config.outputs.find((o) => o.name === name);
     if (!outputConfig) throw new UsageError(`no output named "${name}" in the config`);
-    const plugin = outputPluginsOf(environment.plugins).find((p) => p.type === outputConfig.type)!;
+    const plugin = outputPluginsOf(plugins).find((p) => p.type === outputConfig.type)!;
     const output = await plugin.create(pluginFields(outputConfig) as never, {
       name,
       clock,
@@ -376,6 +390,32 @@ async function testCommand(
     }
   }
   return failed === 0 ? 0 : 1;
+}
+
+async function docsCommand(
+  args: string[],
+  environment: CliEnvironment,
+  out: (t: string) => void,
+): Promise<number> {
+  const { values } = parse(args, {
+    config: { type: "string", short: "c" },
+    json: { type: "boolean" },
+  });
+  const plugins = values.config
+    ? [
+      ...environment.plugins,
+      ...await pluginsOfModules(
+        (await readConfig(values.config as string, environment)).plugins,
+        environment.plugins,
+      ),
+    ]
+    : environment.plugins;
+  out(
+    values.json
+      ? JSON.stringify(configJsonSchema(plugins), null, 2) + "\n"
+      : configReference(plugins) + "\n",
+  );
+  return 0;
 }
 
 async function statusFilePath(

@@ -15,6 +15,7 @@ import { filterSchema } from "../hit/filter.ts";
 import { describeIssue, formatPath } from "../base/zod_issue.ts";
 import { LOG_LEVELS } from "../base/log.ts";
 import { namePattern, patternsOverlap } from "./key_overlap.ts";
+import { importPluginModules, resolveModule } from "./plugin_modules.ts";
 import { supportedEventsOf } from "../sdk/output.ts";
 import type { InputPlugin } from "../sdk/input.ts";
 import { inputPluginsOf, outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
@@ -111,6 +112,11 @@ function topLevelShape(input: z.ZodType, outputs: z.ZodType) {
       examples: ["/var/run/hitship/status.json"],
     }),
     log_level: z.enum(LOG_LEVELS).default("info").meta({ description: "Least severe log level" }),
+    plugins: z.array(z.string().min(1)).default([]).meta({
+      description: "Modules of plugins of your own (inputs or outputs): paths relative to this " +
+        "file, or file: or https: URLs; each module's default export is a plugin or an array",
+      examples: [["./plugins/my_sink.ts"]],
+    }),
     input: input.meta({ description: "Where hits come from" }),
     http: z.strictObject({
       listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:]+):\d{1,5}$/, {
@@ -307,22 +313,8 @@ export interface LoadOptions {
  * @param file The name used in error messages.
  */
 export function parseConfig(text: string, file: string, options: LoadOptions): Config {
-  const env = options.env ?? ((name: string) => Deno.env.get(name));
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number) => lineCounter.linePos(offset);
+  const { doc, at } = readDocument(text, file, options);
   const problems: ConfigProblem[] = [];
-  for (const error of doc.errors) {
-    const { line, col } = at(error.pos[0]);
-    problems.push({ file, line, col, path: "", message: error.message.split("\n")[0]! });
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-
-  interpolate(doc, env, (node, message) => {
-    const { line, col } = at(node.range?.[0] ?? 0);
-    problems.push({ file, line, col, path: pathOf(doc, node), message });
-  });
-  if (problems.length > 0) throw new ConfigError(problems);
 
   let value: unknown;
   try {
@@ -356,6 +348,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions): C
   }
   const config = result.data as Config;
   config.status_file ??= `${config.data_dir}/status.json`;
+  config.plugins = config.plugins.map((specifier) => resolveModule(specifier, file));
   return config;
 }
 
@@ -367,7 +360,61 @@ export function parseInputConfig(
   return inputSchema(inputPluginsOf(plugins)).parse(input) as InputConfig;
 }
 
-/** Reads and parses a config file. Throws {@linkcode ConfigError}. */
+/** The YAML document of a config, with `${VAR}` read; throws every problem found on the way. */
+function readDocument(text: string, file: string, options: LoadOptions) {
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number) => lineCounter.linePos(offset);
+  const problems: ConfigProblem[] = [];
+  for (const error of doc.errors) {
+    const { line, col } = at(error.pos[0]);
+    problems.push({ file, line, col, path: "", message: error.message.split("\n")[0]! });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  interpolate(doc, env, (node, message) => {
+    const { line, col } = at(node.range?.[0] ?? 0);
+    problems.push({ file, line, col, path: pathOf(doc, node), message });
+  });
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { doc, at };
+}
+
+/**
+ * Imports the modules a config lists under `plugins:` and returns their plugins; a module that
+ * cannot be used is a {@linkcode ConfigError} at its place in the list.
+ */
+async function importConfigPlugins(
+  text: string,
+  file: string,
+  options: LoadOptions,
+): Promise<Plugin[]> {
+  const { doc, at } = readDocument(text, file, options);
+  const list = doc.get("plugins", true);
+  if (!isSeq(list)) return []; // none, or not a list: the schema says so
+  const entries = list.items.flatMap((item, index) =>
+    isScalar(item) && typeof item.value === "string" && item.value !== ""
+      ? [{ index, node: item as Node, specifier: item.value }]
+      : []
+  );
+  const { plugins, problems } = await importPluginModules(
+    entries.map((e) => ({ specifier: e.specifier, url: resolveModule(e.specifier, file) })),
+    options.plugins,
+  );
+  if (problems.length > 0) {
+    throw new ConfigError(problems.map(({ index, message }) => {
+      const entry = entries[index]!;
+      const { line, col } = at(entry.node.range?.[0] ?? 0);
+      return { file, line, col, path: `plugins[${entry.index}]`, message };
+    }));
+  }
+  return plugins;
+}
+
+/**
+ * Reads and parses a config file, with the plugins of the modules it lists under `plugins:`.
+ * Throws {@linkcode ConfigError}.
+ */
 export async function loadConfig(path: string, options: LoadOptions): Promise<Config> {
   let text: string;
   try {
@@ -378,7 +425,8 @@ export async function loadConfig(path: string, options: LoadOptions): Promise<Co
       : (error as Error).message;
     throw new ConfigError([{ file: path, line: 1, col: 1, path: "", message: reason }]);
   }
-  return parseConfig(text, path, options);
+  const plugins = await importConfigPlugins(text, path, options);
+  return parseConfig(text, path, { ...options, plugins: [...options.plugins, ...plugins] });
 }
 
 /** The config `run` uses with no `--config`: stdin to a `file` output writing into `./hitlogs`. */

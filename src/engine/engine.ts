@@ -13,6 +13,7 @@ import { AlertWatcher } from "../hit/alerts.ts";
 import { DeadLetter } from "../ingest/dead_letter.ts";
 import { Ingester } from "../ingest/ingester.ts";
 import { Journal } from "../journal/journal.ts";
+import { pluginsOfModules } from "../config/plugin_modules.ts";
 import { defaultEventsOf, type Output, type SystemEvent } from "../sdk/output.ts";
 import { inputPluginsOf, outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
 import { type OutputStatus, StatusBoard } from "../status/status.ts";
@@ -69,6 +70,8 @@ export class Engine {
   readonly #stop = new AbortController();
   readonly #runs = new Map<OutputRunner, { stop: AbortController; done: Promise<void> }>();
   #options: EngineOptions = { plugins: [] };
+  /** The plugins the options give, and those of the config's `plugins:` modules. */
+  #plugins: readonly Plugin[] = [];
   #hostname = "";
   #alerts: AlertWatcher;
   #control: Promise<void> = Promise.resolve();
@@ -161,6 +164,13 @@ export class Engine {
     const engine = new Engine(config, journal, status, logger, clock);
     engine.#lock = lock;
     engine.#options = options;
+    try {
+      engine.#plugins = await engine.#withModules(config);
+    } catch (error) {
+      journal.close();
+      lock.release();
+      throw error;
+    }
     engine.#hostname = options.hostname ?? Deno.hostname();
     try {
       for (const outputConfig of config.outputs) {
@@ -224,9 +234,15 @@ export class Engine {
     }
   }
 
+  /** The options' plugins and those of a config's `plugins:` modules. */
+  async #withModules(config: Config): Promise<readonly Plugin[]> {
+    const given = this.#options.plugins;
+    return [...given, ...await pluginsOfModules(config.plugins, given)];
+  }
+
   /** Builds an output and its runner; an output new to `data_dir` starts at the journal's end. */
   async #build(outputConfig: OutputConfig, fresh: boolean): Promise<OutputRunner> {
-    const plugin = outputPluginsOf(this.#options.plugins).find((p) => p.type === outputConfig.type);
+    const plugin = outputPluginsOf(this.#plugins).find((p) => p.type === outputConfig.type);
     if (!plugin) throw new Error(`Unknown output type "${outputConfig.type}"`);
     const output = this.#options.outputs?.[outputConfig.name] ??
       await plugin.create(pluginFields(outputConfig) as never, {
@@ -288,6 +304,7 @@ export class Engine {
         this.logger.warn(`Reload: a change of "${key}" needs a restart; it is not applied`);
       }
     }
+    this.#plugins = await this.#withModules(next);
     const shared = JSON.stringify([current.retry, current.auto_disable]) !==
       JSON.stringify([next.retry, next.auto_disable]);
     const byName = new Map(next.outputs.map((o) => [o.name, o]));
@@ -311,6 +328,7 @@ export class Engine {
       retry: next.retry,
       auto_disable: next.auto_disable,
       alerts: next.alerts,
+      plugins: next.plugins,
     };
     this.#alerts = new AlertWatcher(next.alerts, (event) => this.emit(event));
     this.#watchHits();
@@ -456,7 +474,7 @@ export class Engine {
    */
   async readInputs(signal: AbortSignal, stdin?: ReadableStream<Uint8Array>): Promise<void> {
     const { type, max_line_bytes: _max, ...fields } = this.config.input;
-    const plugin = inputPluginsOf(this.#options.plugins).find((p) => p.type === type);
+    const plugin = inputPluginsOf(this.#plugins).find((p) => p.type === type);
     if (!plugin) throw new Error(`Unknown input type "${type}"`);
     const ingester = this.ingester;
     const events = plugin.open(fields as never, {
