@@ -3,69 +3,104 @@
  * local files, with a disk journal, one retry schedule for every output, auto-disable and a
  * status file.
  *
- * Run it: `deno run --allow-read --allow-write --allow-env --allow-net --allow-sys mod.ts run
- * --config hitship.yaml`. Use it as a library to embed the engine or write an output plugin:
+ * Run it: `deno run --allow-read --allow-write --allow-env --allow-net --allow-sys=hostname
+ * mod.ts run --config hitship.yaml`. Use it as a library to embed the engine:
  *
  * ```ts ignore
- * import { builtinPlugins, Engine, loadConfig } from "./mod.ts";
+ * import { builtinPlugins, Engine, loadConfig } from "@hitship/hitship";
  * const config = await loadConfig("hitship.yaml", { plugins: builtinPlugins });
  * const engine = await Engine.start(config, { plugins: builtinPlugins });
+ * await engine.readInputs(new AbortController().signal);
+ * const { undelivered } = await engine.drain(25_000);
  * ```
+ *
+ * A plugin of your own imports the SDK, `@hitship/hitship/sdk`, which this module re-exports.
  *
  * @module
  */
-export { main, VERSION } from "./src/cli/main.ts";
-export type { CliEnvironment } from "./src/cli/main.ts";
+export { type CliEnvironment, main, VERSION } from "./src/cli/main.ts";
 export {
-  autoDisableSchema,
-  byteSize,
-  commonOutputShape,
+  type AutoDisableConfig,
   type Config,
   ConfigError,
-  type ConfigInput,
   type ConfigProblem,
-  configSchema,
-  DEFAULT_CONFIG_YAML,
-  DEFAULT_RETRY_CYCLES,
-  duration,
+  type InputConfig,
   loadConfig,
+  type LoadOptions,
   type OutputConfig,
   parseConfig,
-  retrySchema,
+  type RetryConfig,
 } from "./src/config/config.ts";
-export { type Clock, FakeClock, systemClock } from "./src/base/clock.ts";
-export { checkLine, type Hit, hitSchema, type LineCheck } from "./src/hit/hit.ts";
+export type { FilterConfig } from "./src/hit/filter.ts";
+export type { AlertConfig } from "./src/hit/alerts.ts";
+export { type DrainResult, Engine, type EngineOptions } from "./src/engine/engine.ts";
 export {
-  compileFilter,
-  type FilterConfig,
-  filterSchema,
-  type HitFilter,
-} from "./src/hit/filter.ts";
-export { Journal, JournalReader, type Position } from "./src/journal/journal.ts";
-export { jsonLogger, type Logger, type LogLevel, memoryLogger } from "./src/base/log.ts";
-export {
-  type Batch,
-  type BatchOptions,
-  definePlugin,
-  type Output,
-  type OutputPlugin,
-  type PluginContext,
-  type SendResult,
-  type SystemEvent,
-} from "./src/sdk/output.ts";
-export { batchOptionsOf, batchShape } from "./src/sdk/batch.ts";
-export { bodySize, bodyStream, contentType, formatBody } from "./src/sdk/body.ts";
-export { renderKey } from "./src/sdk/key.ts";
-export { Engine, type EngineOptions } from "./src/engine/engine.ts";
-export { type OutputStatus, readStatus, type StatusDocument } from "./src/status/status.ts";
-export { FailureWindow, RetrySchedule } from "./src/engine/supervision.ts";
+  type InputStatus,
+  type OutputState,
+  type OutputStatus,
+  readStatus,
+  type StatusDocument,
+} from "./src/status/status.ts";
+export { builtinPlugins } from "./plugins/mod.ts";
+export { FakeClock, systemClock } from "./src/base/clock.ts";
 export {
   type CapturedRequest,
   CaptureOutput,
   type Responder,
 } from "./src/testing/capture_output.ts";
-export { builtinPlugins } from "./plugins/mod.ts";
-export { fileOutput, fileOutputSchema } from "./plugins/outputs/file/mod.ts";
+export {
+  type Batch,
+  batchBody,
+  type BatchConfig,
+  type BatchOptions,
+  batchOptionsOf,
+  type BatchShape,
+  batchShape,
+  bodySize,
+  bodyStream,
+  byteSize,
+  type Clock,
+  type Compression,
+  COMPRESSIONS,
+  contentType,
+  defineInput,
+  definePlugin,
+  duration,
+  type EventKind,
+  type FileWriter,
+  type FileWriterOptions,
+  type Format,
+  formatBody,
+  formatFramed,
+  FORMATS,
+  type InputContext,
+  type InputEvent,
+  type InputPlugin,
+  type InputPluginSpec,
+  isPlugin,
+  type JsonValue,
+  keySafeHostname,
+  type KeyValues,
+  type Logger,
+  openFileWriter,
+  type Output,
+  type OutputPlugin,
+  type OutputPluginSpec,
+  type Plugin,
+  type PluginContext,
+  type Range,
+  renderKey,
+  type SendResult,
+  type SystemEvent,
+  unsafeKey,
+  withExtension,
+  withSuffix,
+  z,
+  type ZodInput,
+  type ZodObject,
+  type ZodOutput,
+  type ZodType,
+} from "./src/sdk/mod.ts";
 
 import { main } from "./src/cli/main.ts";
 import { builtinPlugins } from "./plugins/mod.ts";

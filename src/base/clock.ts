@@ -67,15 +67,21 @@ export class FakeClock implements Clock {
   #order = 0;
   #waiters: Array<{ count: number; resolve: () => void }> = [];
 
-  /** @param start The starting time in epoch milliseconds. @default 1_700_000_000_000 */
+  /**
+   * A clock standing at `start` until it is moved.
+   *
+   * @param start The starting time in epoch milliseconds. @default 1_700_000_000_000
+   */
   constructor(start = 1_700_000_000_000) {
     this.#now = start;
   }
 
+  /** The virtual time, Unix ms. */
   now(): number {
     return this.#now;
   }
 
+  /** Resolves when virtual time has moved on by `ms`; rejects when `signal` aborts first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortReason(signal));

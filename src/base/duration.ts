@@ -97,7 +97,9 @@ export function formatSize(bytes: number): string {
 
 /** Bounds of a duration or size field, inclusive. */
 export interface Range {
+  /** The least value. @default 0 */
   min?: number;
+  /** The greatest value. */
   max?: number;
 }
 
@@ -107,7 +109,7 @@ export interface Range {
  *
  * @param range Bounds in ms. @default 0 to {@linkcode MAX_DURATION_MS}
  */
-export function duration(range: Range = {}) {
+export function duration(range: Range = {}): z.ZodType<number, string> {
   const min = range.min ?? 0;
   const max = Math.min(range.max ?? MAX_DURATION_MS, MAX_DURATION_MS);
   const bounds = `${formatDuration(min)} to ${formatDuration(max)}`;
@@ -135,7 +137,7 @@ export function duration(range: Range = {}) {
  *
  * @param range Bounds in bytes. @default 0 to 2^53 - 1
  */
-export function byteSize(range: Range = {}) {
+export function byteSize(range: Range = {}): z.ZodType<number, number | string> {
   const min = range.min ?? 0;
   const max = range.max ?? Number.MAX_SAFE_INTEGER;
   const bounds = `${formatSize(min)} to ${formatSize(max)}`;

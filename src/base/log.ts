@@ -11,9 +11,13 @@ export type LogLevel = typeof LOG_LEVELS[number];
 
 /** Where hitship's log lines go. */
 export interface Logger {
+  /** Detail for finding a problem. */
   debug(msg: string, fields?: Record<string, unknown>): void;
+  /** What happens, as it happens. */
   info(msg: string, fields?: Record<string, unknown>): void;
+  /** Something is wrong, and hitship goes on. */
   warn(msg: string, fields?: Record<string, unknown>): void;
+  /** Something failed. */
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 

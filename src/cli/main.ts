@@ -31,15 +31,21 @@ import { readJsonFile } from "../base/fs.ts";
 import { isLocked, readLockInfo } from "../engine/data_dir_lock.ts";
 
 /** hitship's version. */
-export const VERSION = "0.1.0";
+export const VERSION: string = "0.1.0";
 
 /** Where the CLI writes and what it runs with; tests replace these. */
 export interface CliEnvironment {
+  /** The plugins configs may use (the built-ins). */
   plugins: readonly Plugin[];
+  /** Where output for a person goes. @default standard output */
   stdout?: (text: string) => void;
+  /** Where log lines and errors go. @default standard error */
   stderr?: (text: string) => void;
+  /** The input of `run` with `stdin`. @default the process's standard input */
   stdin?: ReadableStream<Uint8Array>;
+  /** The environment for `${VAR}`. @default Deno.env */
   env?: (name: string) => string | undefined;
+  /** The clock of the engine. @default the system clock */
   clock?: Clock;
 }
 
@@ -241,9 +247,9 @@ async function runCommand(
   let stopping = false;
   const server = config.http
     ? serveHttp(config.http.listen, {
-      snapshot: () => engine.status.snapshot(),
+      snapshot: () => engine.snapshot(),
       alive: () => !stopping && !engine.draining,
-      ready: () => !stopping && !engine.draining && engine.runners.some((r) => !r.disabled),
+      ready: () => !stopping && engine.ready,
     }, logger)
     : undefined;
   const reading = new AbortController();
@@ -278,8 +284,7 @@ async function runCommand(
       } catch (error) {
         const message = (error as Error).message;
         logger.error(`Reload failed; the running config stays: ${message}`);
-        engine.status.lastConfigError = message;
-        await engine.status.stateChanged();
+        await engine.noteConfigError(message);
       }
     });
   };
@@ -304,7 +309,7 @@ async function runCommand(
     else await consuming;
     await reloading;
     const result = await Promise.race([engine.drain(config.shutdown_timeout), hardStop]);
-    const input = engine.status.input;
+    const { input } = engine.snapshot();
     logger.info("hitship stopped", {
       lines: input.lines,
       hits: input.hits,

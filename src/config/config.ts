@@ -16,7 +16,9 @@ import { describeIssue, formatPath } from "../base/zod_issue.ts";
 import { LOG_LEVELS } from "../base/log.ts";
 import { namePattern, patternsOverlap } from "./key_overlap.ts";
 import { importPluginModules, resolveModule } from "./plugin_modules.ts";
-import { supportedEventsOf } from "../sdk/output.ts";
+import { type EventKind, supportedEventsOf } from "../sdk/output.ts";
+import type { FilterConfig } from "../hit/filter.ts";
+import type { AlertConfig } from "../hit/alerts.ts";
 import type { InputPlugin } from "../sdk/input.ts";
 import { inputPluginsOf, outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
 import { batchingShape } from "../sdk/batch.ts";
@@ -243,46 +245,111 @@ function collisions(
 
 /** The input as resolved from the config: its type, the common fields and its plugin's own. */
 export interface InputConfig {
+  /** The input plugin's `type`. */
   type: string;
+  /** A longer line is rejected, bytes. */
   max_line_bytes: number;
+  /** The plugin's own fields. */
   [key: string]: unknown;
+}
+
+/** The retry schedule, resolved: intervals in ms. */
+export interface RetryConfig {
+  /** Intervals between attempts of one batch, cycle after cycle. */
+  cycles: number[][];
+  /** Interval after the last cycle, until a 2xx or auto-disable. */
+  then_every: number;
+}
+
+/** Auto-disable of an output whose requests keep failing, resolved. */
+export interface AutoDisableConfig {
+  /** Share of failed requests in the window that disables the output. */
+  failure_ratio: number;
+  /** Sliding window over which requests are counted, ms. */
+  window: number;
+  /** Requests in the window before the ratio counts. */
+  min_requests: number;
 }
 
 /** One output as resolved from the config: the common fields plus its plugin's own. */
 export interface OutputConfig {
+  /** Unique name of the output. */
   name: string;
+  /** The output plugin's `type`. */
   type: string;
+  /** Turned off, the output receives nothing. */
   enabled: boolean;
+  /** What happens to hits that arrive while the output is off. */
   while_disabled: "keep" | "skip";
-  events?: Array<typeof EVENT_KINDS[number]>;
-  filter?: z.output<typeof filterSchema>;
-  retry?: Partial<z.output<typeof retrySchema>>;
-  auto_disable?: Partial<z.output<typeof autoDisableSchema>>;
+  /** What the output receives; the plugin's default when not given. */
+  events?: EventKind[];
+  /** Which hits pass. */
+  filter?: FilterConfig;
+  /** The output's own retry schedule, over the top level's. */
+  retry?: Partial<RetryConfig>;
+  /** The output's own auto-disable, over the top level's. */
+  auto_disable?: Partial<AutoDisableConfig>;
+  /** The plugin's own fields. */
   [key: string]: unknown;
 }
 
 /** The resolved config: every default filled in, durations in ms, sizes in bytes. */
-export type Config = Omit<z.output<ReturnType<typeof configSchema>>, "outputs" | "input"> & {
-  input: InputConfig;
-  outputs: OutputConfig[];
+export interface Config {
+  /** Journal, cursors, checkpoints and dead letters. */
+  data_dir: string;
+  /** Where the status file is written. */
   status_file: string;
-};
-
-/** The config as written: every field optional where it has a default. */
-export type ConfigInput = z.input<ReturnType<typeof configSchema>>;
+  /** Least severe log level. */
+  log_level: "debug" | "info" | "warn" | "error";
+  /** The modules of `plugins:`, as URLs. */
+  plugins: string[];
+  /** Where hits come from. */
+  input: InputConfig;
+  /** The HTTP endpoint for probes and metrics, when there is one. */
+  http?: { listen: string };
+  /** The retry schedule of every output. */
+  retry: RetryConfig;
+  /** Auto-disable of every output. */
+  auto_disable: AutoDisableConfig;
+  /** Journal size at which the input pauses, bytes. */
+  max_journal_bytes: number;
+  /** Size at which a journal segment is closed, bytes. */
+  journal_segment_bytes: number;
+  /** Read and write the journal with direct I/O where the filesystem allows it. */
+  journal_direct_io: boolean;
+  /** Size at which the dead-letter file is rotated, bytes. */
+  dead_letter_max_bytes: number;
+  /** Threshold alerts. */
+  alerts: AlertConfig[];
+  /** How long SIGTERM/SIGINT waits for outputs to flush, ms. */
+  shutdown_timeout: number;
+  /** The outputs, in order. */
+  outputs: OutputConfig[];
+}
 
 /** One problem in a config, with its place. */
 export interface ConfigProblem {
+  /** The config file. */
   file: string;
+  /** The line, from 1. */
   line: number;
+  /** The column, from 1. */
   col: number;
+  /** The key's path, as `outputs[0].retry.cycles[1]`. */
   path: string;
+  /** What was expected. */
   message: string;
 }
 
 /** A config that could not be loaded; `problems` holds every error found. */
 export class ConfigError extends Error {
+  /** Every problem found, in the order of the file. */
   readonly problems: ConfigProblem[];
+  /**
+   * A config error of every problem found.
+   *
+   * @param problems What is wrong, and where.
+   */
   constructor(problems: ConfigProblem[]) {
     super(problems.map(formatProblem).join("\n"));
     this.name = "ConfigError";
@@ -346,9 +413,15 @@ export function parseConfig(text: string, file: string, options: LoadOptions): C
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(problems);
   }
-  const config = result.data as Config;
-  config.status_file ??= `${config.data_dir}/status.json`;
-  config.plugins = config.plugins.map((specifier) => resolveModule(specifier, file));
+  const data = result.data;
+  // Typed, not cast: a schema that lacks or mistypes a field of Config does not compile.
+  const config: Config = {
+    ...data,
+    status_file: data.status_file ?? `${data.data_dir}/status.json`,
+    plugins: data.plugins.map((specifier) => resolveModule(specifier, file)),
+    input: data.input as InputConfig,
+    outputs: data.outputs as OutputConfig[],
+  };
   return config;
 }
 

@@ -16,7 +16,7 @@ import { Journal } from "../journal/journal.ts";
 import { pluginsOfModules } from "../config/plugin_modules.ts";
 import { defaultEventsOf, type Output, type SystemEvent } from "../sdk/output.ts";
 import { inputPluginsOf, outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
-import { type OutputStatus, StatusBoard } from "../status/status.ts";
+import { type OutputStatus, StatusBoard, type StatusDocument } from "../status/status.ts";
 import { DataDirLock } from "./data_dir_lock.ts";
 import { deleteIntegration, reportEveryHour } from "./events.ts";
 import { type OutputStateFile, outputStatePath, writeOutputState } from "./output_state.ts";
@@ -26,11 +26,11 @@ import { OutputRunner, pluginFields, type RunnerHost } from "./runner.ts";
 export interface EngineOptions {
   /** The plugins the config's input and outputs may use. */
   plugins: readonly Plugin[];
-  /** @default the system clock */
+  /** Where time comes from. @default the system clock */
   clock?: Clock;
-  /** @default JSON lines on stderr at the config's `log_level` */
+  /** Where log lines go. @default JSON lines on stderr at the config's `log_level` */
   logger?: Logger;
-  /** @default Deno.hostname() */
+  /** The hostname for key templates and notifications. @default Deno.hostname() */
   hostname?: string;
   /** Outputs by name, replacing what the plugins would build (tests inject capturing outputs). */
   outputs?: Record<string, Output>;
@@ -53,19 +53,22 @@ export interface DrainResult {
  * @example
  * ```ts ignore
  * const engine = await Engine.start(config, { plugins: builtinPlugins });
- * for await (const chunk of Deno.stdin.readable) await engine.ingester.push(chunk);
- * await engine.ingester.end();
- * await engine.drain(25_000);
+ * await engine.readInputs(AbortSignal.timeout(60_000));
+ * const { undelivered } = await engine.drain(25_000);
  * ```
  */
 export class Engine {
   /** The config in force (outputs, retry, auto-disable and alerts change on reload). */
   config: Config;
+  /** @ignore The journal (for hitship's own tests). */
   readonly journal: Journal;
+  /** @ignore The status model (for hitship's own tests and CLI). */
   readonly status: StatusBoard;
+  /** @ignore The input's ingester (for hitship's own tests). */
   readonly ingester: Ingester;
-  readonly logger: Logger;
-  readonly clock: Clock;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  /** @ignore The outputs' runners (for hitship's own tests). */
   readonly runners: OutputRunner[] = [];
   readonly #stop = new AbortController();
   readonly #runs = new Map<OutputRunner, { stop: AbortController; done: Promise<void> }>();
@@ -92,9 +95,9 @@ export class Engine {
     this.config = config;
     this.journal = journal;
     this.status = status;
-    this.logger = logger;
-    this.clock = clock;
-    this.#alerts = new AlertWatcher(config.alerts, (event) => this.emit(event));
+    this.#logger = logger;
+    this.#clock = clock;
+    this.#alerts = new AlertWatcher(config.alerts, (event) => this.#emit(event));
     this.ingester = new Ingester({
       journal,
       status,
@@ -107,7 +110,7 @@ export class Engine {
       ),
       maxLineBytes: config.input.max_line_bytes,
       maxJournalBytes: config.max_journal_bytes,
-      makeRoom: () => this.makeRoom(),
+      makeRoom: () => this.#makeRoom(),
       onResume: () => {
         this.#full = false;
       },
@@ -121,7 +124,9 @@ export class Engine {
   /** Hits go to the alert watcher only when it has rules: unobserved hits are not kept. */
   #watchHits(): void {
     const alerts = this.#alerts;
-    this.ingester.onHit = alerts.empty ? undefined : (hit) => alerts.observe(hit, this.clock.now());
+    this.ingester.onHit = alerts.empty
+      ? undefined
+      : (hit) => alerts.observe(hit, this.#clock.now());
   }
 
   /** Opens the journal and state in `data_dir`, builds every output and starts its runner. */
@@ -187,12 +192,12 @@ export class Engine {
     await engine.#findRemoved();
     for (const runner of engine.runners) engine.#launch(runner);
     if (engine.runners.some((r) => r.takes("report"))) {
-      engine.#reporting = reportEveryHour(engine.clock, engine.#timers.signal, () => ({
+      engine.#reporting = reportEveryHour(engine.#clock, engine.#timers.signal, () => ({
         lines: status.input.lines,
         hits: status.input.hits,
         rejected: status.input.rejected,
         delivered: Object.fromEntries(engine.runners.map((r) => [r.name, r.status.delivered_hits])),
-      }), (event) => engine.emit(event));
+      }), (event) => engine.#emit(event));
     }
     engine.#control = engine.#applyRequestsEvery(options.controlInterval ?? 1000);
     return engine;
@@ -217,18 +222,18 @@ export class Engine {
 
   /** An output left the config: `delete_integration` for the others, noted in its state. */
   async #removed(name: string, type: string): Promise<void> {
-    this.emit(deleteIntegration(name, type, this.clock.now()), name);
+    this.#emit(deleteIntegration(name, type, this.#clock.now()), name);
     const path = outputStatePath(this.config.data_dir, name);
     try {
       const state = await readJsonFile<OutputStateFile>(path);
       if (state) {
         await writeOutputState(path, {
           ...state,
-          removed_at: new Date(this.clock.now()).toISOString(),
+          removed_at: new Date(this.#clock.now()).toISOString(),
         });
       }
     } catch (error) {
-      this.logger.warn(
+      this.#logger.warn(
         `Cannot note that output "${name}" was removed: ${(error as Error).message}`,
       );
     }
@@ -247,8 +252,8 @@ export class Engine {
     const output = this.#options.outputs?.[outputConfig.name] ??
       await plugin.create(pluginFields(outputConfig) as never, {
         name: outputConfig.name,
-        clock: this.clock,
-        logger: this.logger,
+        clock: this.#clock,
+        logger: this.#logger,
         hostname: this.#hostname,
         events: outputConfig.events ?? defaultEventsOf(plugin),
       });
@@ -301,7 +306,7 @@ export class Engine {
     const current = this.config;
     for (const key of ["input", "data_dir", "status_file", "http"] as const) {
       if (JSON.stringify(current[key]) !== JSON.stringify(next[key])) {
-        this.logger.warn(`Reload: a change of "${key}" needs a restart; it is not applied`);
+        this.#logger.warn(`Reload: a change of "${key}" needs a restart; it is not applied`);
       }
     }
     this.#plugins = await this.#withModules(next);
@@ -330,7 +335,7 @@ export class Engine {
       alerts: next.alerts,
       plugins: next.plugins,
     };
-    this.#alerts = new AlertWatcher(next.alerts, (event) => this.emit(event));
+    this.#alerts = new AlertWatcher(next.alerts, (event) => this.#emit(event));
     this.#watchHits();
     const running = new Set(this.runners.map((r) => r.name));
     for (const outputConfig of next.outputs) {
@@ -349,7 +354,7 @@ export class Engine {
     );
     this.status.lastConfigError = null;
     await this.status.stateChanged();
-    this.logger.info("Config reloaded", { added, removed, changed });
+    this.#logger.info("Config reloaded", { added, removed, changed });
     return { added, removed, changed };
   }
 
@@ -383,7 +388,7 @@ export class Engine {
     }
     for (;;) {
       try {
-        await this.clock.sleep(ms, signal);
+        await this.#clock.sleep(ms, signal);
       } catch {
         return;
       }
@@ -401,13 +406,13 @@ export class Engine {
       try {
         for (const runner of this.runners) await runner.applyRequest();
       } catch (error) {
-        this.logger.error(`Cannot apply an enable/disable request: ${(error as Error).message}`);
+        this.#logger.error(`Cannot apply an enable/disable request: ${(error as Error).message}`);
       }
     });
     return this.#applying;
   }
 
-  /** The runner of an output. */
+  /** @ignore The runner of an output (for hitship's own tests). */
   runner(name: string): OutputRunner | undefined {
     return this.runners.find((r) => r.name === name);
   }
@@ -425,22 +430,33 @@ export class Engine {
   get #host(): RunnerHost {
     return {
       journal: this.journal,
-      clock: this.clock,
-      logger: this.logger,
+      clock: this.#clock,
+      logger: this.#logger,
       changed: () => this.status.changed(),
       stateChanged: () => this.status.stateChanged(),
-      emit: (event, from) => this.emit(event, from),
-      releaseSegments: () => this.releaseSegments(),
-      hitsDone: () => this.hitsDone(),
-      pokeAll: () => this.pokeAll(),
+      emit: (event, from) => this.#emit(event, from),
+      releaseSegments: () => this.#releaseSegments(),
+      hitsDone: () => this.#hitsDone(),
+      pokeAll: () => this.#pokeAll(),
       full: () => this.#full,
-      afterDelay: (ms, fn) => this.afterDelay(ms, fn),
+      afterDelay: (ms, fn) => this.#afterDelay(ms, fn),
     };
   }
 
-  /** True while the input waits for room in the journal or on the disk. */
-  get full(): boolean {
-    return this.#full;
+  /** The status now: what the status file and `/metrics` show. */
+  snapshot(): StatusDocument {
+    return this.status.snapshot();
+  }
+
+  /** True while hits can be taken and delivered: not draining, and some output is on. */
+  get ready(): boolean {
+    return !this.#draining && this.runners.some((r) => !r.disabled);
+  }
+
+  /** Records in the status that a config could not be reloaded (`null`: the error is over). */
+  async noteConfigError(message: string | null): Promise<void> {
+    this.status.lastConfigError = message;
+    await this.status.stateChanged();
   }
 
   /** True once the engine drains or stops. */
@@ -449,18 +465,18 @@ export class Engine {
   }
 
   /** True once every output has drained its hits. */
-  hitsDone(): boolean {
+  #hitsDone(): boolean {
     return this.runners.every((r) => r.hitsDone);
   }
 
   /** Wakes every idle output. */
-  pokeAll(): void {
+  #pokeAll(): void {
     for (const runner of this.runners) runner.poke();
   }
 
   /** Queues a system event for every output, but `from`, whose `events` include its kind. */
-  emit(event: SystemEvent, from?: string): void {
-    this.logger.info(event.summary, { event: event.name, ...event.details });
+  #emit(event: SystemEvent, from?: string): void {
+    this.#logger.info(event.summary, { event: event.name, ...event.details });
     for (const runner of this.runners) {
       if (runner.name !== from && runner.takes(event.kind)) runner.queueEvent(event);
     }
@@ -481,8 +497,8 @@ export class Engine {
       name: ingester.input,
       checkpoint: this.journal.checkpointOf(ingester.input)?.state ?? null,
       signal,
-      logger: this.logger,
-      clock: this.clock,
+      logger: this.#logger,
+      clock: this.#clock,
       stdin,
     });
     for await (const event of events) {
@@ -501,8 +517,8 @@ export class Engine {
   }
 
   /** Runs `fn` after `ms` of the engine's clock, unless the engine stops first. */
-  afterDelay(ms: number, fn: () => void): void {
-    this.clock.sleep(ms, this.#timers.signal).then(fn, () => {});
+  #afterDelay(ms: number, fn: () => void): void {
+    this.#clock.sleep(ms, this.#timers.signal).then(fn, () => {});
   }
 
   /**
@@ -512,7 +528,7 @@ export class Engine {
    *
    * @returns True when a segment was freed; false when an output that is on still needs it.
    */
-  async makeRoom(): Promise<boolean> {
+  async #makeRoom(): Promise<boolean> {
     const journal = this.journal;
     const oldest = journal.oldest;
     if (oldest.end.offset <= oldest.start.offset) return false; // nothing in it
@@ -521,7 +537,7 @@ export class Engine {
       // An output that is on is behind: it cuts its batch now rather than wait for the
       // interval, which the full journal would not let end.
       this.#full = true;
-      this.pokeAll();
+      this.#pokeAll();
       return false;
     }
     if (oldest.active) {
@@ -533,12 +549,12 @@ export class Engine {
     }
     for (const runner of holders) await runner.dropThrough(oldest.end);
     const before = journal.segmentCount;
-    await this.releaseSegments();
+    await this.#releaseSegments();
     return journal.segmentCount < before;
   }
 
   /** Deletes the journal segments no output needs any more. */
-  async releaseSegments(): Promise<void> {
+  async #releaseSegments(): Promise<void> {
     const ranges = this.runners.flatMap((r) => r.neededRanges());
     await this.journal.retain(ranges);
     this.status.journal.bytes = this.journal.bytes;
@@ -557,7 +573,7 @@ export class Engine {
     const all = this.#allDone();
     const expired = await Promise.race([
       all.then(() => false),
-      this.clock.sleep(timeout, timer.signal).then(() => true, () => false),
+      this.#clock.sleep(timeout, timer.signal).then(() => true, () => false),
     ]);
     timer.abort();
     if (expired) this.#stop.abort(new Error("drain timeout"));
@@ -581,7 +597,7 @@ export class Engine {
     for (const runner of this.runners) {
       await runner.save().catch((error) => {
         // A full disk: the last saved state stands; what was delivered since is sent again.
-        this.logger.error(
+        this.#logger.error(
           `Cannot save the state of output "${runner.name}": ${(error as Error).message}`,
           { output: runner.name },
         );
@@ -593,7 +609,7 @@ export class Engine {
         undelivered[runner.name] = { hits, state };
       }
     }
-    await this.releaseSegments();
+    await this.#releaseSegments();
     this.journal.close();
     await this.status.close();
     this.#lock?.release();

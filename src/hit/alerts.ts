@@ -8,6 +8,7 @@ import { z } from "zod";
 import { duration, formatDuration } from "../base/duration.ts";
 import { compileFilter, filterSchema, type HitFilter } from "./filter.ts";
 import type { SystemEvent } from "../sdk/output.ts";
+import type { FilterConfig } from "./filter.ts";
 
 /** One entry of the top-level `alerts` list. */
 export const alertSchema = z.strictObject({
@@ -20,8 +21,21 @@ export const alertSchema = z.strictObject({
   period: duration({ min: 1000 }).meta({ description: "The sliding period", examples: ["1m"] }),
 }).meta({ description: "A threshold alert" });
 
-/** A resolved alert config. */
-export type AlertConfig = z.output<typeof alertSchema>;
+/** A threshold alert, resolved: more than `threshold` matching hits within `period`. */
+export interface AlertConfig {
+  /** Name of the alert. */
+  name: string;
+  /** Which hits count. */
+  filter?: FilterConfig;
+  /** The alert fires past this many matching hits within `period`. */
+  threshold: number;
+  /** The sliding period, ms. */
+  period: number;
+}
+
+// The schema resolves to this type: a change to one that the other lacks does not compile.
+const _alert: (resolved: z.output<typeof alertSchema>) => AlertConfig = (a) => a;
+void _alert;
 
 interface Watch {
   config: AlertConfig;

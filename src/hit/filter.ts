@@ -52,8 +52,27 @@ export const filterSchema = z.strictObject({
   }),
 }).meta({ description: "Pass only hits that match every field given" });
 
-/** A filter as written in the config. */
-export type FilterConfig = z.output<typeof filterSchema>;
+/** An output's or alert's `filter`: a hit passes when it matches every field given. */
+export interface FilterConfig {
+  /** Attack types to pass. */
+  attack_type?: string[];
+  /** Block statuses to pass. */
+  block_status?: string[];
+  /** HTTP methods to pass. */
+  method?: string[];
+  /** Domains to pass: exact, or `*.example.com` for every subdomain. */
+  domain?: string[];
+  /** Application ids to pass; a hit matches when any of its ids is listed. */
+  application_id?: number[];
+  /** Response status codes to pass: codes, or inclusive ranges like `"500-599"`. */
+  status_code?: Array<number | string>;
+  /** Client addresses to pass: IPv4/IPv6 addresses or CIDR blocks. */
+  ip?: string[];
+}
+
+// The schema resolves to this type: a change to one that the other lacks does not compile.
+const _filter: (resolved: z.output<typeof filterSchema>) => FilterConfig = (f) => f;
+void _filter;
 
 /** A compiled filter: true when the hit passes. */
 export type HitFilter = (hit: Record<string, unknown>) => boolean;

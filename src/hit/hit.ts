@@ -19,12 +19,37 @@ const pointItem: z.ZodType<PointItem> = z.lazy(() =>
   z.union([z.string(), z.number(), z.array(pointItem)])
 );
 
-const integer = () => z.int({ error: "expected an integer" });
+const integer = (): z.ZodInt => z.int({ error: "expected an integer" });
+
+/** A validated hit, in the node's export format. Extra fields the node adds are kept as they are. */
+export interface Hit {
+  /** Unix seconds: a string of digits, as the node writes it, or an integer. */
+  time: string | number;
+  request_id: string;
+  /** The client's IPv4 or IPv6 address. */
+  ip: string;
+  datacenter: string;
+  tor: string;
+  remote_country: string | null;
+  application_id: number[];
+  domain: string;
+  method: string;
+  uri: string;
+  protocol: string;
+  status_code: number;
+  attack_type: string;
+  block_status: string;
+  payload: string[];
+  point: PointItem[];
+  tags: Record<string, unknown>;
+  /** Fields the node adds, kept. */
+  [field: string]: unknown;
+}
 
 /**
  * The zod schema of a hit, from the node's export format. Unknown extra fields are kept.
  */
-export const hitSchema = z.looseObject({
+export const hitSchema: z.ZodType<Hit> = z.looseObject({
   time: z.custom<string | number>(
     (v) =>
       (typeof v === "string" && DIGITS.test(v)) ||
@@ -51,9 +76,6 @@ export const hitSchema = z.looseObject({
   point: z.array(pointItem),
   tags: z.record(z.string(), z.unknown()),
 });
-
-/** A validated hit. Extra fields the node adds are kept as they are. */
-export type Hit = z.output<typeof hitSchema> & Record<string, unknown>;
 
 const isString = (v: unknown): v is string => typeof v === "string";
 

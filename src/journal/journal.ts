@@ -470,7 +470,7 @@ export class Journal {
    * Resolves when outputs release what they have passed (segments may have been deleted), or
    * after `ms` at the latest; at once when they did since `releases` was `since`.
    */
-  async waitForSpace(ms: number, since = this.#releases): Promise<void> {
+  async waitForSpace(ms: number, since: number = this.#releases): Promise<void> {
     if (this.#releases !== since) return;
     const timer = new AbortController();
     const woken = new Promise<void>((resolve) => {
@@ -552,11 +552,6 @@ export class Journal {
   /** A reader from `from` (up to the end, or `until`). */
   reader(from: Position, until?: Position): JournalReader {
     return new JournalReader(this, from, until);
-  }
-
-  /** Deletes every closed segment whose lines all lie before `position`. */
-  release(position: Position): Promise<number> {
-    return this.retain([{ from: position.offset, to: Infinity }]);
   }
 
   /**

@@ -69,17 +69,17 @@ Deno.test("Journal cuts a torn record off the end on open, with a warning", asyn
   journal.close();
 });
 
-Deno.test("Journal.release() deletes only segments wholly before the position", async () => {
+Deno.test("Journal.retain() deletes only segments wholly before what is still needed", async () => {
   const dir = await Deno.makeTempDir();
   const journal = await Journal.open(dir, { segmentBytes: 30 });
   const positions = [];
   for (let i = 0; i < 10; i++) positions.push(await journal.append({ lines: [line(i)] }));
   const before = journal.segmentCount;
-  await journal.release(positions[4]!);
+  await journal.retain([{ from: positions[4]!.offset, to: Infinity }]);
   assert.ok(journal.segmentCount < before);
   const kept = await readAll(journal, positions[4]!);
   assert.deepEqual(kept, [5, 6, 7, 8, 9].map((i) => dec.decode(line(i))));
-  await journal.release(journal.end);
+  await journal.retain([{ from: journal.end.offset, to: Infinity }]);
   assert.equal(journal.segmentCount, 1, "the active segment stays");
   journal.close();
 });

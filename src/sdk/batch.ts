@@ -11,8 +11,27 @@ import type { Compression, Format } from "./body.ts";
 import { KEY_FIELDS, PLACEHOLDER, unsafeKey } from "./key.ts";
 import type { BatchOptions } from "./output.ts";
 
-/** The config fields of a batching output. */
-export const batchShape = {
+/** The batching fields of an output's schema, as zod schemas (see {@linkcode batchShape}). */
+export interface BatchShape {
+  /** `interval`: a duration, resolved to ms. */
+  interval: z.ZodType<number, string | undefined>;
+  /** `max_hits`. */
+  max_hits: z.ZodType<number, number | undefined>;
+  /** `max_bytes`: a size, resolved to bytes. */
+  max_bytes: z.ZodType<number, number | string | undefined>;
+  /** `format`: `json` or `jsonl`. */
+  format: z.ZodType<Format, Format | undefined>;
+  /** `compression`: `none` or `gzip`. */
+  compression: z.ZodType<Compression, Compression | undefined>;
+  /** `key`: the name template. */
+  key: z.ZodType<string, string | undefined>;
+}
+
+/**
+ * The config fields of a batching output, for a plugin's schema to spread:
+ * `z.strictObject({ path: z.string(), ...batchShape })`.
+ */
+export const batchShape: BatchShape = {
   interval: duration().prefault("10m").meta({
     description: "Hits are exported this long after the first hit of a batch",
     examples: ["10m"],
@@ -73,11 +92,17 @@ export const batchingShape = {
 
 /** The resolved batch fields of an output's config. */
 export interface BatchConfig {
+  /** A batch is cut this long after its first hit, ms. */
   interval: number;
+  /** A batch is cut early at this many hits. */
   max_hits: number;
+  /** A batch is cut early at this many bytes of hits. */
   max_bytes: number;
+  /** `json` (one array, as the node exports) or `jsonl`. */
   format: Format;
+  /** `none` or `gzip`. */
   compression: Compression;
+  /** The name template of an export. */
   key: string;
 }
 

@@ -62,7 +62,9 @@ export interface InputContext {
   checkpoint: JsonValue | null;
   /** Aborts when the input is to stop (a signal, the end of the run). */
   signal: AbortSignal;
+  /** Where the input's log lines go. */
   logger: Logger;
+  /** Where the input's time and timers come from. */
   clock: Clock;
   /** The process's standard input, or what an embedder gives instead. */
   stdin: ReadableStream<Uint8Array> | undefined;

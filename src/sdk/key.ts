@@ -31,7 +31,9 @@ export function unsafeKey(key: string): string | undefined {
 export interface KeyValues {
   /** Export time, Unix milliseconds. */
   time: number;
+  /** The host's name (made safe for a key). */
   hostname: string;
+  /** The batch's sequence number within its output. */
   seq: number;
   /** The output's name. */
   output?: string;

@@ -27,6 +27,8 @@
  * @module
  */
 export { z } from "zod";
+/** zod's types that plugin signatures use, by name (`z.input`, `z.output`, ...). */
+export type { input as ZodInput, output as ZodOutput, ZodObject, ZodType } from "zod";
 export { byteSize, duration, type Range } from "../base/duration.ts";
 export type { Clock } from "../base/clock.ts";
 export type { Logger } from "../base/log.ts";
@@ -50,7 +52,7 @@ export {
   type InputPluginSpec,
   type JsonValue,
 } from "./input.ts";
-export { type BatchConfig, batchOptionsOf, batchShape } from "./batch.ts";
+export { type BatchConfig, batchOptionsOf, type BatchShape, batchShape } from "./batch.ts";
 export {
   batchBody,
   bodySize,

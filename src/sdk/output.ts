@@ -87,7 +87,9 @@ export interface Output {
 export interface PluginContext {
   /** The output's name from the config. */
   name: string;
+  /** Where the output's time comes from (the engine's clock). */
   clock: Clock;
+  /** Where the output's log lines go. */
   logger: Logger;
   /** Hostname for key templates and notifications. */
   hostname: string;

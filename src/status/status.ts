@@ -12,32 +12,51 @@ export type OutputState = "active" | "retrying" | "disabled" | "auto_disabled";
 
 /** An output's part of the status file. */
 export interface OutputStatus {
+  /** The output plugin's `type`. */
   type: string;
+  /** `active`, `retrying`, `disabled` or `auto_disabled`. */
   state: OutputState;
+  /** Hits delivered since the output first ran. */
   delivered_hits: number;
-  /** Hits dropped for this output alone: it was off, or behind, when the journal was full. */
+  /** Hits dropped for this output alone: it was off when the journal was full. */
   dropped_hits: number;
   /** Hits passed over while it was off (`while_disabled: skip`). */
   skipped_hits: number;
+  /** Delivery requests made. */
   requests: number;
+  /** Requests that failed. */
   failed_requests: number;
+  /** Failed share of the requests in the auto-disable window. */
   failure_ratio: number;
+  /** Journaled hits it has still to deliver. */
   pending_hits: number;
+  /** Failed attempts of the current batch (0 when none is failing). */
   retry_attempt: number;
+  /** The last failure's error, until a success. */
   last_error: string | null;
+  /** When the last request succeeded (ISO 8601). */
   last_success_at: string | null;
+  /** When the failing batch is sent again (ISO 8601), while retrying. */
   next_retry_at: string | null;
 }
 
 /** The input's part of the status file. */
 export interface InputStatus {
+  /** The input plugin's `type`. */
   type: string;
+  /** The input's `path`, when it has one. */
   path: string | null;
+  /** Lines read. */
   lines: number;
+  /** Valid hits journaled. */
   hits: number;
+  /** Lines rejected (see the dead-letter file). */
   rejected: number;
+  /** Bytes read (a file: its offset). */
   offset: number;
+  /** True while reading waits for room in the journal or on the disk. */
   paused: boolean;
+  /** How often the input file was truncated under the reader. */
   truncations: number;
   /** Rejected lines the dead-letter file could not take (a full disk). */
   dead_letters_dropped: number;
@@ -45,12 +64,19 @@ export interface InputStatus {
 
 /** The status file's content. */
 export interface StatusDocument {
+  /** The format's version. */
   version: 1;
+  /** When it was written (ISO 8601). */
   updated_at: string;
+  /** The process that wrote it. */
   pid: number;
+  /** Bytes and segment files of the journal. */
   journal: { bytes: number; segments: number };
+  /** The input. */
   input: InputStatus;
+  /** Every output, by name. */
   outputs: Record<string, OutputStatus>;
+  /** Why the last reload failed, until one works. */
   last_config_error: string | null;
 }
 
@@ -93,7 +119,6 @@ export class StatusBoard {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<void> = Promise.resolve();
   #lastWrite = 0;
-  #listeners = new Set<() => void>();
   #refreshers: Array<() => void> = [];
   #writeError: string | null = null;
   #onWriteError: ((error: string | null) => void) | undefined;
@@ -112,12 +137,6 @@ export class StatusBoard {
       truncations: 0,
       dead_letters_dropped: 0,
     };
-  }
-
-  /** Calls `listener` on every change (the HTTP endpoint and tests use it). */
-  onChange(listener: () => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
   }
 
   /**
@@ -155,7 +174,6 @@ export class StatusBoard {
   /** Counters changed: the file is written within a second. */
   changed(): void {
     this.#dirty = true;
-    for (const listener of this.#listeners) listener();
     if (this.#timer !== undefined || !this.#path) return;
     // Real time, not the injected clock: this paces disk writes, it is not behaviour under test,
     // and on a fake clock it would stand among the timers a test waits for.
@@ -169,7 +187,6 @@ export class StatusBoard {
   /** A state changed: the file is written now. */
   stateChanged(): Promise<void> {
     this.#dirty = true;
-    for (const listener of this.#listeners) listener();
     return this.flush();
   }
 

@@ -40,11 +40,16 @@ const decoder = new TextDecoder();
  * ```
  */
 export class CaptureOutput implements Output {
+  /** Every request it got, in order. */
   readonly requests: CapturedRequest[] = [];
   #clock: Clock | undefined;
   #responder: Responder = () => ({ ok: true, status: 200 });
 
-  /** @param clock Stamps each request with this clock's time. */
+  /**
+   * An output that answers every request with a 2xx until told otherwise.
+   *
+   * @param clock Stamps each request with this clock's time.
+   */
   constructor(clock?: Clock) {
     this.#clock = clock;
   }
@@ -65,6 +70,7 @@ export class CaptureOutput implements Output {
     return this.requests.filter((r) => r.kind === "event" && r.result.ok).map((r) => r.event!);
   }
 
+  /** Records the batch's lines and answers with the responder. */
   async send(batch: Batch): Promise<SendResult> {
     const lines: string[] = [];
     for await (const chunk of batch.lines()) for (const l of chunk) lines.push(decoder.decode(l));
@@ -79,6 +85,7 @@ export class CaptureOutput implements Output {
     return result;
   }
 
+  /** Records the event and answers with the responder. */
   sendEvent(event: SystemEvent): Promise<SendResult> {
     const request = {
       kind: "event" as const,
