@@ -12,6 +12,7 @@
  * @module
  */
 import fs from "node:fs";
+import { BufferPool } from "./buffer_pool.ts";
 import { joinPath } from "./fs.ts";
 
 /** The alignment of direct I/O: addresses, positions and lengths are multiples of it. */
@@ -99,7 +100,7 @@ function writeFully(fd: number, buffer: Uint8Array, length: number, position: nu
 
 const STAGE_BYTES = 1024 * 1024;
 /** Staging buffers of closed appenders, for the next ones: aligned memory that is already used. */
-const stages: Uint8Array[] = [];
+const stages = new BufferPool(4);
 
 /** `EINVAL`: what a direct read or write that the filesystem or device refuses fails with. */
 export function isInvalidArgument(error: unknown): boolean {
@@ -137,7 +138,7 @@ export class DirectAppender {
   static open(path: string, size: number, dir: string): DirectAppender | undefined {
     const fd = openDirect(path, true);
     if (fd === undefined) return undefined;
-    const stage = stages.pop() ?? alignedBuffer(STAGE_BYTES, size === 0 ? fd : dir);
+    const stage = stages.take(STAGE_BYTES) ?? alignedBuffer(STAGE_BYTES, size === 0 ? fd : dir);
     if (!stage) {
       fs.closeSync(fd);
       return undefined;
@@ -200,7 +201,7 @@ export class DirectAppender {
   }
 
   #giveStage(): void {
-    if (this.#stage && stages.length < 4) stages.push(this.#stage);
+    if (this.#stage) stages.give(this.#stage);
     this.#stage = undefined;
   }
 

@@ -8,7 +8,8 @@
  */
 import type { Clock } from "../base/clock.ts";
 import type { HitFilter } from "../hit/filter.ts";
-import type { Journal, JournalReader, Position } from "../journal/journal.ts";
+import type { Journal, Position } from "../journal/journal.ts";
+import type { JournalReader } from "../journal/reader.ts";
 import type { BatchOptions } from "../sdk/output.ts";
 
 const NEWLINE = 0x0a;

@@ -7,20 +7,14 @@
  *
  * @module
  */
-import fs from "node:fs";
-import {
-  alignedBuffer,
-  BLOCK,
-  DirectAppender,
-  isInvalidArgument,
-  openDirect,
-  readFully,
-  roundUp,
-} from "../base/direct_io.ts";
+import { alignedBuffer, DirectAppender } from "../base/direct_io.ts";
+import { BufferPool } from "../base/buffer_pool.ts";
 import { joinPath, readAt, readJsonFile, writeAllSync, writeFileAtomicSync } from "../base/fs.ts";
 import { type Clock, systemClock } from "../base/clock.ts";
 import type { Logger } from "../base/log.ts";
 import type { JsonValue } from "../sdk/input.ts";
+import { LineEndIndex } from "./line_ends.ts";
+import { JournalReader } from "./reader.ts";
 
 /** A place in the journal: a byte offset and a hit sequence number, both counted from the start. */
 export interface Position {
@@ -67,7 +61,7 @@ export interface AppendEntry {
   rawCount?: number;
   /**
    * Where each line of `raw` ends (its `\n`), when known: copied, and kept for a while so that
-   * readers can hand them on ({@linkcode lineEndsOf}).
+   * readers can hand them on (`lineEndsOf` in `line_ends.ts`).
    */
   rawEnds?: Int32Array;
   /** The input the lines came from. */
@@ -118,28 +112,6 @@ class BufferedAppender implements SegmentWriter {
 
 const NEWLINE = 0x0a;
 const MARK_BYTES = 256 * 1024;
-/** Line ends kept at most (4 bytes each). */
-const LINE_INDEX_MAX = 1 << 20;
-
-/** The last buffers readers read raw whose line ends the journal knew (a few: several outputs). */
-const recentEnds: Array<{ buffer: Uint8Array; ends: Int32Array } | undefined> = new Array(8);
-let nextEnds = 0;
-
-/** Remembers the line ends of a buffer read raw, for {@linkcode lineEndsOf}. */
-export function rememberLineEnds(buffer: Uint8Array, ends: Int32Array): void {
-  recentEnds[nextEnds] = { buffer, ends };
-  nextEnds = (nextEnds + 1) % recentEnds.length;
-}
-
-/**
- * The line ends of a buffer a {@linkcode JournalReader} has just read raw, when the journal knew
- * them: the offset of each `\n` in it. Lets a body be made without searching for them again. Only
- * the last few buffers read are remembered (a strong reference each, so none is kept long).
- */
-export function lineEndsOf(buffer: Uint8Array): Int32Array | undefined {
-  for (const entry of recentEnds) if (entry?.buffer === buffer) return entry.ends;
-  return undefined;
-}
 const CHECKPOINT = "checkpoint.json";
 const NAME = /^(\d{16})-(\d{12})\.ndjson$/;
 
@@ -175,13 +147,12 @@ export class Journal {
   #releases = 0;
   #spaceWaiters = new Set<() => void>();
   #checkpointWritten = false;
-  #readBuffers: Uint8Array[] = [];
-  #alignedBuffers: Uint8Array[] = [];
+  readonly #readBuffers = new BufferPool();
+  readonly #alignedBuffers = new BufferPool();
   /** Positions between appends, at least `MARK_BYTES` apart, to find lines without reading. */
   #marks: Position[] = [];
   /** Line ends of recent appends: where each starts, and where its lines end, relative to it. */
-  #lineIndex: Array<{ start: number; ends: Int32Array }> = [];
-  #lineIndexSize = 0;
+  readonly #lineIndex = new LineEndIndex();
 
   private constructor(dir: string, segmentBytes: number, segments: Segment[], direct: boolean) {
     this.dir = dir;
@@ -402,7 +373,7 @@ export class Journal {
       this.#checkpoints = checkpoints;
     }
     const known = !raw || rawEnds?.length === rawCount;
-    if (known && this.#lineIndexSize + lines.length + rawCount <= LINE_INDEX_MAX) {
+    if (known && this.#lineIndex.fits(lines.length + rawCount)) {
       // The line ends of the whole append: the framed lines' from their lengths, then raw's.
       const ends = new Int32Array(lines.length + rawCount);
       let at = 0;
@@ -413,7 +384,7 @@ export class Journal {
       if (rawEnds) {
         for (let k = 0; k < rawCount; k++) ends[lines.length + k] = framed + rawEnds[k]!;
       }
-      if (ends.length > 0) this.#indexLines(this.#end.offset, ends);
+      this.#lineIndex.add(this.#end.offset, ends);
     }
     this.#end = end;
     const lastMark = this.#marks.at(-1);
@@ -485,50 +456,12 @@ export class Journal {
     timer.abort();
   }
 
-  #indexLines(start: number, ends: Int32Array): void {
-    this.#lineIndex.push({ start, ends });
-    this.#lineIndexSize += ends.length;
-  }
-
   /**
    * Where the lines of `length` bytes from `offset` (a line start) end, relative to `offset`, when
    * the journal still knows every one of them; else `undefined`.
    */
   lineEnds(offset: number, length: number): Int32Array | undefined {
-    const index = this.#lineIndex;
-    let i = lastAtOrBefore(index, offset, (region) => region.start);
-    if (i < 0) return undefined;
-    const limit = offset + length;
-    const out: number[] = [];
-    let at = offset; // where the next line starts
-    for (; at < limit; i++) {
-      const region = index[i];
-      if (!region) return undefined;
-      const { start, ends } = region;
-      if (start > at) return undefined; // a gap the index does not cover
-      let k = 0;
-      if (at > start) {
-        // The first line end at or after `at`, and `at` must be a line start.
-        let a = 0;
-        let b = ends.length;
-        while (a < b) {
-          const m = (a + b) >>> 1;
-          if (start + ends[m]! < at) a = m + 1;
-          else b = m;
-        }
-        k = a;
-        if (k === 0 || start + ends[k - 1]! + 1 !== at) return undefined; // not a line start
-        if (k === ends.length) continue;
-      }
-      for (; k < ends.length; k++) {
-        const end = start + ends[k]!;
-        if (end >= limit) return undefined; // the range ends inside a line
-        out.push(end - offset);
-        at = end + 1;
-        if (at === limit) break;
-      }
-    }
-    return at === limit ? Int32Array.from(out) : undefined;
+    return this.#lineIndex.lineEnds(offset, length);
   }
 
   /**
@@ -579,13 +512,7 @@ export class Journal {
     const first = keep[0]!.start.offset;
     const gone = this.#marks.findIndex((m) => m.offset >= first);
     this.#marks.splice(0, gone < 0 ? this.#marks.length : gone);
-    const index = this.#lineIndex;
-    let old = 0;
-    while (old < index.length && index[old]!.start < first) {
-      this.#lineIndexSize -= index[old]!.ends.length;
-      old++;
-    }
-    index.splice(0, old);
+    this.#lineIndex.forgetBefore(first);
     for (const segment of drop) {
       await Deno.remove(segment.path).catch((error) => {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -607,25 +534,25 @@ export class Journal {
    * with every batch; pooling their buffers keeps large allocations (and so memory) low.
    */
   takeBuffer(size: number): Uint8Array {
-    return takeFrom(this.#readBuffers, size) ?? new Uint8Array(size);
+    return this.#readBuffers.take(size) ?? new Uint8Array(size);
   }
 
   /** @internal Returns a read buffer to the pool. */
   giveBuffer(buffer: Uint8Array): void {
-    giveTo(this.#readBuffers, buffer);
+    this.#readBuffers.give(buffer);
   }
 
   /**
    * @internal A buffer aligned for direct reads, of at least `size` bytes (a multiple of
-   * {@linkcode BLOCK}), from the journal's pool; `undefined` when none can be had.
+   * the block size), from the journal's pool; `undefined` when none can be had.
    */
   takeAligned(size: number): Uint8Array | undefined {
-    return takeFrom(this.#alignedBuffers, size) ?? alignedBuffer(size, this.dir);
+    return this.#alignedBuffers.take(size) ?? alignedBuffer(size, this.dir);
   }
 
   /** @internal Returns an aligned buffer to the pool. */
   giveAligned(buffer: Uint8Array): void {
-    giveTo(this.#alignedBuffers, buffer);
+    this.#alignedBuffers.give(buffer);
   }
 
   /** @internal The segment holding `offset`, for readers. */
@@ -648,201 +575,6 @@ export class Journal {
     for (const wake of this.#waiters) wake();
     this.#waiters.clear();
   }
-}
-
-/** A chunk of lines read from the journal. */
-export interface JournalChunk {
-  /** The lines, without terminators. */
-  lines: Uint8Array[];
-  /** Where the first line starts. */
-  start: Position;
-  /** Where the reader stands after the chunk. */
-  end: Position;
-}
-
-/** Reads lines from a position forward, a chunk at a time. */
-export class JournalReader {
-  #journal: Journal;
-  #position: Position;
-  #until: Position | undefined;
-  #file: Deno.FsFile | undefined;
-  #fd: number | undefined;
-  #filePath = "";
-  #chunkBytes: number;
-  #buffer: Uint8Array | undefined;
-  #aligned: Uint8Array | undefined;
-
-  /** @param chunkBytes Bytes read at most per call. @default 1 MiB */
-  constructor(journal: Journal, from: Position, until?: Position, chunkBytes = 1024 * 1024) {
-    this.#journal = journal;
-    this.#position = { ...from };
-    this.#until = until;
-    this.#chunkBytes = chunkBytes;
-  }
-
-  /** Where the next read starts. */
-  get position(): Position {
-    return this.#position;
-  }
-
-  /**
-   * Reads from the position into the reader's buffer, up to the last complete line (a line longer
-   * than the buffer grows it), moving to the next segment at the end of one. The position is not
-   * moved.
-   *
-   * @returns The buffer and where its last line ends, or `undefined` at the end.
-   */
-  async #fill(): Promise<Uint8Array | undefined> {
-    for (;;) {
-      const limit = Math.min(this.#journal.end.offset, this.#until?.offset ?? Infinity);
-      if (this.#position.offset >= limit) return undefined;
-      const found = this.#journal.segmentAt(this.#position.offset);
-      if (!found) {
-        throw new Error(
-          `Cannot read the journal at offset ${this.#position.offset}: its segment was removed`,
-        );
-      }
-      const { segment, end, next } = found;
-      if (this.#position.offset >= end) {
-        if (!next) return undefined;
-        this.#position = { ...next.start };
-        continue;
-      }
-      if (this.#filePath !== segment.path) {
-        this.#closeFile();
-        if (this.#journal.direct) this.#fd = openDirect(segment.path);
-        if (this.#fd === undefined) this.#file = await Deno.open(segment.path, { read: true });
-        this.#filePath = segment.path;
-      }
-      const local = this.#position.offset - segment.start.offset;
-      const available = Math.min(end, limit) - this.#position.offset;
-      let size = Math.min(available, this.#chunkBytes);
-      for (;;) {
-        const data = this.#readAt(local, size);
-        const last = data.lastIndexOf(NEWLINE);
-        if (last >= 0) return data.subarray(0, last + 1);
-        // A line longer than the buffer: read more of it.
-        if (size >= available) {
-          throw new Error(`Cannot read the journal at offset ${this.#position.offset}: torn line`);
-        }
-        size = Math.min(available, size * 2);
-      }
-    }
-  }
-
-  /** Reads `size` bytes from `local` in the open segment into the reader's buffer. */
-  #readAt(local: number, size: number): Uint8Array {
-    const journal = this.#journal;
-    if (this.#fd !== undefined) {
-      // Direct reads cover whole blocks: from the block holding `local` to past `local + size`.
-      const start = local - (local % BLOCK);
-      const length = roundUp(local + size) - start;
-      if (!this.#aligned || this.#aligned.length < length) {
-        if (this.#aligned) journal.giveAligned(this.#aligned);
-        // Room for a chunk starting anywhere in a block, so that one buffer serves every read.
-        this.#aligned = journal.takeAligned(
-          Math.max(length, roundUp(this.#chunkBytes) + 2 * BLOCK),
-        );
-      }
-      if (this.#aligned) {
-        try {
-          const filled = readFully(this.#fd, this.#aligned, 0, length, start);
-          return this.#aligned.subarray(local - start, Math.min(filled, local - start + size));
-        } catch (error) {
-          if (!isInvalidArgument(error)) throw error;
-        }
-      }
-      // No aligned memory to be had, or direct reads refused: read through the page cache.
-      fs.closeSync(this.#fd);
-      this.#fd = undefined;
-      this.#file = Deno.openSync(this.#filePath, { read: true });
-    }
-    if (!this.#buffer || this.#buffer.length < size) {
-      if (this.#buffer) journal.giveBuffer(this.#buffer);
-      this.#buffer = journal.takeBuffer(Math.max(size, this.#chunkBytes));
-    }
-    const buffer = this.#buffer.subarray(0, size);
-    return buffer.subarray(0, readAt(this.#file!, local, buffer));
-  }
-
-  #closeFile(): void {
-    this.#file?.close();
-    this.#file = undefined;
-    if (this.#fd !== undefined) fs.closeSync(this.#fd);
-    this.#fd = undefined;
-    this.#filePath = "";
-  }
-
-  /**
-   * Reads the next complete lines that are available now. The lines share one buffer with the
-   * reader: they are valid until the next call.
-   *
-   * @returns The lines, or `undefined` when the reader stands at the end (or at `until`).
-   */
-  async read(): Promise<JournalChunk | undefined> {
-    const data = await this.#fill();
-    if (!data) return undefined;
-    const lines: Uint8Array[] = [];
-    let from = 0;
-    for (let i = data.indexOf(NEWLINE); i >= 0; i = data.indexOf(NEWLINE, from)) {
-      lines.push(data.subarray(from, i));
-      from = i + 1;
-    }
-    const start = this.#position;
-    this.#position = { offset: start.offset + data.length, seq: start.seq + lines.length };
-    return { lines, start, end: this.#position };
-  }
-
-  /**
-   * Reads the next complete lines as they lie in the journal: one buffer of framed lines, each
-   * ending in `\n`, valid until the next call. The reader's `seq` is not kept up by raw reads.
-   */
-  async readRaw(): Promise<Uint8Array | undefined> {
-    const data = await this.#fill();
-    if (!data) return undefined;
-    const ends = this.#journal.lineEnds(this.#position.offset, data.length);
-    if (ends) rememberLineEnds(data, ends);
-    this.#position = { offset: this.#position.offset + data.length, seq: NaN };
-    return data;
-  }
-
-  /** Reads every line up to `until` (or the current end), raw, a chunk at a time. */
-  async *rawChunks(): AsyncGenerator<Uint8Array> {
-    try {
-      for (let chunk = await this.readRaw(); chunk; chunk = await this.readRaw()) yield chunk;
-    } finally {
-      this.close();
-    }
-  }
-
-  /** Reads every line up to `until` (or the current end), a chunk at a time. */
-  async *chunks(): AsyncGenerator<Uint8Array[]> {
-    try {
-      for (let chunk = await this.read(); chunk; chunk = await this.read()) yield chunk.lines;
-    } finally {
-      this.close();
-    }
-  }
-
-  /** Closes the open segment file and gives the buffers back to the journal. */
-  close(): void {
-    this.#closeFile();
-    if (this.#buffer) this.#journal.giveBuffer(this.#buffer);
-    this.#buffer = undefined;
-    if (this.#aligned) this.#journal.giveAligned(this.#aligned);
-    this.#aligned = undefined;
-  }
-}
-
-/** A pooled buffer of at least `size` bytes, taken out of the pool. */
-function takeFrom(pool: Uint8Array[], size: number): Uint8Array | undefined {
-  const i = pool.findIndex((b) => b.length >= size);
-  return i < 0 ? undefined : pool.splice(i, 1)[0];
-}
-
-/** Puts a buffer back into a pool of at most 8. */
-function giveTo(pool: Uint8Array[], buffer: Uint8Array): void {
-  if (pool.length < 8) pool.push(buffer);
 }
 
 /** The index of the last item whose key is at most `value` (items sorted by key), or -1. */

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { lineEndsOf } from "../journal/journal.ts";
+import { BufferPool } from "../base/buffer_pool.ts";
+import { lineEndsOf } from "../journal/line_ends.ts";
 
 /** Export formats. */
 export const FORMATS = ["json", "jsonl"] as const;
@@ -91,11 +92,11 @@ export async function* formatFramed(
   let pendingNewline = false; // the last line of the previous buffer: its "\n" waits for a ","
   // A reused buffer comes from a pool shared by every body, so a new batch does not take fresh
   // memory; it goes back when the body is done.
-  let scratch = reuse ? scratchPool.pop() ?? new Uint8Array(0) : new Uint8Array(0);
+  let scratch = reuse ? scratchPool.take(0) ?? new Uint8Array(0) : new Uint8Array(0);
   try {
     yield* frame();
   } finally {
-    if (reuse && scratchPool.length < 4) scratchPool.push(scratch);
+    if (reuse) scratchPool.give(scratch);
   }
 
   async function* frame(): AsyncGenerator<Uint8Array> {
@@ -140,7 +141,7 @@ export async function* formatFramed(
   }
 }
 
-const scratchPool: Uint8Array[] = [];
+const scratchPool = new BufferPool(4);
 
 function countLines(buffer: Uint8Array): number {
   let lines = 0;
