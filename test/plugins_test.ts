@@ -9,17 +9,9 @@ import { makeHit } from "./hits.ts";
 
 const hits = Array.from({ length: 30 }, (_, i) => JSON.stringify(makeHit(i)));
 
-/** The README's plugin example, exactly as written there. */
-const CONTRACT = `import { definePlugin, z } from "@hitship/hitship/sdk";
-export default definePlugin({
-  type: "my-sink",
-  description: "Writes each batch somewhere",
-  schema: z.strictObject({ path: z.string() }),
-  create(config, context) {
-    return { async send(batch) { for await (const lines of batch.lines()) { /* lines: Uint8Array[] */ } return { ok: true }; } };
-  },
-});
-`;
+/** The README's plugin example, as the README shows it (the first code block of "Write a plugin"). */
+const README = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+const CONTRACT = /## Write a plugin\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(README)![1]!;
 
 /** An output that appends each batch's lines to a file, and an input of lines from the config. */
 const RECORDER = `import { defineInput, definePlugin, z } from "@hitship/hitship/sdk";
