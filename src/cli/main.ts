@@ -228,13 +228,13 @@ async function runCommand(
   const inputPath = values.input as string | undefined;
   if (inputPath !== undefined) {
     // --input: a file read once to its end, or - for stdin, instead of the config's input.
-    const max_line_bytes = config.input.max_line_bytes;
-    config.input = parseInputConfig(
+    const max_line_bytes = config.inputs[0]!.max_line_bytes;
+    config.inputs = [parseInputConfig(
       inputPath === "-"
         ? { type: "stdin", max_line_bytes }
         : { type: "file", path: inputPath, follow: false, max_line_bytes },
       environment.plugins,
-    );
+    )];
   }
   const clock = environment.clock ?? systemClock;
   const logger = jsonLogger(
@@ -297,7 +297,7 @@ async function runCommand(
   try {
     logger.info("hitship started", {
       version: VERSION,
-      input: config.input.type,
+      inputs: config.inputs.map((i) => `${i.name} (${i.type})`),
       outputs: config.outputs.map((o) => o.name),
     });
     // Reads the input to its end (or to the first signal); each chunk is journaled before the
@@ -342,7 +342,10 @@ async function validateCommand(
   if (values.config === undefined) throw new UsageError("validate needs --config FILE");
   const config = await readConfig(values.config as string, environment);
   const outputs = config.outputs.map((o) => `${o.name} (${o.type})`).join(", ");
-  out(`${values.config}: valid; input ${config.input.type}; outputs: ${outputs}\n`);
+  const inputs = config.inputs.length === 1
+    ? `input ${config.inputs[0]!.type}`
+    : `inputs: ${config.inputs.map((i) => `${i.name} (${i.type})`).join(", ")}`;
+  out(`${values.config}: valid; ${inputs}; outputs: ${outputs}\n`);
   return 0;
 }
 
@@ -494,11 +497,15 @@ function isRunning(pid: number): boolean | undefined {
 export function formatStatus(status: StatusDocument): string {
   const alive = status.pid === Deno.pid ? false : isRunning(status.pid);
   const running = alive === undefined ? "" : alive ? ", running" : ", not running";
-  const i = status.input;
+  const line = (label: string, i: StatusDocument["input"]) =>
+    `${label}: ${i.type}${i.path ? ` ${i.path}` : ""}: ${i.lines} lines, ${i.hits} hits, ` +
+    `${i.rejected} rejected, offset ${i.offset}${i.paused ? ", PAUSED (journal full)" : ""}`;
+  const inputs = Object.entries(status.inputs ?? {});
   const lines = [
     `hitship status at ${status.updated_at} (pid ${status.pid}${running})`,
-    `input: ${i.type}${i.path ? ` ${i.path}` : ""}: ${i.lines} lines, ${i.hits} hits, ` +
-    `${i.rejected} rejected, offset ${i.offset}${i.paused ? ", PAUSED (journal full)" : ""}`,
+    ...(inputs.length > 1
+      ? inputs.map(([name, i]) => line(`input ${name}`, i))
+      : [line("input", status.input)]),
     `journal: ${status.journal.bytes} bytes in ${status.journal.segments} segments`,
   ];
   if (status.last_config_error) lines.push(`config error: ${status.last_config_error}`);

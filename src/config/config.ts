@@ -85,6 +85,13 @@ export const commonOutputShape = {
 
 /** Fields every input has, whatever its type. */
 export const commonInputShape = {
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, {
+    error: "expected a name of letters, digits, '_', '-' or '.'",
+  }).optional().meta({
+    description: "Name of the input, in the status and metrics (default: `input` for `input:`, " +
+      "its type in `inputs:`)",
+    examples: ["node"],
+  }),
   max_line_bytes: byteSize({ min: 1024, max: 64 * 1024 * 1024 }).prefault(1024 * 1024).meta({
     description: "A longer line is rejected",
     examples: ["1MiB"],
@@ -119,7 +126,12 @@ function topLevelShape(input: z.ZodType, outputs: z.ZodType) {
         "file, or file: or https: URLs; each module's default export is a plugin or an array",
       examples: [["./plugins/my_sink.ts"]],
     }),
-    input: input.meta({ description: "Where hits come from" }),
+    input: input.optional().meta({
+      description: "Where hits come from, for one input (default: stdin)",
+    }),
+    inputs: z.array(input).min(1).optional().meta({
+      description: "Where hits come from, for several inputs at once (instead of `input`)",
+    }),
     http: z.strictObject({
       listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:]+):\d{1,5}$/, {
         error: "expected host:port, e.g. 127.0.0.1:9464",
@@ -195,8 +207,31 @@ export function configSchema(plugins: readonly Plugin[]) {
       });
       collisions(list as Array<Record<string, unknown>>, plugins, ctx);
     });
-  const input = inputSchema(inputPluginsOf(plugins)).prefault({ type: "stdin" });
+  const input = inputSchema(inputPluginsOf(plugins));
   return z.strictObject(topLevelShape(input, outputs)).superRefine((config, ctx) => {
+    if (config.input && config.inputs) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["inputs"],
+        message: "give either input: (one input) or inputs: (several), not both",
+        params: { plain: true },
+      });
+    }
+    const names = new Set<string>();
+    (config.inputs as Array<{ name?: string; type: string }> | undefined)?.forEach(
+      (input, index) => {
+        const name = input.name ?? input.type;
+        if (names.has(name)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["inputs", index, "name"],
+            message: `duplicate input name "${name}": give each input a name of its own`,
+            params: { plain: true },
+          });
+        }
+        names.add(name);
+      },
+    );
     const segment = config.journal_segment_bytes;
     if (config.max_journal_bytes < 2 * segment) {
       ctx.addIssue({
@@ -245,6 +280,8 @@ function collisions(
 
 /** The input as resolved from the config: its type, the common fields and its plugin's own. */
 export interface InputConfig {
+  /** The input's name: its checkpoint, status and metrics go by it. */
+  name: string;
   /** The input plugin's `type`. */
   type: string;
   /** A longer line is rejected, bytes. */
@@ -303,8 +340,8 @@ export interface Config {
   log_level: "debug" | "info" | "warn" | "error";
   /** The modules of `plugins:`, as URLs. */
   plugins: string[];
-  /** Where hits come from. */
-  input: InputConfig;
+  /** Where hits come from: `inputs:`, or the one input of `input:` (named `input`). */
+  inputs: InputConfig[];
   /** The HTTP endpoint for probes and metrics, when there is one. */
   http?: { listen: string };
   /** The retry schedule of every output. */
@@ -413,16 +450,29 @@ export function parseConfig(text: string, file: string, options: LoadOptions): C
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(problems);
   }
-  const data = result.data;
+  const { input, inputs, ...data } = result.data;
   // Typed, not cast: a schema that lacks or mistypes a field of Config does not compile.
   const config: Config = {
     ...data,
     status_file: data.status_file ?? `${data.data_dir}/status.json`,
     plugins: data.plugins.map((specifier) => resolveModule(specifier, file)),
-    input: data.input as InputConfig,
+    inputs: resolveInputs(
+      input as Record<string, unknown> | undefined,
+      inputs as Array<Record<string, unknown>> | undefined,
+    ),
     outputs: data.outputs as OutputConfig[],
   };
   return config;
+}
+
+/** The inputs of a config, named: `input:` is one input named `input`; stdin when none. */
+function resolveInputs(
+  input: Record<string, unknown> | undefined,
+  inputs: Array<Record<string, unknown>> | undefined,
+): InputConfig[] {
+  if (inputs) return inputs.map((i) => ({ ...i, name: i.name ?? i.type }) as InputConfig);
+  const one = input ?? { type: "stdin", max_line_bytes: 1024 * 1024 };
+  return [{ ...one, name: one.name ?? "input" } as InputConfig];
 }
 
 /** An input config given outside a config file (`run --input`), with its defaults filled in. */
@@ -430,7 +480,8 @@ export function parseInputConfig(
   input: Record<string, unknown>,
   plugins: readonly Plugin[],
 ): InputConfig {
-  return inputSchema(inputPluginsOf(plugins)).parse(input) as InputConfig;
+  const parsed = inputSchema(inputPluginsOf(plugins)).parse(input) as Record<string, unknown>;
+  return { ...parsed, name: (parsed.name as string | undefined) ?? "input" } as InputConfig;
 }
 
 /** The YAML document of a config, with `${VAR}` read; throws every problem found on the way. */

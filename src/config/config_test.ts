@@ -23,8 +23,9 @@ Deno.test("parseConfig() fills every default: the node's retry schedule, 60 %, 1
   const config = parse("outputs: [{ name: a, type: file, path: out }]\n");
   assert.equal(config.data_dir, ".hitship");
   assert.equal(config.status_file, ".hitship/status.json");
-  assert.equal(config.input.type, "stdin");
-  assert.equal(config.input.max_line_bytes, 1024 * 1024);
+  assert.equal(config.inputs[0]!.type, "stdin");
+  assert.equal(config.inputs[0]!.name, "input");
+  assert.equal(config.inputs[0]!.max_line_bytes, 1024 * 1024);
   assert.deepEqual(config.retry.cycles, [
     [1000, 3000, 5000, 10000, 10000],
     [0, 1000, 3000, 5000, 30000],

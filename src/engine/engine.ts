@@ -8,7 +8,7 @@
 import { type Clock, systemClock } from "../base/clock.ts";
 import { joinPath, readJsonFile } from "../base/fs.ts";
 import { jsonLogger, type Logger } from "../base/log.ts";
-import type { Config, OutputConfig } from "../config/config.ts";
+import type { Config, InputConfig, OutputConfig } from "../config/config.ts";
 import { AlertWatcher } from "../hit/alerts.ts";
 import { DeadLetter } from "../ingest/dead_letter.ts";
 import { Ingester } from "../ingest/ingester.ts";
@@ -64,8 +64,8 @@ export class Engine {
   readonly journal: Journal;
   /** @ignore The status model (for hitship's own tests and CLI). */
   readonly status: StatusBoard;
-  /** @ignore The input's ingester (for hitship's own tests). */
-  readonly ingester: Ingester;
+  /** @ignore The inputs' ingesters, in the config's order (for hitship's own tests). */
+  readonly ingesters: Ingester[];
   readonly #logger: Logger;
   readonly #clock: Clock;
   /** @ignore The outputs' runners (for hitship's own tests). */
@@ -98,35 +98,44 @@ export class Engine {
     this.#logger = logger;
     this.#clock = clock;
     this.#alerts = new AlertWatcher(config.alerts, (event) => this.#emit(event));
-    this.ingester = new Ingester({
-      journal,
-      status,
+    const deadLetter = new DeadLetter(
+      config.data_dir,
+      config.dead_letter_max_bytes,
+      () => clock.now(),
       logger,
-      deadLetter: new DeadLetter(
-        config.data_dir,
-        config.dead_letter_max_bytes,
-        () => clock.now(),
+    );
+    this.ingesters = config.inputs.map((input) =>
+      new Ingester({
+        journal,
+        status,
         logger,
-      ),
-      maxLineBytes: config.input.max_line_bytes,
-      maxJournalBytes: config.max_journal_bytes,
-      makeRoom: () => this.#makeRoom(),
-      onResume: () => {
-        this.#full = false;
-      },
-    });
+        deadLetter,
+        input: input.name,
+        maxLineBytes: input.max_line_bytes,
+        maxJournalBytes: config.max_journal_bytes,
+        makeRoom: () => this.#makeRoom(),
+        onResume: () => {
+          this.#full = false;
+        },
+      })
+    );
     this.#watchHits();
     status.onSnapshot(() => {
       for (const runner of this.runners) runner.status.pending_hits = runner.pendingHits();
     });
   }
 
+  /** @ignore The first input's ingester (for hitship's own tests). */
+  get ingester(): Ingester {
+    return this.ingesters[0]!;
+  }
+
   /** Hits go to the alert watcher only when it has rules: unobserved hits are not kept. */
   #watchHits(): void {
     const alerts = this.#alerts;
-    this.ingester.onHit = alerts.empty
-      ? undefined
-      : (hit) => alerts.observe(hit, this.#clock.now());
+    for (const ingester of this.ingesters) {
+      ingester.onHit = alerts.empty ? undefined : (hit) => alerts.observe(hit, this.#clock.now());
+    }
   }
 
   /** Opens the journal and state in `data_dir`, builds every output and starts its runner. */
@@ -153,10 +162,15 @@ export class Engine {
       lock.release();
       throw error;
     }
-    const status = new StatusBoard(config.status_file, clock, {
-      type: config.input.type,
-      path: typeof config.input.path === "string" ? config.input.path : null,
-    });
+    const status = new StatusBoard(
+      config.status_file,
+      clock,
+      config.inputs.map(({ name, type, path }) => ({
+        name,
+        type,
+        path: typeof path === "string" ? path : null,
+      })),
+    );
     status.onWriteError((error) => {
       if (error) {
         logger.warn(
@@ -304,7 +318,7 @@ export class Engine {
    */
   async reload(next: Config): Promise<{ added: string[]; removed: string[]; changed: string[] }> {
     const current = this.config;
-    for (const key of ["input", "data_dir", "status_file", "http"] as const) {
+    for (const key of ["inputs", "data_dir", "status_file", "http"] as const) {
       if (JSON.stringify(current[key]) !== JSON.stringify(next[key])) {
         this.#logger.warn(`Reload: a change of "${key}" needs a restart; it is not applied`);
       }
@@ -489,13 +503,26 @@ export class Engine {
    * @param stdin The standard input to give an input that reads it. @default the process's own
    */
   async readInputs(signal: AbortSignal, stdin?: ReadableStream<Uint8Array>): Promise<void> {
-    const { type, max_line_bytes: _max, ...fields } = this.config.input;
+    await Promise.all(
+      this.config.inputs.map((input, i) =>
+        this.#readInput(input, this.ingesters[i]!, signal, stdin)
+      ),
+    );
+  }
+
+  /** Reads one input until it ends or `signal` aborts. */
+  async #readInput(
+    input: InputConfig,
+    ingester: Ingester,
+    signal: AbortSignal,
+    stdin: ReadableStream<Uint8Array> | undefined,
+  ): Promise<void> {
+    const { type, name, max_line_bytes: _max, ...fields } = input;
     const plugin = inputPluginsOf(this.#plugins).find((p) => p.type === type);
     if (!plugin) throw new Error(`Unknown input type "${type}"`);
-    const ingester = this.ingester;
     const events = plugin.open(fields as never, {
-      name: ingester.input,
-      checkpoint: this.journal.checkpointOf(ingester.input)?.state ?? null,
+      name,
+      checkpoint: this.journal.checkpointOf(name)?.state ?? null,
       signal,
       logger: this.#logger,
       clock: this.#clock,

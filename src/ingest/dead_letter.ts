@@ -20,6 +20,8 @@ export interface DeadLetterRecord {
   raw: string;
   /** True when `raw` was cut. */
   truncated?: boolean;
+  /** The input it came from. */
+  input?: string;
 }
 
 const RAW_LIMIT = 64 * 1024;
@@ -59,7 +61,7 @@ export class DeadLetter {
   }
 
   /** Queues a rejected line; {@linkcode DeadLetter.flush} writes it. */
-  add(line: number, reason: string, raw: Uint8Array): void {
+  add(line: number, reason: string, raw: Uint8Array, input?: string): void {
     const truncated = raw.length > RAW_LIMIT;
     const record: DeadLetterRecord = {
       time: new Date(this.#now()).toISOString(),
@@ -68,12 +70,17 @@ export class DeadLetter {
       raw: decoder.decode(truncated ? raw.subarray(0, RAW_LIMIT) : raw),
     };
     if (truncated) record.truncated = true;
+    if (input !== undefined) record.input = input;
     this.#pending.push(JSON.stringify(record) + "\n");
   }
 
-  /** Writes the queued records; never throws. */
-  async flush(): Promise<void> {
-    if (this.#pending.length === 0) return;
+  /**
+   * Writes the queued records; never throws.
+   *
+   * @returns How many records could not be written (and were dropped).
+   */
+  async flush(): Promise<number> {
+    if (this.#pending.length === 0) return 0;
     const records = this.#pending;
     this.#pending = [];
     try {
@@ -82,6 +89,7 @@ export class DeadLetter {
         this.#failing = false;
         this.#logger?.info("The dead-letter file is written again", { path: this.path });
       }
+      return 0;
     } catch (error) {
       this.dropped += records.length;
       this.#size = -1; // unknown after a failed write: stat it again
@@ -94,6 +102,7 @@ export class DeadLetter {
           { path: this.path },
         );
       }
+      return records.length;
     }
   }
 

@@ -8,7 +8,7 @@ import type { DeadLetter } from "./dead_letter.ts";
 import type { InputCheckpoint, Journal } from "../journal/journal.ts";
 import type { JsonValue } from "../sdk/input.ts";
 import type { Logger } from "../base/log.ts";
-import type { StatusBoard } from "../status/status.ts";
+import { type InputStatus, newInputStatus, type StatusBoard } from "../status/status.ts";
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
@@ -207,6 +207,12 @@ export class Ingester {
     return this.#o.input ?? "input";
   }
 
+  /** This input's counters in the status. */
+  get #counters(): InputStatus {
+    const status = this.#o.status;
+    return status.inputs[this.input] ??= newInputStatus("?", null);
+  }
+
   /**
    * Splits, checks and journals one chunk of the input's stream. Resolves when it is journaled.
    *
@@ -220,7 +226,7 @@ export class Ingester {
     chunk: Uint8Array,
     options: { checkpoint?: (held: number) => JsonValue; resumed?: boolean; offset?: number } = {},
   ): Promise<void> {
-    const input = this.#o.status.input;
+    const input = this.#counters;
     input.offset = options.offset ?? input.offset + chunk.length;
     const splitter = this.#splitter;
     if (!this.#started) {
@@ -264,7 +270,7 @@ export class Ingester {
     this.#splitter.reset();
     this.#splitter.numberFrom(0);
     this.#started = true;
-    this.#o.status.input.truncations++;
+    this.#counters.truncations++;
     const at = options.checkpoint;
     return this.#ingest([], at === undefined ? undefined : () => at);
   }
@@ -333,7 +339,7 @@ export class Ingester {
     at: (() => JsonValue) | undefined,
     region?: Uint8Array,
   ): Promise<void> {
-    const input = this.#o.status.input;
+    const input = this.#counters;
     const valid: Uint8Array[] = [];
     let raw: Uint8Array | undefined;
     let rawCount = 0;
@@ -378,7 +384,7 @@ export class Ingester {
         continue;
       }
       input.rejected++;
-      this.#o.deadLetter.add(line.number, reason, bytes);
+      this.#o.deadLetter.add(line.number, reason, bytes, this.input);
       if (this.#loggedRejections++ < 100) {
         this.#o.logger.warn(`Rejected line ${line.number}: ${reason}`, { line: line.number });
       } else if (this.#loggedRejections === 101) {
@@ -397,8 +403,7 @@ export class Ingester {
       checkpoint,
     });
     input.hits += valid.length + rawCount;
-    await this.#o.deadLetter.flush();
-    input.dead_letters_dropped = this.#o.deadLetter.dropped;
+    input.dead_letters_dropped += await this.#o.deadLetter.flush();
     this.#o.status.journal.bytes = this.#o.journal.bytes;
     this.#o.status.journal.segments = this.#o.journal.segmentCount;
     this.#o.status.changed();
@@ -446,8 +451,8 @@ export class Ingester {
       const seen = journal.releases;
       if (journal.bytes >= limit && entry.lines.length + entry.rawCount > 0) {
         if (await this.#o.makeRoom?.()) continue;
-        if (!status.input.paused) {
-          status.input.paused = true;
+        if (!this.#counters.paused) {
+          this.#counters.paused = true;
           logger.warn("The journal is full: reading pauses until outputs catch up", {
             journal_bytes: journal.bytes,
             max_journal_bytes: limit,
@@ -470,13 +475,13 @@ export class Ingester {
             error: message,
           });
         }
-        status.input.paused = true;
+        this.#counters.paused = true;
         await status.stateChanged();
         await journal.waitForSpace(1000, seen);
       }
     }
-    if (status.input.paused) {
-      status.input.paused = false;
+    if (this.#counters.paused) {
+      this.#counters.paused = false;
       this.#o.onResume?.();
       logger.info("Reading resumes");
       await status.stateChanged();

@@ -14,7 +14,11 @@ const dec = new TextDecoder("utf-8", { ignoreBOM: true });
 async function ingest(text: string, cut: (n: number) => number) {
   const dir = await Deno.makeTempDir();
   const journal = await Journal.open(`${dir}/journal`);
-  const status = new StatusBoard(undefined, systemClock, { type: "stdin", path: null });
+  const status = new StatusBoard(undefined, systemClock, [{
+    name: "input",
+    type: "stdin",
+    path: null,
+  }]);
   const deadLetter = new DeadLetter(dir);
   const ingester = new Ingester({ journal, deadLetter, status, logger: memoryLogger() });
   const bytes = enc.encode(text);
@@ -74,7 +78,11 @@ Deno.test("LineSplitter cuts an over-long line and keeps its length", () => {
 Deno.test("Ingester hands the journal the line ends of ASCII regions, and none for others", async () => {
   const dir = await Deno.makeTempDir();
   const journal = await Journal.open(`${dir}/journal`);
-  const status = new StatusBoard(undefined, systemClock, { type: "stdin", path: null });
+  const status = new StatusBoard(undefined, systemClock, [{
+    name: "input",
+    type: "stdin",
+    path: null,
+  }]);
   const ingester = new Ingester({
     journal,
     deadLetter: new DeadLetter(dir),
@@ -132,7 +140,11 @@ Deno.test("Ingester numbers lines from the checkpoint's line, and from 1 after a
   const dir = await Deno.makeTempDir();
   const journal = await Journal.open(`${dir}/journal`);
   await journal.append({ input: "input", checkpoint: { state: "before", line: 10 } });
-  const status = new StatusBoard(undefined, systemClock, { type: "file", path: "/x" });
+  const status = new StatusBoard(undefined, systemClock, [{
+    name: "input",
+    type: "file",
+    path: "/x",
+  }]);
   const deadLetter = new DeadLetter(dir);
   const ingester = new Ingester({ journal, deadLetter, status, logger: memoryLogger() });
   const at = (offset: number) => (held: number) => ({ offset: offset - held });

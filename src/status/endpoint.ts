@@ -38,31 +38,43 @@ const STATES = ["active", "retrying", "disabled", "auto_disabled"] as const;
 
 /** The status as Prometheus text exposition format (version 0.0.4). */
 export function metricsText(status: StatusDocument): string {
-  const i = status.input;
+  const inputs = Object.entries(status.inputs ?? { input: status.input });
+  const perInput = (pick: (i: StatusDocument["input"]) => number): Sample[] =>
+    inputs.map(([name, i]) => [{ input: name, type: i.type }, pick(i)]);
   const outputs = Object.entries(status.outputs);
   const per = (pick: (o: StatusDocument["outputs"][string]) => number): Sample[] =>
     outputs.map(([name, o]) => [{ output: name, type: o.type }, pick(o)]);
-  const input = { type: i.type };
   return [
-    family("hitship_input_lines_total", "counter", "Lines read from the input", [[input, i.lines]]),
-    family("hitship_input_hits_total", "counter", "Valid hits read and journaled", [[
-      input,
-      i.hits,
-    ]]),
-    family("hitship_input_rejected_total", "counter", "Lines rejected (see the dead-letter file)", [
-      [
-        input,
-        i.rejected,
-      ],
-    ]),
-    family("hitship_input_bytes_total", "counter", "Bytes read from the input", [[
-      input,
-      i.offset,
-    ]]),
-    family("hitship_input_paused", "gauge", "1 while the input waits for a full journal", [[
-      input,
-      i.paused ? 1 : 0,
-    ]]),
+    family(
+      "hitship_input_lines_total",
+      "counter",
+      "Lines read from an input",
+      perInput((i) => i.lines),
+    ),
+    family(
+      "hitship_input_hits_total",
+      "counter",
+      "Valid hits read and journaled",
+      perInput((i) => i.hits),
+    ),
+    family(
+      "hitship_input_rejected_total",
+      "counter",
+      "Lines rejected (see the dead-letter file)",
+      perInput((i) => i.rejected),
+    ),
+    family(
+      "hitship_input_bytes_total",
+      "counter",
+      "Bytes read from an input",
+      perInput((i) => i.offset),
+    ),
+    family(
+      "hitship_input_paused",
+      "gauge",
+      "1 while an input waits for a full journal",
+      perInput((i) => i.paused ? 1 : 0),
+    ),
     family("hitship_journal_bytes", "gauge", "Bytes of journal segments on disk", [[
       {},
       status.journal.bytes,

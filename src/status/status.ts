@@ -72,8 +72,10 @@ export interface StatusDocument {
   pid: number;
   /** Bytes and segment files of the journal. */
   journal: { bytes: number; segments: number };
-  /** The input. */
+  /** Every input's counters added up (with one input, that input's). */
   input: InputStatus;
+  /** Every input, by name. */
+  inputs: Record<string, InputStatus>;
   /** Every output, by name. */
   outputs: Record<string, OutputStatus>;
   /** Why the last reload failed, until one works. */
@@ -83,6 +85,21 @@ export interface StatusDocument {
 /** Reads a status file, or returns `undefined` when there is none. */
 export function readStatus(path: string): Promise<StatusDocument | undefined> {
   return readJsonFile<StatusDocument>(path);
+}
+
+/** A fresh input status. */
+export function newInputStatus(type: string, path: string | null): InputStatus {
+  return {
+    type,
+    path,
+    lines: 0,
+    hits: 0,
+    rejected: 0,
+    offset: 0,
+    paused: false,
+    truncations: 0,
+    dead_letters_dropped: 0,
+  };
 }
 
 /** A fresh output status. */
@@ -109,7 +126,8 @@ export function newOutputStatus(type: string, state: OutputState = "active"): Ou
  * second), {@linkcode StatusBoard.stateChanged} for state changes (written at once).
  */
 export class StatusBoard {
-  readonly input: InputStatus;
+  /** Every input's counters, by name. */
+  readonly inputs: Record<string, InputStatus> = {};
   readonly outputs: Record<string, OutputStatus> = {};
   readonly journal = { bytes: 0, segments: 0 };
   lastConfigError: string | null = null;
@@ -124,19 +142,31 @@ export class StatusBoard {
   #onWriteError: ((error: string | null) => void) | undefined;
 
   /** @param path The status file; `undefined` keeps the status in memory only. */
-  constructor(path: string | undefined, clock: Clock, input: Pick<InputStatus, "type" | "path">) {
+  constructor(
+    path: string | undefined,
+    clock: Clock,
+    inputs: ReadonlyArray<{ name: string; type: string; path: string | null }>,
+  ) {
     this.#path = path;
     this.#clock = clock;
-    this.input = {
-      ...input,
-      lines: 0,
-      hits: 0,
-      rejected: 0,
-      offset: 0,
-      paused: false,
-      truncations: 0,
-      dead_letters_dropped: 0,
-    };
+    for (const { name, type, path } of inputs) this.inputs[name] = newInputStatus(type, path);
+  }
+
+  /** Every input's counters added up: the status's `input`. */
+  get input(): InputStatus {
+    const all = Object.values(this.inputs);
+    if (all.length === 1) return all[0]!;
+    const total = newInputStatus([...new Set(all.map((i) => i.type))].join("+"), null);
+    for (const i of all) {
+      total.lines += i.lines;
+      total.hits += i.hits;
+      total.rejected += i.rejected;
+      total.offset += i.offset;
+      total.paused ||= i.paused;
+      total.truncations += i.truncations;
+      total.dead_letters_dropped += i.dead_letters_dropped;
+    }
+    return total;
   }
 
   /**
@@ -166,6 +196,7 @@ export class StatusBoard {
       pid: Deno.pid,
       journal: { ...this.journal },
       input: { ...this.input },
+      inputs: structuredClone(this.inputs),
       outputs: structuredClone(this.outputs),
       last_config_error: this.lastConfigError,
     };
