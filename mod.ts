@@ -91,6 +91,7 @@ export {
   type Range,
   renderKey,
   type SendResult,
+  type SubmitResult,
   type SystemEvent,
   unsafeKey,
   withExtension,

@@ -527,6 +527,9 @@ export class Engine {
       logger: this.#logger,
       clock: this.#clock,
       stdin,
+      submit: (body) => ingester.submit(body),
+      full: () =>
+        this.#full || ingester.waiting || this.journal.bytes >= this.config.max_journal_bytes,
     });
     for await (const event of events) {
       if (event.kind === "data") {

@@ -6,7 +6,7 @@
 import { checkLine, type Hit, isValidHit, MAX_DEPTH, nestsDeeperThan } from "../hit/hit.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { InputCheckpoint, Journal } from "../journal/journal.ts";
-import type { JsonValue } from "../sdk/input.ts";
+import type { JsonValue, SubmitResult } from "../sdk/input.ts";
 import type { Logger } from "../base/log.ts";
 import { type InputStatus, newInputStatus, type StatusBoard } from "../status/status.ts";
 
@@ -202,6 +202,11 @@ export class Ingester {
     this.#o.onHit = onHit;
   }
 
+  /** True while the input waits for room in the journal or on the disk. */
+  get waiting(): boolean {
+    return this.#counters.paused;
+  }
+
   /** The input's name, under which its checkpoints are kept. */
   get input(): string {
     return this.#o.input ?? "input";
@@ -333,18 +338,46 @@ export class Ingester {
     return count;
   }
 
-  /** @param at Where the input stands after these lines, for inputs with checkpoints. */
+  /**
+   * Checks and journals a whole body of hit lines apart from the input's stream (an HTTP request,
+   * a batch of records): its lines are numbered from 1, its last line is complete without a
+   * newline. Resolves once its valid hits are in the journal, with what was accepted and rejected
+   * (the first ten reasons; every rejected line goes to the dead-letter file).
+   */
+  async submit(body: Uint8Array): Promise<SubmitResult> {
+    const splitter = new LineSplitter(this.#maxLineBytes);
+    const result: SubmitResult = { accepted: 0, rejected: 0, errors: [] };
+    this.#counters.offset += body.length;
+    const last = body.lastIndexOf(NEWLINE);
+    if (last >= 0) {
+      await this.#ingest([], undefined, body.subarray(0, last + 1), splitter, result);
+    }
+    if (last + 1 < body.length) {
+      splitter.push(body.subarray(last + 1));
+      const tail = splitter.end();
+      if (tail) await this.#ingest([tail], undefined, undefined, splitter, result);
+    }
+    return result;
+  }
+
+  /**
+   * @param at Where the input stands after these lines, for inputs with checkpoints.
+   * @param splitter Numbers the lines: the input's stream, or a body of its own.
+   * @param result Adds up what was accepted and rejected.
+   */
   async #ingest(
     lines: Line[],
     at: (() => JsonValue) | undefined,
     region?: Uint8Array,
+    splitter: LineSplitter = this.#splitter,
+    result?: SubmitResult,
   ): Promise<void> {
     const input = this.#counters;
     const valid: Uint8Array[] = [];
     let raw: Uint8Array | undefined;
     let rawCount = 0;
     if (region) {
-      const first = this.#splitter.lineNumber + 1;
+      const first = splitter.lineNumber + 1;
       let regionLines = 0;
       const onHit = this.#o.onHit;
       const hits: Hit[] | undefined = onHit ? [] : undefined;
@@ -365,7 +398,7 @@ export class Ingester {
           from = i + 1;
         }
       }
-      this.#splitter.advance(regionLines);
+      splitter.advance(regionLines);
     }
     input.lines += rawCount;
     for (const line of lines) {
@@ -384,6 +417,10 @@ export class Ingester {
         continue;
       }
       input.rejected++;
+      if (result) {
+        result.rejected++;
+        if (result.errors.length < 10) result.errors.push({ line: line.number, reason });
+      }
       this.#o.deadLetter.add(line.number, reason, bytes, this.input);
       if (this.#loggedRejections++ < 100) {
         this.#o.logger.warn(`Rejected line ${line.number}: ${reason}`, { line: line.number });
@@ -393,7 +430,7 @@ export class Ingester {
         });
       }
     }
-    const checkpoint = at && { state: at(), line: this.#splitter.lineNumber };
+    const checkpoint = at && { state: at(), line: splitter.lineNumber };
     await this.#append({
       lines: valid,
       raw,
@@ -403,6 +440,7 @@ export class Ingester {
       checkpoint,
     });
     input.hits += valid.length + rawCount;
+    if (result) result.accepted += valid.length + rawCount;
     input.dead_letters_dropped += await this.#o.deadLetter.flush();
     this.#o.status.journal.bytes = this.#o.journal.bytes;
     this.#o.status.journal.segments = this.#o.journal.segmentCount;

@@ -162,3 +162,51 @@ Deno.test("Ingester numbers lines from the checkpoint's line, and from 1 after a
   );
   assert.deepEqual(dead.map((d) => [d.line, d.raw]), [[12, "bad a"], [1, "bad b"], [2, "bad c"]]);
 });
+
+Deno.test("Ingester.submit() journals a body apart from the stream, its lines numbered from 1, and says what it took", async () => {
+  const dir = await Deno.makeTempDir();
+  const journal = await Journal.open(`${dir}/journal`);
+  const status = new StatusBoard(undefined, systemClock, [
+    { name: "api", type: "http", path: null },
+  ]);
+  const deadLetter = new DeadLetter(dir);
+  const ingester = new Ingester({
+    journal,
+    deadLetter,
+    status,
+    logger: memoryLogger(),
+    input: "api",
+  });
+  const { hits } = mixedInput(6, 0);
+  const [a, b] = await Promise.all([
+    ingester.submit(enc.encode(`${hits[0]}\nnot json\n${hits[1]}\n${hits[2]}`)),
+    ingester.submit(enc.encode(`${hits[3]}\n\n{"a":1}\n${hits[4]}\n${hits[5]}\n`)),
+  ]);
+  assert.deepEqual(a, {
+    accepted: 3,
+    rejected: 1,
+    errors: [{
+      line: 2,
+      reason: "not valid JSON: Unexpected token 'o', \"not json\" is not valid JSON",
+    }],
+  });
+  assert.equal(b.accepted, 3);
+  assert.deepEqual(b.errors.map((e) => e.line), [3]);
+  const journaled: string[] = [];
+  for await (const lines of journal.reader(ORIGIN).chunks()) {
+    for (const l of lines) journaled.push(dec.decode(l));
+  }
+  assert.deepEqual(journaled.toSorted(), hits.toSorted(), "every valid hit, once");
+  assert.deepEqual(
+    journaled.filter((h) => hits.slice(0, 3).includes(h)),
+    hits.slice(0, 3),
+    "a body's hits in its order",
+  );
+  assert.equal(status.inputs.api!.hits, 6);
+  assert.equal(status.inputs.api!.rejected, 2);
+  journal.close();
+  const dead = (await Deno.readTextFile(deadLetter.path)).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  assert.deepEqual(dead.map((d) => [d.input, d.line]).toSorted(), [["api", 2], ["api", 3]]);
+});

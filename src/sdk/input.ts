@@ -54,6 +54,16 @@ export type InputEvent =
     checkpoint?: JsonValue;
   };
 
+/** What the engine made of a body an input submitted. */
+export interface SubmitResult {
+  /** Valid hits, now in the journal. */
+  accepted: number;
+  /** Lines rejected (in the dead-letter file). */
+  rejected: number;
+  /** The first ten rejected lines: number in the body (from 1), and why. */
+  errors: Array<{ line: number; reason: string }>;
+}
+
 /** What the engine hands to an input's `open`. */
 export interface InputContext {
   /** The input's name (`input` for the one input of the `input:` shorthand). */
@@ -68,6 +78,14 @@ export interface InputContext {
   clock: Clock;
   /** The process's standard input, or what an embedder gives instead. */
   stdin: ReadableStream<Uint8Array> | undefined;
+  /**
+   * Checks and journals a whole body of hit lines (NDJSON; the last line may lack its newline)
+   * apart from the input's stream, for inputs that answer a sender (HTTP, Forward): resolves once
+   * the body's valid hits are in the journal. Bodies may be submitted at once from many requests.
+   */
+  submit(body: Uint8Array): Promise<SubmitResult>;
+  /** True while the journal or the disk is full: an input that can tell senders to wait should. */
+  full(): boolean;
 }
 
 /** An input plugin as its author writes it: its config schema and how it is opened. */

@@ -51,6 +51,7 @@ export {
   type InputPlugin,
   type InputPluginSpec,
   type JsonValue,
+  type SubmitResult,
 } from "./input.ts";
 export { type BatchConfig, batchOptionsOf, type BatchShape, batchShape } from "./batch.ts";
 export {
