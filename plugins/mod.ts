@@ -5,6 +5,7 @@
  */
 import type { Plugin } from "../src/sdk/plugin.ts";
 import { fileInput } from "./inputs/file/mod.ts";
+import { httpInput } from "./inputs/http/mod.ts";
 import { stdinInput } from "./inputs/stdin/mod.ts";
 import { fileOutput } from "./outputs/file/mod.ts";
 import { insightconnectOutput } from "./outputs/insightconnect/mod.ts";
@@ -14,6 +15,7 @@ import { minioHitlogsOutput } from "./outputs/minio_hitlogs/mod.ts";
 export const builtinPlugins: readonly Plugin[] = [
   stdinInput,
   fileInput,
+  httpInput,
   fileOutput,
   minioHitlogsOutput,
   insightconnectOutput,

@@ -520,7 +520,7 @@ export class Engine {
     const { type, name, max_line_bytes: _max, ...fields } = input;
     const plugin = inputPluginsOf(this.#plugins).find((p) => p.type === type);
     if (!plugin) throw new Error(`Unknown input type "${type}"`);
-    const events = plugin.open(fields as never, {
+    const opened = plugin.open(fields as never, {
       name,
       checkpoint: this.journal.checkpointOf(name)?.state ?? null,
       signal,
@@ -531,7 +531,8 @@ export class Engine {
       full: () =>
         this.#full || ingester.waiting || this.journal.bytes >= this.config.max_journal_bytes,
     });
-    for await (const event of events) {
+    if (opened instanceof Promise) return await opened; // a server: it submits what it gets
+    for await (const event of opened) {
       if (event.kind === "data") {
         await ingester.push(event.data, {
           checkpoint: event.checkpoint,
@@ -589,6 +590,8 @@ export class Engine {
     await this.journal.retain(ranges);
     this.status.journal.bytes = this.journal.bytes;
     this.status.journal.segments = this.journal.segmentCount;
+    // Room again: outputs go back to their intervals (a server input never pauses to say so).
+    if (this.journal.bytes < this.config.max_journal_bytes) this.#full = false;
   }
 
   /**

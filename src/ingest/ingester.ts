@@ -253,7 +253,9 @@ export class Ingester {
     if (last + 1 > start) splitter.push(chunk.subarray(last + 1));
     else if (!region && start < chunk.length) splitter.push(chunk.subarray(start));
     const at = options.checkpoint;
-    return this.#ingest(lines, at ? () => at(splitter.pendingBytes) : undefined, region);
+    return this.#ingest(lines, at ? () => at(splitter.pendingBytes) : undefined, region).then(
+      () => {},
+    );
   }
 
   /**
@@ -277,7 +279,7 @@ export class Ingester {
     this.#started = true;
     this.#counters.truncations++;
     const at = options.checkpoint;
-    return this.#ingest([], at === undefined ? undefined : () => at);
+    return this.#ingest([], at === undefined ? undefined : () => at).then(() => {});
   }
 
   /**
@@ -345,25 +347,33 @@ export class Ingester {
    * (the first ten reasons; every rejected line goes to the dead-letter file).
    */
   async submit(body: Uint8Array): Promise<SubmitResult> {
-    const splitter = new LineSplitter(this.#maxLineBytes);
-    const result: SubmitResult = { accepted: 0, rejected: 0, errors: [] };
+    const result: SubmitResult = { accepted: 0, rejected: 0, errors: [], full: false };
+    if (body.length === 0) return result;
+    // One region, one append: the body is journaled whole or not at all.
+    let region = body;
+    if (body[body.length - 1] !== NEWLINE) {
+      region = new Uint8Array(body.length + 1);
+      region.set(body);
+      region[body.length] = NEWLINE;
+    }
+    const journaled = await this.#ingest(
+      [],
+      undefined,
+      region,
+      new LineSplitter(this.#maxLineBytes),
+      result,
+    );
+    if (!journaled) return { accepted: 0, rejected: 0, errors: [], full: true };
     this.#counters.offset += body.length;
-    const last = body.lastIndexOf(NEWLINE);
-    if (last >= 0) {
-      await this.#ingest([], undefined, body.subarray(0, last + 1), splitter, result);
-    }
-    if (last + 1 < body.length) {
-      splitter.push(body.subarray(last + 1));
-      const tail = splitter.end();
-      if (tail) await this.#ingest([tail], undefined, undefined, splitter, result);
-    }
     return result;
   }
 
   /**
    * @param at Where the input stands after these lines, for inputs with checkpoints.
    * @param splitter Numbers the lines: the input's stream, or a body of its own.
-   * @param result Adds up what was accepted and rejected.
+   * @param result Adds up what was accepted and rejected; given, the journal is not waited for:
+   * when it is full nothing is journaled, nothing counted, and the method resolves false.
+   * @returns True when the lines are journaled.
    */
   async #ingest(
     lines: Line[],
@@ -371,8 +381,11 @@ export class Ingester {
     region?: Uint8Array,
     splitter: LineSplitter = this.#splitter,
     result?: SubmitResult,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const input = this.#counters;
+    // Counted, and rejected lines kept, once the lines are journaled.
+    let lineCount = 0;
+    const rejections: Array<{ line: Line; reason: string; bytes: Uint8Array }> = [];
     const valid: Uint8Array[] = [];
     let raw: Uint8Array | undefined;
     let rawCount = 0;
@@ -400,7 +413,7 @@ export class Ingester {
       }
       splitter.advance(regionLines);
     }
-    input.lines += rawCount;
+    lineCount += rawCount;
     for (const line of lines) {
       let bytes = line.bytes;
       // A BOM at the start of any line (files joined, a writer restarted) is not shipped: an
@@ -409,13 +422,29 @@ export class Ingester {
         bytes = bytes.subarray(3);
       }
       if (line.oversized === undefined && isBlank(bytes)) continue;
-      input.lines++;
+      lineCount++;
       const reason = this.#check(bytes, line);
       if (typeof reason === "object") {
         valid.push(bytes);
         this.#o.onHit?.(reason);
         continue;
       }
+      rejections.push({ line, reason, bytes });
+    }
+    const checkpoint = at && { state: at(), line: splitter.lineNumber };
+    const journaled = await this.#append({
+      lines: valid,
+      raw,
+      rawCount,
+      rawEnds: raw ? this.#regionEnds : undefined,
+      input: this.input,
+      checkpoint,
+    }, result === undefined);
+    if (!journaled) return false;
+    input.lines += lineCount;
+    input.hits += valid.length + rawCount;
+    if (result) result.accepted += valid.length + rawCount;
+    for (const { line, reason, bytes } of rejections) {
       input.rejected++;
       if (result) {
         result.rejected++;
@@ -423,29 +452,22 @@ export class Ingester {
       }
       this.#o.deadLetter.add(line.number, reason, bytes, this.input);
       if (this.#loggedRejections++ < 100) {
-        this.#o.logger.warn(`Rejected line ${line.number}: ${reason}`, { line: line.number });
+        this.#o.logger.warn(`Rejected line ${line.number}: ${reason}`, {
+          line: line.number,
+          input: this.input,
+        });
       } else if (this.#loggedRejections === 101) {
         this.#o.logger.warn("More lines rejected: see the dead-letter file", {
           path: this.#o.deadLetter.path,
         });
       }
     }
-    const checkpoint = at && { state: at(), line: splitter.lineNumber };
-    await this.#append({
-      lines: valid,
-      raw,
-      rawCount,
-      rawEnds: raw ? this.#regionEnds : undefined,
-      input: this.input,
-      checkpoint,
-    });
-    input.hits += valid.length + rawCount;
-    if (result) result.accepted += valid.length + rawCount;
     input.dead_letters_dropped += await this.#o.deadLetter.flush();
     this.#o.status.journal.bytes = this.#o.journal.bytes;
     this.#o.status.journal.segments = this.#o.journal.segmentCount;
     this.#o.status.changed();
     await this.#fair();
+    return true;
   }
 
   /**
@@ -473,14 +495,17 @@ export class Ingester {
    * Appends to the journal, waiting while it is full (backpressure) or the disk is full: the
    * input is not read meanwhile, and nothing is dropped.
    */
-  async #append(entry: {
-    lines: Uint8Array[];
-    raw?: Uint8Array;
-    rawCount: number;
-    rawEnds?: Int32Array;
-    input: string;
-    checkpoint?: InputCheckpoint;
-  }): Promise<void> {
+  async #append(
+    entry: {
+      lines: Uint8Array[];
+      raw?: Uint8Array;
+      rawCount: number;
+      rawEnds?: Int32Array;
+      input: string;
+      checkpoint?: InputCheckpoint;
+    },
+    wait = true,
+  ): Promise<boolean> {
     const { journal, status, logger } = this.#o;
     const limit = this.#o.maxJournalBytes ?? Infinity;
     let reported = false;
@@ -489,6 +514,7 @@ export class Ingester {
       const seen = journal.releases;
       if (journal.bytes >= limit && entry.lines.length + entry.rawCount > 0) {
         if (await this.#o.makeRoom?.()) continue;
+        if (!wait) return false;
         if (!this.#counters.paused) {
           this.#counters.paused = true;
           logger.warn("The journal is full: reading pauses until outputs catch up", {
@@ -507,6 +533,7 @@ export class Ingester {
         const message = (error as Error).message;
         if (!/os error 28|ENOSPC|No space left/i.test(message)) throw error;
         if (await this.#o.makeRoom?.()) continue;
+        if (!wait) return false;
         if (!reported) {
           reported = true;
           logger.error(`Cannot write the journal: the disk is full; reading pauses`, {
@@ -524,6 +551,7 @@ export class Ingester {
       logger.info("Reading resumes");
       await status.stateChanged();
     }
+    return true;
   }
 
   /** The hit, or why the line is rejected. */

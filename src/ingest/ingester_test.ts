@@ -183,6 +183,7 @@ Deno.test("Ingester.submit() journals a body apart from the stream, its lines nu
     ingester.submit(enc.encode(`${hits[3]}\n\n{"a":1}\n${hits[4]}\n${hits[5]}\n`)),
   ]);
   assert.deepEqual(a, {
+    full: false,
     accepted: 3,
     rejected: 1,
     errors: [{

@@ -62,6 +62,11 @@ export interface SubmitResult {
   rejected: number;
   /** The first ten rejected lines: number in the body (from 1), and why. */
   errors: Array<{ line: number; reason: string }>;
+  /**
+   * True when the journal (or the disk) was full: nothing of the body was journaled or counted;
+   * the sender should send it again later (HTTP 503).
+   */
+  full: boolean;
 }
 
 /** What the engine hands to an input's `open`. */
@@ -98,9 +103,11 @@ export interface InputPluginSpec<S extends z.ZodObject = z.ZodObject> {
   schema: S;
   /**
    * Opens the input: its events, in order, until it ends (`kind: "end"` without `next`) or
-   * `context.signal` aborts. The engine asks for the next only once the last is journaled.
+   * `context.signal` aborts. The engine asks for the next only once the last is journaled. An
+   * input that answers senders (a server) gives no events: it hands each body to
+   * `context.submit` and returns a promise that resolves once it has stopped.
    */
-  open(config: z.output<S>, context: InputContext): AsyncIterable<InputEvent>;
+  open(config: z.output<S>, context: InputContext): AsyncIterable<InputEvent> | Promise<void>;
 }
 
 /** An input plugin, as {@linkcode defineInput} declares it. */

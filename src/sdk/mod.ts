@@ -76,3 +76,10 @@ export {
 } from "./key.ts";
 export { type FileWriter, type FileWriterOptions, openFileWriter } from "./file_writer.ts";
 export { isPlugin, type Plugin } from "./plugin.ts";
+export {
+  type BoundedServer,
+  type BoundedServerOptions,
+  type HttpAnswer,
+  type HttpRequest,
+  serveBounded,
+} from "../base/http_server.ts";

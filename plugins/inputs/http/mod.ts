@@ -1,0 +1,245 @@
+/**
+ * The `http` input: hits POSTed by Fluent Bit's and Vector's `http` outputs, the node, or a
+ * script: NDJSON, a JSON array of hits, or one hit, gzip-compressed or not. A request is answered
+ * only once its valid hits are in the journal, with what was accepted and rejected; a full journal
+ * or disk answers 503 with Retry-After, which the shippers retry.
+ *
+ * @module
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import {
+  byteSize,
+  defineInput,
+  duration,
+  type HttpAnswer,
+  type HttpRequest,
+  type InputContext,
+  serveBounded,
+  z,
+} from "@hitship/hitship/sdk";
+
+/** The config fields of an `http` input. */
+export const httpInputSchema = z.strictObject({
+  listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:]+):\d{1,5}$/, {
+    error: "expected host:port, e.g. 127.0.0.1:8686",
+  }).default("127.0.0.1:8686").meta({
+    description: "Address to listen on",
+    examples: ["0.0.0.0:8686"],
+  }),
+  path: z.string().regex(/^\/[^?#\s]*$/, { error: "expected a path such as /hits" })
+    .default("/hits").meta({ description: "Path hits are POSTed to", examples: ["/hits"] }),
+  auth_token: z.string().min(1).optional().meta({
+    description: "Token senders give as `Authorization: Bearer TOKEN` (use ${ENV_VAR}); never " +
+      "logged. Without it, anyone who reaches the port may send",
+    examples: ["${HITSHIP_HTTP_TOKEN}"],
+  }),
+  tls: z.strictObject({
+    cert_file: z.string().min(1).meta({ description: "PEM certificate (chain) of the server" }),
+    key_file: z.string().min(1).meta({ description: "PEM private key of the server" }),
+  }).optional().meta({ description: "Serve HTTPS" }),
+  max_body_bytes: byteSize({ min: 1024, max: 1024 ** 3 }).prefault("16MiB").meta({
+    description: "Largest body, compressed and uncompressed alike; a larger one is answered 413",
+  }),
+  max_connections: z.int().min(1).max(10_000).default(256).meta({
+    description: "Connections at once; more are closed at once",
+  }),
+  header_timeout: duration({ min: 100 }).prefault("10s").meta({
+    description: "Time for a request's head to arrive",
+  }),
+  body_timeout: duration({ min: 100 }).prefault("60s").meta({
+    description: "Time for a request's body to arrive",
+  }),
+});
+
+/** A resolved `http` input config. */
+export type HttpInputConfig = z.output<typeof httpInputSchema>;
+
+/** Content types taken: NDJSON under its usual names, and JSON. */
+const TYPES = [
+  "application/x-ndjson",
+  "application/ndjson",
+  "application/jsonl",
+  "application/json-lines",
+  "application/x-jsonlines",
+  "application/json",
+  "text/plain",
+];
+
+const encoder = new TextEncoder();
+const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) => ({
+  status,
+  body: JSON.stringify(body) + "\n",
+  headers: { "content-type": "application/json", ...headers },
+});
+
+/** Equal in constant time, whatever the lengths: the hashes are compared. */
+function sameSecret(given: string, token: Uint8Array): boolean {
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(token).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** Gunzips at most `max` bytes; throws `TooLarge` past it, another error for broken gzip. */
+async function gunzip(data: Uint8Array, max: number): Promise<Uint8Array> {
+  const stream = new Blob([data as BlobPart]).stream().pipeThrough(
+    new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+  );
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const part of stream) {
+    size += part.length;
+    if (size > max) throw new TooLarge();
+    parts.push(part);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+class TooLarge extends Error {}
+
+/** The first byte that is not whitespace or a BOM, or -1. */
+function firstSignificant(body: Uint8Array): number {
+  for (let i = 0; i < body.length; i++) {
+    const b = body[i]!;
+    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue;
+    if (b === 0xef && body[i + 1] === 0xbb && body[i + 2] === 0xbf) {
+      i += 2;
+      continue;
+    }
+    return b;
+  }
+  return -1;
+}
+
+/**
+ * The hit lines of a body: NDJSON as it is; a JSON array as one line per element; one JSON object
+ * spread over several lines as one line. `undefined` when the body is neither JSON nor NDJSON.
+ */
+function hitLines(body: Uint8Array): Uint8Array | undefined {
+  const first = firstSignificant(body);
+  if (first === -1) return new Uint8Array(0);
+  if (first === 0x5b) { // [
+    let items: unknown;
+    try {
+      items = JSON.parse(strict.decode(body));
+    } catch {
+      return undefined;
+    }
+    if (!Array.isArray(items)) return undefined;
+    return encoder.encode(items.map((item) => JSON.stringify(item)).join("\n"));
+  }
+  if (first !== 0x7b) return undefined; // {
+  // One object over several lines (pretty-printed) is one hit; NDJSON goes as it is.
+  const newline = body.indexOf(0x0a);
+  if (newline >= 0 && newline < body.length - 1) {
+    try {
+      const one = JSON.parse(strict.decode(body));
+      if (one !== null && typeof one === "object" && !Array.isArray(one)) {
+        return encoder.encode(JSON.stringify(one));
+      }
+    } catch {
+      // NDJSON (or something else that its lines will say)
+    }
+  }
+  return body;
+}
+
+/** Answers one request: checks it, submits its hits, says what became of them. */
+async function answer(
+  request: HttpRequest,
+  config: HttpInputConfig,
+  context: InputContext,
+  token: Uint8Array | undefined,
+): Promise<HttpAnswer> {
+  if (request.method === "GET" || request.method === "HEAD") {
+    // The health answer for load balancers, on the input's own port.
+    return context.full() ? json(503, { status: "full" }) : json(200, { status: "ok" });
+  }
+  if (request.path !== config.path) {
+    return json(405, { error: `POST hits to ${config.path}` }, { allow: "GET, HEAD" });
+  }
+  if (token) {
+    const given = /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+    if (!given || !sameSecret(given.trim(), token)) {
+      return json(401, { error: "a valid Authorization: Bearer token is required" }, {
+        "www-authenticate": "Bearer",
+      });
+    }
+  }
+  const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
+  if (type && !TYPES.includes(type)) {
+    return json(415, {
+      error: `content type "${type}" is not taken: send NDJSON (application/x-ndjson) or JSON`,
+    });
+  }
+  if (context.full()) {
+    return json(503, { error: "the journal is full: try again later" }, { "retry-after": "5" });
+  }
+  let body = request.body;
+  const encoding = request.headers.get("content-encoding")?.trim().toLowerCase();
+  if (encoding === "gzip" || encoding === "x-gzip") {
+    try {
+      body = await gunzip(body, config.max_body_bytes);
+    } catch (error) {
+      return error instanceof TooLarge
+        ? json(413, { error: `the body is larger than ${config.max_body_bytes} bytes unpacked` })
+        : json(400, { error: "the body is not valid gzip" });
+    }
+  } else if (encoding && encoding !== "identity") {
+    return json(415, { error: `content encoding "${encoding}" is not taken: use gzip or none` });
+  }
+  const lines = hitLines(body);
+  if (!lines) return json(400, { error: "the body is neither JSON nor NDJSON of hits" });
+  const { full, ...result } = await context.submit(lines);
+  if (full) {
+    return json(503, { error: "the journal is full: try again later" }, { "retry-after": "5" });
+  }
+  return json(200, result);
+}
+
+/** The `http` input plugin. */
+export const httpInput = defineInput({
+  type: "http",
+  description: "Receive hits POSTed as NDJSON or JSON (Fluent Bit, Vector, the node, curl)",
+  schema: httpInputSchema,
+  async open(config, context): Promise<void> {
+    const colon = config.listen.lastIndexOf(":");
+    const hostname = config.listen.slice(0, colon).replace(/^\[|\]$/g, "");
+    const port = Number(config.listen.slice(colon + 1));
+    const tls = config.tls && {
+      cert: await Deno.readTextFile(config.tls.cert_file),
+      key: await Deno.readTextFile(config.tls.key_file),
+    };
+    const token = config.auth_token ? encoder.encode(config.auth_token) : undefined;
+    const server = serveBounded({
+      hostname,
+      port,
+      paths: [...new Set([config.path, "/health"])],
+      methods: ["POST", "PUT", "GET", "HEAD"],
+      maxBodyBytes: config.max_body_bytes,
+      maxConnections: config.max_connections,
+      headerTimeout: config.header_timeout,
+      bodyTimeout: config.body_timeout,
+      tls,
+      logger: context.logger,
+      clock: context.clock,
+    }, (request) => answer(request, config, context, token));
+    context.logger.info(`HTTP input "${context.name}" listens on ${config.listen}`, {
+      input: context.name,
+      tls: tls !== undefined,
+    });
+    if (!context.signal.aborted) {
+      await new Promise((resolve) =>
+        context.signal.addEventListener("abort", resolve, { once: true })
+      );
+    }
+    await server.shutdown();
+  },
+});
