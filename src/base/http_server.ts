@@ -12,9 +12,11 @@ import type { Logger } from "./log.ts";
 
 /** A request as the handler sees it. */
 export interface HttpRequest {
+  /** `GET`, `POST`, ... */
   method: string;
   /** The path, without the query. */
   path: string;
+  /** The request's headers. */
   headers: Headers;
   /** The body, whole (empty when there is none). */
   body: Uint8Array;
@@ -22,14 +24,19 @@ export interface HttpRequest {
 
 /** An answer. */
 export interface HttpAnswer {
+  /** The HTTP status. */
   status: number;
+  /** Headers besides `content-length` and `connection`. */
   headers?: Record<string, string>;
+  /** The body. @default empty */
   body?: string;
 }
 
 /** Options of {@linkcode serveBounded}. */
 export interface BoundedServerOptions {
+  /** The address to listen on. */
   hostname: string;
+  /** The port to listen on (0: any free one). */
   port: number;
   /** The paths served; any other is answered 404. */
   paths: readonly string[];
@@ -51,6 +58,7 @@ export interface BoundedServerOptions {
   maxBodyBytes?: number;
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: { cert: string; key: string };
+  /** Told when accepting fails or a handler throws. */
   logger?: Logger;
   /** Times the timeouts. @default the system clock */
   clock?: Clock;
