@@ -5,6 +5,7 @@
  */
 import type { Plugin } from "../src/sdk/plugin.ts";
 import { fileInput } from "./inputs/file/mod.ts";
+import { forwardInput } from "./inputs/forward/mod.ts";
 import { httpInput } from "./inputs/http/mod.ts";
 import { stdinInput } from "./inputs/stdin/mod.ts";
 import { fileOutput } from "./outputs/file/mod.ts";
@@ -16,6 +17,7 @@ export const builtinPlugins: readonly Plugin[] = [
   stdinInput,
   fileInput,
   httpInput,
+  forwardInput,
   fileOutput,
   minioHitlogsOutput,
   insightconnectOutput,

@@ -135,3 +135,91 @@ export async function readExports(dir: string): Promise<unknown[]> {
   }
   return out;
 }
+
+/** A port nothing listens on now. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Waits until a port on 127.0.0.1 takes connections. */
+export async function listening(port: number): Promise<void> {
+  await until(`port ${port} listens`, async () => {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** PEM files of a test CA and a server certificate it signed for 127.0.0.1 (openssl). */
+export interface TestCertificate {
+  /** The CA's certificate, for clients. */
+  ca: string;
+  /** The server's certificate. */
+  cert: string;
+  /** The server's private key. */
+  key: string;
+}
+
+/** Makes a test CA and a certificate for 127.0.0.1 signed by it, in `dir`. */
+export async function makeTestCertificate(dir: string): Promise<TestCertificate> {
+  const openssl = async (...args: string[]) => {
+    const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" })
+      .output();
+    if (!out.success) {
+      throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  };
+  const at = (name: string) => `${dir}/${name}`;
+  await openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=hitship test CA",
+    "-keyout",
+    at("ca.key"),
+    "-out",
+    at("ca.pem"),
+  );
+  await openssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-keyout",
+    at("tls.key"),
+    "-out",
+    at("tls.csr"),
+  );
+  await Deno.writeTextFile(at("tls.ext"), "subjectAltName=IP:127.0.0.1\n");
+  await openssl(
+    "x509",
+    "-req",
+    "-in",
+    at("tls.csr"),
+    "-CA",
+    at("ca.pem"),
+    "-CAkey",
+    at("ca.key"),
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-extfile",
+    at("tls.ext"),
+    "-out",
+    at("tls.pem"),
+  );
+  return { ca: at("ca.pem"), cert: at("tls.pem"), key: at("tls.key") };
+}

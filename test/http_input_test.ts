@@ -4,18 +4,20 @@
  * token, HTTPS with a test CA, and two inputs at once with their own counters.
  */
 import assert from "node:assert/strict";
-import { readExports, spawnCli, statusIn, until, writeConfig } from "./helpers.ts";
+import {
+  freePort,
+  listening,
+  makeTestCertificate,
+  readExports,
+  spawnCli,
+  statusIn,
+  until,
+  writeConfig,
+} from "./helpers.ts";
 import { makeHit } from "./hits.ts";
 import { startReceiver } from "./receiver.ts";
 
 const dec = new TextDecoder();
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 function hitsFrom(start: number, n: number): string[] {
   return Array.from({ length: n }, (_, i) => JSON.stringify(makeHit(start + i)));
@@ -38,18 +40,6 @@ async function curl(args: string[]): Promise<{ status: number; body: unknown; te
     body = undefined;
   }
   return { status: Number(text.slice(cut + 1)), body, text: bodyText + dec.decode(out.stderr) };
-}
-
-/** Waits until a port takes connections. */
-async function listening(port: number): Promise<void> {
-  await until(`port ${port} listens`, async () => {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }
 
 Deno.test("http input: NDJSON, a JSON array, one hit and gzip from curl arrive in order, answered once journaled", async () => {
@@ -289,58 +279,12 @@ outputs:
 
 Deno.test("http input: HTTPS with a test CA; curl verifies the certificate", async () => {
   const dir = await Deno.makeTempDir();
-  const run = (args: string[]) =>
-    new Deno.Command("openssl", { args, stdout: "null", stderr: "null" }).output();
-  await run([
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=hitship test CA",
-    "-keyout",
-    `${dir}/ca.key`,
-    "-out",
-    `${dir}/ca.pem`,
-  ]);
-  await run([
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-keyout",
-    `${dir}/tls.key`,
-    "-out",
-    `${dir}/tls.csr`,
-  ]);
-  await Deno.writeTextFile(`${dir}/tls.ext`, "subjectAltName=IP:127.0.0.1\n");
-  await run([
-    "x509",
-    "-req",
-    "-in",
-    `${dir}/tls.csr`,
-    "-CA",
-    `${dir}/ca.pem`,
-    "-CAkey",
-    `${dir}/ca.key`,
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    `${dir}/tls.ext`,
-    "-out",
-    `${dir}/tls.pem`,
-  ]);
+  const tls = await makeTestCertificate(dir);
   const port = freePort();
   const config = await writeConfig(
     dir,
     `data_dir: ${dir}/data
-input: { type: http, listen: "127.0.0.1:${port}", tls: { cert_file: ${dir}/tls.pem, key_file: ${dir}/tls.key } }
+input: { type: http, listen: "127.0.0.1:${port}", tls: { cert_file: ${tls.cert}, key_file: ${tls.key} } }
 outputs: [{ name: local, type: file, path: ${dir}/out }]
 `,
   );
@@ -358,7 +302,7 @@ outputs: [{ name: local, type: file, path: ${dir}/out }]
     url,
   ];
   assert.notEqual((await curl(args)).status, 200, "not without the CA");
-  const ok = await curl(["--cacert", `${dir}/ca.pem`, ...args]);
+  const ok = await curl(["--cacert", tls.ca, ...args]);
   assert.deepEqual([ok.status, ok.body], [200, { accepted: 10, rejected: 0, errors: [] }]);
   child.kill("SIGTERM");
   assert.equal((await child.output()).code, 0);

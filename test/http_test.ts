@@ -4,15 +4,8 @@
  */
 import assert from "node:assert/strict";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
-import { spawnCli, writeConfig } from "./helpers.ts";
+import { freePort, spawnCli, writeConfig } from "./helpers.ts";
 import { mixedInput } from "./hits.ts";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 async function get(url: string): Promise<{ status: number; text: string }> {
   for (let i = 0;; i++) {

@@ -1,0 +1,458 @@
+/**
+ * The `forward` input: the Forward protocol v1 that Fluent Bit's and Fluentd's `forward` outputs
+ * speak. Message, Forward, PackedForward and CompressedPackedForward modes; integer and EventTime
+ * times; the `chunk` option answered with `{ack: chunk}` only once the records are journaled, so
+ * a sender whose connection breaks before the ack sends them again; an optional shared-key
+ * handshake (HELO, PING, PONG) and TLS. Each record is a hit: it becomes one JSON line (keys in
+ * their order, numbers as numbers), checked and journaled like a line from stdin; the tag stays out
+ * of it.
+ *
+ * @module
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { decode, encode } from "@msgpack/msgpack";
+import {
+  byteSize,
+  defineInput,
+  duration,
+  type InputContext,
+  type Logger,
+  z,
+} from "@hitship/hitship/sdk";
+import { JsonWriter, MessageFramer, MsgpackError, peek, skip } from "./msgpack.ts";
+
+/** The config fields of a `forward` input. */
+export const forwardInputSchema = z.strictObject({
+  listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:]+):\d{1,5}$/, {
+    error: "expected host:port, e.g. 127.0.0.1:24224",
+  }).default("127.0.0.1:24224").meta({
+    description: "Address to listen on",
+    examples: ["0.0.0.0:24224"],
+  }),
+  shared_key: z.string().min(1).optional().meta({
+    description: "Shared key of the handshake (Fluent Bit `Shared_Key`, Fluentd `<security>`; " +
+      "use ${ENV_VAR}); never logged. Without it, anyone who reaches the port may send",
+    examples: ["${HITSHIP_FORWARD_KEY}"],
+  }),
+  self_hostname: z.string().min(1).default("hitship").meta({
+    description: "The name this end gives in the handshake (it must differ from the sender's)",
+  }),
+  tls: z.strictObject({
+    cert_file: z.string().min(1).meta({ description: "PEM certificate (chain) of the server" }),
+    key_file: z.string().min(1).meta({ description: "PEM private key of the server" }),
+  }).optional().meta({ description: "Serve TLS (Fluent Bit `tls on`)" }),
+  tags: z.array(z.string().min(1)).min(1).optional().meta({
+    description: "Take only records of these tags (`*` matches any part); others are answered " +
+      "and dropped. Default: every tag",
+    examples: [["wallarm.hits", "node.*"]],
+  }),
+  max_message_bytes: byteSize({ min: 1024, max: 1024 ** 3 }).prefault("16MiB").meta({
+    description: "Largest message (packed or unpacked); a larger one closes the connection",
+  }),
+  max_connections: z.int().min(1).max(10_000).default(256).meta({
+    description: "Connections at once; more are closed at once",
+  }),
+  handshake_timeout: duration({ min: 100 }).prefault("10s").meta({
+    description: "Time for the sender's PING after the HELO",
+  }),
+});
+
+/** A resolved `forward` input config. */
+export type ForwardInputConfig = z.output<typeof forwardInputSchema>;
+
+/** The protocol's own small messages (handshake, options, acks); records never go through it. */
+const limits = { maxDepth: 8, maxStrLength: 64 * 1024, maxArrayLength: 16, maxMapLength: 16 };
+const decoder = new TextDecoder();
+
+/**
+ * Arrays and maps inside one another a message may have: one nested deeper is hostile, and closes
+ * its connection. A record nested deeper than a hit may be (64) is written out all the same, and
+ * rejected by the hit check with the reason a line from stdin would get.
+ */
+const MESSAGE_DEPTH = 512;
+/** Records of complete messages gathered into one journal append. */
+const GATHER_BYTES = 4 * 1024 * 1024;
+
+/** Why a connection is closed. */
+class Refused extends Error {}
+/** A connection closed before it sent a byte (a port check of a load balancer): not worth a warning. */
+class Probe extends Error {}
+
+/** Whether a tag matches a pattern where `*` matches any run of characters. */
+function tagMatcher(patterns: string[] | undefined): (tag: string) => boolean {
+  if (!patterns) return () => true;
+  const res = patterns.map((pattern) =>
+    new RegExp(
+      `^${pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`,
+    )
+  );
+  return (tag) => res.some((re) => re.test(tag));
+}
+
+function digest(...parts: Array<string | Uint8Array>): string {
+  const hash = createHash("sha512");
+  for (const part of parts) hash.update(part);
+  return hash.digest("hex");
+}
+
+const text = (v: unknown) => v instanceof Uint8Array ? decoder.decode(v) : String(v);
+
+/** Gunzips at most `max` bytes (gzip members one after another, as senders concatenate them). */
+async function gunzip(data: Uint8Array, max: number): Promise<Uint8Array> {
+  const stream = new Blob([data as BlobPart]).stream().pipeThrough(
+    new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+  );
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const part of stream) {
+      size += part.length;
+      if (size > max) throw new Refused(`a compressed message unpacks past ${max} bytes`);
+      parts.push(part);
+    }
+  } catch (error) {
+    if (error instanceof Refused) throw error;
+    throw new Refused(`a compressed message cannot be gunzipped: ${(error as Error).message}`);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/**
+ * One connection: the handshake, then messages in order. The records of the complete messages
+ * read so far are journaled together, then each message's `chunk` is acknowledged.
+ */
+class Connection {
+  readonly #conn: Deno.Conn;
+  readonly #config: ForwardInputConfig;
+  readonly #context: InputContext;
+  readonly #wanted: (tag: string) => boolean;
+  readonly #framer = new MessageFramer(MESSAGE_DEPTH);
+  readonly #writer = new JsonWriter(MESSAGE_DEPTH);
+  #buffer = new Uint8Array(64 * 1024);
+  #start = 0;
+  #length = 0;
+  #received = false;
+
+  constructor(conn: Deno.Conn, config: ForwardInputConfig, context: InputContext) {
+    this.#conn = conn;
+    this.#config = config;
+    this.#context = context;
+    this.#wanted = tagMatcher(config.tags);
+  }
+
+  async serve(): Promise<void> {
+    if (this.#config.shared_key) await this.#handshake();
+    for (;;) {
+      const acks: unknown[] = [];
+      this.#writer.reset();
+      for (;;) {
+        const message = this.#next();
+        if (!message) break;
+        const chunk = await this.#records(message);
+        if (chunk !== undefined) acks.push({ ack: chunk });
+        if (this.#writer.length >= GATHER_BYTES) break;
+      }
+      if (this.#writer.length > 0) await this.#journal(this.#writer.bytes());
+      if (acks.length > 0) await this.#write(...acks);
+      if (this.#length - this.#start > this.#config.max_message_bytes) {
+        throw new Refused(`a message is larger than ${this.#config.max_message_bytes} bytes`);
+      }
+      if (this.#writer.length >= GATHER_BYTES) continue;
+      if (!await this.#read()) return;
+    }
+  }
+
+  async #write(...values: unknown[]): Promise<void> {
+    const parts = values.map((value) => encode(value));
+    const data = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      data.set(part, at);
+      at += part.length;
+    }
+    let written = 0;
+    while (written < data.length) written += await this.#conn.write(data.subarray(written));
+  }
+
+  /** Reads more; false at the end of the stream. */
+  async #read(): Promise<boolean> {
+    if (this.#start > 0) {
+      this.#buffer.copyWithin(0, this.#start, this.#length);
+      this.#length -= this.#start;
+      this.#start = 0;
+    }
+    if (this.#length === this.#buffer.length) {
+      const bigger = new Uint8Array(this.#buffer.length * 2);
+      bigger.set(this.#buffer.subarray(0, this.#length));
+      this.#buffer = bigger;
+    }
+    let n: number | null;
+    try {
+      n = await this.#conn.read(this.#buffer.subarray(this.#length));
+    } catch (error) {
+      if (!this.#received) throw new Probe((error as Error).message);
+      throw error;
+    }
+    if (n === null && !this.#received) throw new Probe("closed");
+    this.#received ||= n !== null;
+    if (n === null) {
+      if (this.#length > 0) throw new Refused("the stream ended inside a message");
+      return false;
+    }
+    this.#length += n;
+    return true;
+  }
+
+  /** The next complete message read (a view into the buffer until the next read), if any. */
+  #next(): Uint8Array | undefined {
+    if (this.#start === this.#length) return undefined;
+    const pending = this.#buffer.subarray(this.#start, this.#length);
+    let end: number;
+    try {
+      end = this.#framer.end(pending, pending.length);
+    } catch (error) {
+      throw new Refused(`malformed msgpack: ${(error as Error).message}`);
+    }
+    if (end < 0) return undefined;
+    if (end > this.#config.max_message_bytes) {
+      throw new Refused(`a message is larger than ${this.#config.max_message_bytes} bytes`);
+    }
+    this.#start += end;
+    return pending.subarray(0, end);
+  }
+
+  async #handshake(): Promise<void> {
+    const key = this.#config.shared_key!;
+    const nonce = new Uint8Array(randomBytes(16));
+    await this.#write(["HELO", { nonce, auth: "", keepalive: true }]);
+    const by = this.#context.clock.now() + this.#config.handshake_timeout;
+    let message: Uint8Array | undefined;
+    while (!(message = this.#next())) {
+      const late = new AbortController();
+      const timer = this.#context.clock.sleep(
+        Math.max(1, by - this.#context.clock.now()),
+        late.signal,
+      ).then(() => {
+        throw new Refused("no PING in time");
+      });
+      timer.catch(() => {});
+      try {
+        if (!await Promise.race([this.#read(), timer])) throw new Refused("no PING");
+      } finally {
+        late.abort();
+      }
+    }
+    let ping: unknown;
+    try {
+      ping = decode(message, limits);
+    } catch (error) {
+      throw new Refused(`malformed msgpack: ${(error as Error).message}`);
+    }
+    if (!Array.isArray(ping) || ping[0] !== "PING" || ping.length < 4) {
+      throw new Refused("the first message is not a PING");
+    }
+    const [, hostname, salt, clientDigest] = ping as [unknown, unknown, unknown, unknown];
+    const saltBytes = salt instanceof Uint8Array ? salt : text(salt);
+    const self = this.#config.self_hostname;
+    if (text(clientDigest) !== digest(saltBytes, text(hostname), nonce, key)) {
+      await this.#write(["PONG", false, "shared key mismatch", self, ""]);
+      throw new Refused(`a wrong shared key from ${JSON.stringify(text(hostname))}`);
+    }
+    await this.#write(["PONG", true, "", self, digest(saltBytes, self, nonce, key)]);
+  }
+
+  /**
+   * Writes one message's records as JSON lines, if its tag is wanted.
+   *
+   * @returns The message's `chunk` option, to acknowledge once the records are journaled.
+   */
+  async #records(b: Uint8Array): Promise<unknown> {
+    const end = b.length;
+    try {
+      const top = peek(b, 0, end);
+      if (top.kind !== "array" || top.size < 2) {
+        throw new Refused("a message that is not [tag, ...]");
+      }
+      let at = top.head;
+      const tagHead = peek(b, at, end);
+      if (tagHead.kind !== "str" && tagHead.kind !== "bin") {
+        throw new Refused("a message whose tag is not a string");
+      }
+      const tag = decoder.decode(b.subarray(at + tagHead.head, at + tagHead.head + tagHead.size));
+      at += tagHead.head + tagHead.size;
+      const wanted = this.#wanted(tag);
+      const second = peek(b, at, end);
+      const option = (index: number) => {
+        if (top.size <= index) return undefined;
+        try {
+          return decode(b.subarray(at, skip(b, at, end)), limits);
+        } catch (error) {
+          throw new Refused(`malformed options: ${(error as Error).message}`);
+        }
+      };
+      let options: unknown;
+      if (second.kind === "int" || second.kind === "float" || second.kind === "ext") {
+        // Message mode: [tag, time, record, option?]
+        if (top.size < 3) throw new Refused("a message without its record");
+        at = skip(b, at, end);
+        if (wanted) at = this.#record(b, at, end);
+        else at = skip(b, at, end);
+        options = option(3);
+      } else if (second.kind === "array") {
+        // Forward mode: [tag, [[time, record], ...], option?]
+        at += second.head;
+        for (let i = 0; i < second.size; i++) {
+          at = wanted ? this.#entry(b, at, end) : skip(b, at, end);
+        }
+        options = option(2);
+      } else if (second.kind === "bin" || second.kind === "str") {
+        // (Compressed)PackedForward: [tag, entries as bytes, option?]
+        let packed = b.subarray(at + second.head, at + second.head + second.size);
+        at += second.head + second.size;
+        options = option(2);
+        if (wanted) {
+          if ((options as { compressed?: unknown })?.compressed === "gzip") {
+            packed = await gunzip(packed, this.#config.max_message_bytes);
+          }
+          for (let p = 0; p < packed.length;) p = this.#entry(packed, p, packed.length);
+        }
+      } else {
+        throw new Refused("a message of an unknown mode");
+      }
+      return (options as { chunk?: unknown } | undefined)?.chunk;
+    } catch (error) {
+      if (error instanceof MsgpackError) throw new Refused(`malformed msgpack: ${error.message}`);
+      throw error;
+    }
+  }
+
+  /** An entry `[time, record]` of the Forward modes: the record written, the time passed over. */
+  #entry(b: Uint8Array, at: number, end: number): number {
+    const entry = peek(b, at, end);
+    if (entry.kind !== "array" || entry.size < 2) {
+      this.#unusable("an entry that is not [time, record]");
+      return skip(b, at, end);
+    }
+    let p = skip(b, at + entry.head, end);
+    p = this.#record(b, p, end);
+    for (let i = 2; i < entry.size; i++) p = skip(b, p, end);
+    return p;
+  }
+
+  /** A record as one JSON line; one that cannot be written becomes a line the check rejects. */
+  #record(b: Uint8Array, at: number, end: number): number {
+    const from = this.#writer.length;
+    try {
+      const next = this.#writer.value(b, at, end);
+      this.#writer.byte(NEWLINE);
+      return next;
+    } catch (error) {
+      if (!(error instanceof MsgpackError)) throw error;
+      this.#writer.truncate(from);
+      this.#unusable(error.message);
+      return skip(b, at, end);
+    }
+  }
+
+  #unusable(reason: string): void {
+    this.#writer.ascii(JSON.stringify(`unusable record: ${reason}`));
+    this.#writer.byte(NEWLINE);
+  }
+
+  /** Journals the lines, waiting while the journal is full (the acks wait with them). */
+  async #journal(lines: Uint8Array): Promise<void> {
+    for (;;) {
+      const result = await this.#context.submit(lines);
+      if (!result.full) return;
+      if (this.#context.signal.aborted) throw new Refused("stopping before the records fit");
+      await this.#context.clock.sleep(1000, this.#context.signal).catch(() => {});
+    }
+  }
+}
+
+const NEWLINE = 0x0a;
+
+/** Accepts connections within the limit until the signal aborts; each is served on its own. */
+async function acceptAll(
+  listener: Deno.Listener,
+  config: ForwardInputConfig,
+  context: InputContext,
+  logger: Logger,
+): Promise<void> {
+  const open = new Set<Deno.Conn>();
+  const close = (conn: Deno.Conn) => {
+    try {
+      conn.close();
+    } catch {
+      // closed already
+    }
+  };
+  context.signal.addEventListener("abort", () => {
+    listener.close();
+    for (const conn of open) close(conn);
+  }, { once: true });
+  let lastWarning = 0;
+  while (!context.signal.aborted) {
+    let conn: Deno.Conn;
+    try {
+      conn = await listener.accept();
+    } catch (error) {
+      if (context.signal.aborted) return;
+      if (Date.now() - lastWarning > 60_000) {
+        lastWarning = Date.now();
+        logger.warn(`The forward input cannot accept a connection: ${(error as Error).message}`);
+      }
+      await context.clock.sleep(100).catch(() => {});
+      continue;
+    }
+    if (open.size >= config.max_connections) {
+      close(conn);
+      continue;
+    }
+    open.add(conn);
+    const peer = (conn.remoteAddr as Deno.NetAddr).hostname;
+    new Connection(conn, config, context).serve().catch((error) => {
+      if (context.signal.aborted) return;
+      const reason = (error as Error)?.message ?? String(error);
+      (error instanceof Probe ? logger.debug : logger.warn)(
+        `The forward input closed a connection from ${peer}: ${reason}`,
+        { input: context.name },
+      );
+    }).finally(() => {
+      open.delete(conn);
+      close(conn);
+    });
+  }
+}
+
+/** The `forward` input plugin. */
+export const forwardInput = defineInput({
+  type: "forward",
+  description: "Receive hits over the Forward protocol (Fluent Bit, Fluentd)",
+  schema: forwardInputSchema,
+  async open(config, context): Promise<void> {
+    const colon = config.listen.lastIndexOf(":");
+    const hostname = config.listen.slice(0, colon).replace(/^\[|\]$/g, "");
+    const port = Number(config.listen.slice(colon + 1));
+    const listener: Deno.Listener = config.tls
+      ? Deno.listenTls({
+        hostname,
+        port,
+        cert: await Deno.readTextFile(config.tls.cert_file),
+        key: await Deno.readTextFile(config.tls.key_file),
+      })
+      : Deno.listen({ hostname, port });
+    context.logger.info(`Forward input "${context.name}" listens on ${config.listen}`, {
+      input: context.name,
+      tls: config.tls !== undefined,
+      shared_key: config.shared_key !== undefined,
+    });
+    await acceptAll(listener, config, context, context.logger);
+  },
+});

@@ -1,0 +1,342 @@
+/**
+ * The `forward` input end to end, with the Fluentd organisation's Forward client
+ * (`@fluent-org/logger`) as the sender: every mode with and without acks, the shared-key handshake
+ * over TLS, a hitship killed with kill -9 before it acknowledges (the client sends again, nothing is
+ * lost), and hostile connections closed with a logged reason while others go on.
+ */
+import assert from "node:assert/strict";
+import { type EventModes, FluentClient, FluentSocketEvent } from "@fluent-org/logger";
+import { Packr } from "msgpackr";
+import {
+  freePort,
+  listening,
+  makeTestCertificate,
+  readExports,
+  spawnCli,
+  statusIn,
+  until,
+  writeConfig,
+} from "./helpers.ts";
+import { makeHit } from "./hits.ts";
+import { startReceiver } from "./receiver.ts";
+
+const dec = new TextDecoder();
+const packr = new Packr({ useRecords: false });
+
+/** Reads hitship's log to its end in the background; `logged` tests the messages so far. */
+function collect(stream: ReadableStream<Uint8Array>): {
+  logged(pattern: RegExp): boolean;
+  text(): string;
+  done: Promise<void>;
+} {
+  let text = "";
+  const done = (async () => {
+    for await (const chunk of stream) text += dec.decode(chunk, { stream: true });
+  })();
+  const messages = () =>
+    text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).msg as string);
+  return { logged: (pattern) => messages().some((m) => pattern.test(m)), text: () => text, done };
+}
+
+const sorted = (values: unknown[]) => values.map((v) => JSON.stringify(v)).toSorted();
+
+Deno.test("forward input: @fluent-org/logger in every mode, with and without acks: each hit arrives once, JSON-equal", async () => {
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+input: { type: forward, listen: "127.0.0.1:${port}", tags: ["wallarm.*"] }
+outputs: [{ name: local, type: file, path: ${dir}/out, interval: 1h }]
+`,
+  );
+  const child = spawnCli(["run", "--config", config]);
+  child.stdin.close();
+  await listening(port);
+  const modes: EventModes[] = ["Message", "Forward", "PackedForward", "CompressedPackedForward"];
+  const sent: Array<Record<string, unknown>> = [];
+  const bySender: Array<Array<Record<string, unknown>>> = [];
+  let n = 0;
+  for (const mode of modes) {
+    for (const ack of [true, false]) {
+      const client = new FluentClient("wallarm", {
+        eventMode: mode,
+        milliseconds: ack, // EventTime times half of the time, integer seconds otherwise
+        socket: { host: "127.0.0.1", port, timeout: 30_000 },
+        ...(ack ? { ack: { ackTimeout: 30_000 } } : {}),
+      });
+      const hits = Array.from({ length: 50 }, () => makeHit(n++));
+      await Promise.all(hits.map((hit) => client.emit("hits", hit)));
+      await client.disconnect();
+      sent.push(...hits);
+      bySender.push(hits);
+    }
+  }
+  // Another tag: acknowledged, and left out by the input's tags.
+  const other = new FluentClient("other", {
+    socket: { host: "127.0.0.1", port },
+    ack: { ackTimeout: 30_000 },
+  });
+  await Promise.all(Array.from({ length: 10 }, (_, i) => other.emit("x", makeHit(10_000 + i))));
+  await other.disconnect();
+  await until("every hit read", async () => (await statusIn(`${dir}/data`))?.input?.hits === 400);
+  child.kill("SIGTERM");
+  const out = await child.output();
+  assert.equal(out.code, 0, dec.decode(out.stderr));
+  const shipped = await readExports(`${dir}/out`) as Array<Record<string, unknown>>;
+  assert.equal(shipped.length, 400);
+  assert.deepEqual(sorted(shipped), sorted(sent), "every hit once, JSON-equal");
+  // In order within each sender.
+  const index = new Map(shipped.map((hit, i) => [JSON.stringify(hit), i]));
+  for (const hits of bySender) {
+    const at = hits.map((hit) => index.get(JSON.stringify(hit))!);
+    assert.deepEqual(at, at.toSorted((a, b) => a - b));
+  }
+  const status = await statusIn(`${dir}/data`);
+  assert.deepEqual([status.inputs.input.type, status.inputs.input.rejected], ["forward", 0]);
+});
+
+Deno.test("forward input: shared_key over TLS: the right key delivers; a wrong key, no PING and no CA are refused", async () => {
+  const dir = await Deno.makeTempDir();
+  const tls = await makeTestCertificate(dir);
+  const port = freePort();
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+input:
+  type: forward
+  listen: "127.0.0.1:${port}"
+  shared_key: \${FORWARD_KEY}
+  handshake_timeout: 300ms
+  tls: { cert_file: ${tls.cert}, key_file: ${tls.key} }
+outputs: [{ name: local, type: file, path: ${dir}/out, interval: 1h }]
+`,
+  );
+  const child = spawnCli(["run", "--config", config], { env: { FORWARD_KEY: "k3y-of-the-site" } });
+  child.stdin.close();
+  const stderr = collect(child.stderr);
+  await listening(port);
+  const ca = await Deno.readTextFile(tls.ca);
+  const client = (sharedKey: string, hostname: string, withCa = true) =>
+    new FluentClient("wallarm", {
+      socket: {
+        host: "127.0.0.1",
+        port,
+        tls: withCa ? { ca } : {},
+      },
+      security: { clientHostname: hostname, sharedKey },
+      ack: { ackTimeout: 30_000 },
+    });
+  const good = client("k3y-of-the-site", "node-1");
+  const hits = Array.from({ length: 30 }, (_, i) => makeHit(i));
+  await Promise.all(hits.map((hit) => good.emit("hits", hit)));
+  await good.disconnect();
+
+  const wrong = client("guessed", "node-2");
+  wrong.socketOn(FluentSocketEvent.ERROR, () => {});
+  const refused = wrong.emit("hits", makeHit(99)).then(() => "acked", () => "failed");
+  await until(
+    "the wrong key refused",
+    () => stderr.logged(/a wrong shared key from "node-2"/),
+  );
+  await wrong.shutdown().catch(() => {});
+  assert.equal(await refused, "failed");
+
+  const untrusting = client("k3y-of-the-site", "node-3", false);
+  untrusting.socketOn(FluentSocketEvent.ERROR, () => {});
+  const unverified = untrusting.emit("hits", makeHit(98)).then(() => "acked", () => "failed");
+  await untrusting.shutdown().catch(() => {});
+  assert.equal(await unverified, "failed", "the client does not trust a server it cannot verify");
+
+  // A connection that never sends its PING is closed once handshake_timeout passes.
+  const silent = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [ca] });
+  const helo = new Uint8Array(1024);
+  assert.ok((await silent.read(helo)) !== null, "a HELO first");
+  await until("the silent one closed", () => stderr.logged(/no PING in time/));
+  silent.close();
+
+  await until("read", async () => (await statusIn(`${dir}/data`))?.input?.hits === 30);
+  child.kill("SIGTERM");
+  assert.equal((await child.status).code, 0);
+  await stderr.done;
+  assert.deepEqual(sorted(await readExports(`${dir}/out`)), sorted(hits));
+  assert.ok(!stderr.text().includes("k3y-of-the-site"), "the key is never logged");
+});
+
+Deno.test("forward input: killed with kill -9 before it acknowledges, the client sends again and nothing is lost", async () => {
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  await using receiver = await startReceiver();
+  let open = false;
+  receiver.behave(() => (open ? "accept" : "error"));
+  // A small journal and a destination that is down: the journal fills, acks stop.
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+max_journal_bytes: 64KiB
+journal_segment_bytes: 16KiB
+input: { type: forward, listen: "127.0.0.1:${port}" }
+outputs:
+  - name: soar
+    type: insightconnect
+    api_url: ${receiver.url}
+    api_key: ${receiver.key}
+    max_hits_per_request: 100
+    retry: { cycles: [[100ms]], then_every: 100ms }
+    auto_disable: { min_requests: 100000 }
+`,
+  );
+  let child = spawnCli(["run", "--config", config]);
+  child.stdin.close();
+  await listening(port);
+  const client = new FluentClient("wallarm", {
+    eventMode: "PackedForward",
+    socket: {
+      host: "127.0.0.1",
+      port,
+      reconnect: { delay: 100, minDelay: 100, maxDelay: 300, backoff: 1 },
+    },
+    ack: { ackTimeout: 2_000 },
+    eventRetry: { attempts: 1_000, delay: 200, backoff: 1, maxDelay: 500 },
+  });
+  client.socketOn(FluentSocketEvent.ERROR, () => {});
+  const sent: Array<Record<string, unknown>> = [];
+  const acked = new Set<number>();
+  const emits: Array<Promise<void>> = [];
+  let n = 0;
+  // Batches until one is not acknowledged: its hits wait for room in the journal.
+  for (let batch = 0; batch < 100; batch++) {
+    const start = n;
+    for (let i = 0; i < 20; i++) {
+      const hit = makeHit(n);
+      const k = n++;
+      sent.push(hit);
+      emits.push(client.emit("hits", hit).then(() => void acked.add(k)));
+    }
+    const done = Promise.all(emits.slice(start));
+    const late = new Promise((r) => setTimeout(() => r("late"), 4_000));
+    if (await Promise.race([done, late]) === "late") break;
+  }
+  const unacked = sent.length - acked.size;
+  assert.ok(unacked > 0, "some hits wait for their ack");
+  const ackedBeforeKill = new Set(acked);
+  child.kill("SIGKILL");
+  await child.status;
+  open = true; // the destination is back
+  child = spawnCli(["run", "--config", config]);
+  child.stdin.close();
+  // Hits the receiver took, as JSON text (system events left out).
+  const delivered = () =>
+    receiver.requests.filter((r) => r.answered === 202).flatMap((r) =>
+      (r.body?.details?.hits ?? []).map((h: unknown) => JSON.stringify(h))
+    );
+  await Promise.all(emits); // the client sends what was not acknowledged again, until it is
+  await client.disconnect();
+  await until(
+    "all delivered",
+    () => new Set(delivered()).size === sent.length,
+  );
+  child.kill("SIGTERM");
+  assert.equal((await child.status).code, 0);
+  // Nothing lost; an acknowledged hit arrives exactly once (one sent again may twice: at least once).
+  assert.deepEqual(new Set(delivered()), new Set(sent.map((h) => JSON.stringify(h))));
+  const counts = new Map<string, number>();
+  for (const h of delivered()) counts.set(h, (counts.get(h) ?? 0) + 1);
+  for (const k of ackedBeforeKill) assert.equal(counts.get(JSON.stringify(sent[k])), 1);
+  await child.output().catch(() => {});
+});
+
+/** A raw connection: bytes sent as they are, and what the server answers (null once it closes). */
+async function rawConnection(port: number): Promise<{
+  send(bytes: Uint8Array): Promise<void>;
+  read(): Promise<unknown | null>;
+  close(): void;
+}> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const buffer = new Uint8Array(4096);
+  return {
+    async send(bytes) {
+      await conn.write(bytes);
+    },
+    async read() {
+      try {
+        const timer = setTimeout(() => conn.close(), 30_000); // a test that would hang fails
+        const got = await conn.read(buffer).finally(() => clearTimeout(timer));
+        return got === null
+          ? null
+          : new Packr({ useRecords: false }).unpack(buffer.subarray(0, got));
+      } catch {
+        return null; // reset
+      }
+    },
+    close: () => conn.close(),
+  };
+}
+
+Deno.test("forward input: malformed msgpack, an unknown mode and a message over the limit close that connection with a reason; bad records are rejected; others go on", async () => {
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+input: { type: forward, listen: "127.0.0.1:${port}", max_message_bytes: 2KiB }
+outputs: [{ name: local, type: file, path: ${dir}/out, interval: 1h }]
+`,
+  );
+  const child = spawnCli(["run", "--config", config]);
+  child.stdin.close();
+  const stderr = collect(child.stderr);
+  await listening(port);
+  const client = new FluentClient("wallarm", {
+    eventMode: "Message",
+    socket: { host: "127.0.0.1", port },
+    ack: { ackTimeout: 30_000 },
+  });
+  const hits = Array.from({ length: 20 }, (_, i) => makeHit(i));
+  const sending = Promise.all(hits.map((hit) => client.emit("hits", hit)));
+
+  const cases: Array<[string, Uint8Array, RegExp]> = [
+    ["malformed", new Uint8Array([0x93, 0xa3, 0x61, 0x62, 0x63, 0xc1]), /malformed msgpack: 0xc1/],
+    ["unknown mode", packr.pack(["wallarm.hits", true, {}]), /unknown mode/],
+    [
+      "over the limit",
+      packr.pack(["wallarm.hits", 1, { pad: "x".repeat(4096) }]),
+      /larger than 2048/,
+    ],
+    ["not a message", packr.pack({ tag: "x" }), /not \[tag, \.\.\.\]/],
+    ["nested past 512", new Uint8Array(600).fill(0x91), /nests deeper than 512 levels/],
+  ];
+  for (const [what, bytes, reason] of cases) {
+    const raw = await rawConnection(port);
+    await raw.send(bytes);
+    assert.equal(await raw.read(), null, `${what}: the connection is closed`);
+    raw.close();
+    await until(`${what} logged`, () => stderr.logged(reason));
+  }
+  // Records that are not hits, or nest too deep, are rejected; the connection goes on.
+  const raw = await rawConnection(port);
+  let deep: unknown = 1;
+  for (let i = 0; i < 70; i++) deep = [deep];
+  const valid = makeHit(500);
+  await raw.send(packr.pack(["wallarm.hits", 1, { not: "a hit" }, {}]));
+  await raw.send(packr.pack(["wallarm.hits", [[1, { deep }], [1, valid]], { chunk: "c-1" }]));
+  assert.deepEqual(await raw.read(), { ack: "c-1" });
+  raw.close();
+
+  await sending;
+  await client.disconnect();
+  await until("read", async () => (await statusIn(`${dir}/data`))?.input?.hits === 21);
+  const status = await statusIn(`${dir}/data`);
+  assert.equal(status.input.rejected, 2);
+  const deadLetters = (await Deno.readTextFile(`${dir}/data/dead-letter.ndjson`)).trim().split("\n")
+    .map((l) => JSON.parse(l));
+  assert.equal(deadLetters.length, 2);
+  assert.match(deadLetters[0].reason, /expected a JSON object|required/);
+  assert.deepEqual([deadLetters[0].raw, deadLetters[0].input], ['{"not":"a hit"}', "input"]);
+  assert.match(deadLetters[1].reason, /nests deeper than 64 levels/);
+  child.kill("SIGTERM");
+  assert.equal((await child.status).code, 0);
+  await stderr.done;
+  assert.deepEqual(sorted(await readExports(`${dir}/out`)), sorted([...hits, valid]));
+  assert.ok(stderr.logged(/^The forward input closed a connection from 127\.0\.0\.1: malformed/));
+});
