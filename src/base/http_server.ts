@@ -1,7 +1,8 @@
 /**
  * A small HTTP/1.1 server for hitship's endpoints and its HTTP input, bounded in every way a
  * client can push it: concurrent connections, time to send a request's head and its body, idle
- * keep-alive time, time to take an answer, head and body size. It serves exact paths and the
+ * keep-alive time, time to take an answer, head and body size, and the bytes of all bodies held at
+ * once (past that, a request is answered 503 before its body is read). It serves exact paths and the
  * methods it is given, and nothing else. Errors stay with the connection they belong to: a full
  * file table (`EMFILE`) pauses accepting, it never ends the process.
  *
@@ -56,6 +57,12 @@ export interface BoundedServerOptions {
   maxHeadBytes?: number;
   /** Largest request body; a larger one is answered 413. @default 0: no bodies */
   maxBodyBytes?: number;
+  /**
+   * Bytes of request bodies held at once, over all connections: a request whose body would pass
+   * it is answered 503 with `Retry-After: 1` before its body is read (one request is always
+   * taken when no other body is held). @default 64 MiB
+   */
+  maxBufferedBytes?: number;
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: { cert: string; key: string };
   /** Told when accepting fails or a handler throws. */
@@ -95,20 +102,69 @@ const decoder = new TextDecoder();
 class Timeout extends Error {}
 class TooLarge extends Error {}
 
-/** Bytes of one connection read ahead of what is consumed, with a deadline on each read. */
+/**
+ * The time one connection has for what it does now (its head, its body, taking an answer): one
+ * timer, armed again only when the time changes, closes the connection when it passes.
+ */
+class Deadline {
+  readonly #conn: Deno.Conn;
+  readonly #clock: Clock;
+  #by = Infinity;
+  #stop: AbortController | undefined;
+  /** The time passed and the connection was closed. */
+  expired = false;
+
+  constructor(conn: Deno.Conn, clock: Clock) {
+    this.#conn = conn;
+    this.#clock = clock;
+  }
+
+  /** Closes the connection at `by` (clock time), unless set again first. */
+  set(by: number): void {
+    if (by === this.#by) return;
+    this.clear();
+    this.#by = by;
+    const stop = new AbortController();
+    this.#stop = stop;
+    this.#clock.sleep(Math.max(1, by - this.#clock.now()), stop.signal).then(() => {
+      this.expired = true;
+      try {
+        this.#conn.close();
+      } catch {
+        // closed already
+      }
+    }, () => {});
+  }
+
+  /** No time limit until set again. */
+  clear(): void {
+    this.#stop?.abort();
+    this.#stop = undefined;
+    this.#by = Infinity;
+  }
+
+  /** Runs an I/O call; one the deadline cut short throws `Timeout`. */
+  async io<T>(call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } catch (error) {
+      if (this.expired) throw new Timeout();
+      throw error;
+    }
+  }
+}
+
+/** Bytes of one connection read ahead of what is consumed. */
 class ConnReader {
   readonly #conn: Deno.Conn;
-  readonly #read: (io: Promise<number | null>, by: number) => Promise<number | null>;
+  readonly #deadline: Deadline;
   #buffer = new Uint8Array(16 * 1024);
   #start = 0;
   #end = 0;
 
-  constructor(
-    conn: Deno.Conn,
-    read: (io: Promise<number | null>, by: number) => Promise<number | null>,
-  ) {
+  constructor(conn: Deno.Conn, deadline: Deadline) {
     this.#conn = conn;
-    this.#read = read;
+    this.#deadline = deadline;
   }
 
   /** Bytes read and not consumed. */
@@ -130,10 +186,20 @@ class ConnReader {
         this.#buffer = bigger;
       }
     }
-    const n = await this.#read(this.#conn.read(this.#buffer.subarray(this.#end)), by);
+    this.#deadline.set(by);
+    const n = await this.#deadline.io(this.#conn.read(this.#buffer.subarray(this.#end)));
     if (n === null) return false;
     this.#end += n;
     return true;
+  }
+
+  /**
+   * Reads straight into `target` (nothing must be buffered), by `by`: a large body is not copied
+   * through the read-ahead buffer. The number of bytes read, or null at the end of the stream.
+   */
+  async readInto(target: Uint8Array, by: number): Promise<number | null> {
+    this.#deadline.set(by);
+    return await this.#deadline.io(this.#conn.read(target));
   }
 
   /** Where `\r\n\r\n` ends in the buffered bytes, or -1. */
@@ -164,29 +230,78 @@ class ConnReader {
   }
 }
 
-/** A body growing as it arrives, to at most `max` bytes. */
+/** Bytes of bodies held at once, over all connections. */
+class Budget {
+  readonly #max: number;
+  #held = 0;
+  constructor(max: number) {
+    this.#max = max;
+  }
+  /** Holds `n` more bytes; false when that would pass the limit (and something is held). */
+  take(n: number): boolean {
+    if (n > 0 && this.#held > 0 && this.#held + n > this.#max) return false;
+    this.#held += n;
+    return true;
+  }
+  /** Lets `n` bytes go. */
+  give(n: number): void {
+    this.#held -= n;
+  }
+}
+
+class Busy extends Error {}
+
+/** A body growing as it arrives, to at most `max` bytes, its memory held from a budget. */
 class Body {
   #bytes: Uint8Array;
   #length = 0;
   readonly #max: number;
-  constructor(initial: number, max: number) {
-    this.#bytes = new Uint8Array(Math.min(initial, max));
+  readonly #budget: Budget;
+  /** Bytes held from the budget: give them back with `release`. */
+  held = 0;
+  constructor(initial: number, max: number, budget: Budget) {
     this.#max = max;
+    this.#budget = budget;
+    const size = Math.min(initial, max);
+    this.#hold(size);
+    this.#bytes = new Uint8Array(size);
   }
-  append(part: Uint8Array): void {
-    if (this.#length + part.length > this.#max) throw new TooLarge();
-    if (this.#length + part.length > this.#bytes.length) {
-      const bigger = new Uint8Array(
-        Math.min(this.#max, Math.max(this.#length + part.length, this.#bytes.length * 2)),
-      );
+  #hold(n: number): void {
+    if (!this.#budget.take(n)) throw new Busy();
+    this.held += n;
+  }
+  /** Makes room for `n` more bytes. */
+  room(n: number): void {
+    if (this.#length + n > this.#max) throw new TooLarge();
+    if (this.#length + n > this.#bytes.length) {
+      const size = Math.min(this.#max, Math.max(this.#length + n, this.#bytes.length * 2));
+      this.#hold(size - this.#bytes.length);
+      const bigger = new Uint8Array(size);
       bigger.set(this.#bytes.subarray(0, this.#length));
       this.#bytes = bigger;
     }
+  }
+  append(part: Uint8Array): void {
+    this.room(part.length);
     this.#bytes.set(part, this.#length);
     this.#length += part.length;
   }
+  /** The free space after the bytes so far, to read into; `grew` counts what was read. */
+  free(): Uint8Array {
+    return this.#bytes.subarray(this.#length);
+  }
+  grew(n: number): void {
+    this.#length += n;
+  }
+  get length(): number {
+    return this.#length;
+  }
   get bytes(): Uint8Array {
     return this.#bytes.subarray(0, this.#length);
+  }
+  release(): void {
+    this.#budget.give(this.held);
+    this.held = 0;
   }
 }
 
@@ -217,6 +332,7 @@ export function serveBounded(
   const writeTimeout = options.writeTimeout ?? 10_000;
   const maxHead = options.maxHeadBytes ?? 8192;
   const maxBody = options.maxBodyBytes ?? 0;
+  const budget = new Budget(options.maxBufferedBytes ?? 64 * 1024 * 1024);
   const paths = new Set(options.paths);
   const methods = options.methods ?? ["GET", "HEAD"];
   const clock = options.clock ?? systemClock;
@@ -224,26 +340,13 @@ export function serveBounded(
   let closed = false;
   let lastAcceptWarning = 0;
 
-  /** Runs `io`, closing the connection when it has not finished by `by` (clock time). */
-  async function timed<T>(conn: Deno.Conn, by: number, io: Promise<T>): Promise<T> {
-    const stop = new AbortController();
-    const late = clock.sleep(Math.max(1, by - clock.now()), stop.signal).then(() => {
-      try {
-        conn.close();
-      } catch {
-        // closed already
-      }
-      throw new Timeout();
-    });
-    late.catch(() => {});
-    try {
-      return await Promise.race([io, late]);
-    } finally {
-      stop.abort();
-    }
-  }
-
-  async function write(conn: Deno.Conn, answer: HttpAnswer, head: boolean, keep: boolean) {
+  async function write(
+    conn: Deno.Conn,
+    deadline: Deadline,
+    answer: HttpAnswer,
+    head: boolean,
+    keep: boolean,
+  ) {
     const body = encoder.encode(answer.body ?? "");
     const lines = [
       `HTTP/1.1 ${answer.status} ${STATUS_TEXT[answer.status] ?? ""}`,
@@ -257,14 +360,14 @@ export function serveBounded(
     const data = new Uint8Array(headBytes.length + (head ? 0 : body.length));
     data.set(headBytes);
     if (!head) data.set(body, headBytes.length);
-    await writeAll(conn, data);
+    await writeAll(conn, deadline, data);
   }
 
-  async function writeAll(conn: Deno.Conn, data: Uint8Array) {
-    const by = clock.now() + writeTimeout;
+  async function writeAll(conn: Deno.Conn, deadline: Deadline, data: Uint8Array) {
+    deadline.set(clock.now() + writeTimeout);
     let written = 0;
     while (written < data.length) {
-      written += await timed(conn, by, conn.write(data.subarray(written)));
+      written += await deadline.io(conn.write(data.subarray(written)));
     }
   }
 
@@ -273,24 +376,30 @@ export function serveBounded(
     body: text + "\n",
     headers: { "content-type": "text/plain; charset=utf-8", ...headers },
   });
+  const busy = () =>
+    plain(503, "Busy: too many request bodies at once; try again", { "retry-after": "1" });
 
-  /** Reads a body of `length` bytes, or a chunked one, to at most `maxBody`, by `by`. */
+  /**
+   * Reads a body of `length` bytes, or a chunked one, to at most `maxBody`, by `by`, into `body`.
+   */
   async function readBody(
     reader: ConnReader,
+    body: Body,
     length: number | "chunked",
     by: number,
-  ): Promise<Uint8Array> {
-    if (length === 0) return new Uint8Array(0);
-    const body = new Body(length === "chunked" ? 64 * 1024 : length, maxBody);
+  ): Promise<void> {
+    if (length === 0) return;
     const more = async () => {
       if (!await reader.fill(by)) throw new Timeout(); // the client went away mid-body
     };
     if (length !== "chunked") {
-      while (body.bytes.length < length) {
-        if (reader.buffered === 0) await more();
-        body.append(reader.take(Math.min(reader.buffered, length - body.bytes.length)));
+      if (reader.buffered > 0) body.append(reader.take(Math.min(reader.buffered, length)));
+      while (body.length < length) {
+        const n = await reader.readInto(body.free().subarray(0, length - body.length), by);
+        if (n === null) throw new Timeout();
+        body.grew(n);
       }
-      return body.bytes;
+      return;
     }
     for (;;) {
       let end = reader.lineEnd();
@@ -312,12 +421,12 @@ export function serveBounded(
           }
           if (line === 2) {
             reader.take(2);
-            return body.bytes;
+            return;
           }
           reader.take(line);
         }
       }
-      if (body.bytes.length + size > maxBody) throw new TooLarge();
+      body.room(size);
       let left = size;
       while (left > 0) {
         if (reader.buffered === 0) await more();
@@ -331,14 +440,23 @@ export function serveBounded(
   }
 
   async function serve(conn: Deno.Conn): Promise<void> {
-    const reader = new ConnReader(conn, (io, by) => timed(conn, by, io));
+    const deadline = new Deadline(conn, clock);
+    try {
+      await serveRequests(conn, deadline);
+    } finally {
+      deadline.clear();
+    }
+  }
+
+  async function serveRequests(conn: Deno.Conn, deadline: Deadline): Promise<void> {
+    const reader = new ConnReader(conn, deadline);
     for (;;) {
       // The head of the next request: the idle time to its first byte, then the head's time.
       let end = reader.headEnd();
       let by = clock.now() + (reader.buffered > 0 ? headerTimeout : idleTimeout);
       while (end < 0) {
         if (reader.buffered >= maxHead) {
-          await write(conn, plain(431, "Request head too large"), false, false);
+          await write(conn, deadline, plain(431, "Request head too large"), false, false);
           return;
         }
         const started = reader.buffered > 0;
@@ -347,7 +465,7 @@ export function serveBounded(
         end = reader.headEnd();
       }
       if (end > maxHead) {
-        await write(conn, plain(431, "Request head too large"), false, false);
+        await write(conn, deadline, plain(431, "Request head too large"), false, false);
         return;
       }
       const text = decoder.decode(reader.take(end)).slice(0, -4);
@@ -369,7 +487,7 @@ export function serveBounded(
         }
       }
       if (bad) {
-        await write(conn, plain(400, "Bad request"), false, false);
+        await write(conn, deadline, plain(400, "Bad request"), false, false);
         return;
       }
       const keep = version === "HTTP/1.1"
@@ -384,7 +502,7 @@ export function serveBounded(
       const chunked = headers.get("transfer-encoding")?.toLowerCase().includes("chunked") ?? false;
       const length = Number(headers.get("content-length") ?? "0");
       if (!chunked && !(Number.isSafeInteger(length) && length >= 0)) {
-        await write(conn, plain(400, "Bad content-length"), false, false);
+        await write(conn, deadline, plain(400, "Bad content-length"), false, false);
         return;
       }
       const hasBody = chunked || length > 0;
@@ -402,36 +520,52 @@ export function serveBounded(
       }
       if (refusal) {
         // A body that will not be read ends the connection after the answer.
-        await write(conn, refusal, method === "HEAD", keep && !hasBody);
+        await write(conn, deadline, refusal, method === "HEAD", keep && !hasBody);
         if (!keep || hasBody) return;
         continue;
       }
-      if (hasBody && headers.get("expect")?.toLowerCase() === "100-continue") {
-        await writeAll(conn, encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
-      }
-      let body: Uint8Array;
+      let body: Body;
       try {
-        body = await readBody(reader, chunked ? "chunked" : length, clock.now() + bodyTimeout);
-      } catch (error) {
-        if (error instanceof Timeout) return;
-        await write(
-          conn,
-          error instanceof TooLarge
-            ? plain(413, `The body is larger than ${maxBody} bytes`)
-            : plain(400, `Cannot read the body: ${(error as Error).message}`),
-          false,
-          false,
-        );
+        body = new Body(chunked ? 64 * 1024 : length, maxBody, budget);
+      } catch {
+        await write(conn, deadline, busy(), false, false);
         return;
       }
-      let answer: HttpAnswer;
       try {
-        answer = await handler({ method, path, headers, body });
-      } catch (error) {
-        options.logger?.error(`The HTTP endpoint failed on ${path}: ${(error as Error).message}`);
-        answer = plain(500, "Internal error");
+        if (hasBody && headers.get("expect")?.toLowerCase() === "100-continue") {
+          await writeAll(conn, deadline, encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"));
+        }
+        try {
+          await readBody(reader, body, chunked ? "chunked" : length, clock.now() + bodyTimeout);
+        } catch (error) {
+          if (error instanceof Timeout) return;
+          await write(
+            conn,
+            deadline,
+            error instanceof TooLarge
+              ? plain(413, `The body is larger than ${maxBody} bytes`)
+              : error instanceof Busy
+              ? busy()
+              : plain(400, `Cannot read the body: ${(error as Error).message}`),
+            false,
+            false,
+          );
+          return;
+        }
+        deadline.clear(); // the handler's time is its own
+        let answer: HttpAnswer;
+        try {
+          answer = await handler({ method, path, headers, body: body.bytes });
+        } catch (error) {
+          options.logger?.error(
+            `The HTTP endpoint failed on ${path}: ${(error as Error).message}`,
+          );
+          answer = plain(500, "Internal error");
+        }
+        await write(conn, deadline, answer, method === "HEAD", keep);
+      } finally {
+        body.release();
       }
-      await write(conn, answer, method === "HEAD", keep);
       if (!keep) return;
     }
   }

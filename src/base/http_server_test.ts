@@ -87,3 +87,49 @@ Deno.test("serveBounded() closes a stalled request head and an idle connection o
     await server.shutdown();
   }
 });
+
+Deno.test("serveBounded() answers 503 with Retry-After to a body that would pass the bytes held at once, and takes it once room is back", async () => {
+  const server = serveBounded(
+    {
+      hostname: "127.0.0.1",
+      port: 0,
+      paths: ["/in", "/health"],
+      methods: ["GET", "POST"],
+      maxBodyBytes: 10_000,
+      maxBufferedBytes: 1_000,
+    },
+    ({ path, body }) => ({ status: 200, body: `${path} ${body.length}\n` }),
+  );
+  try {
+    const base = `http://127.0.0.1:${server.port}`;
+    // A slow client holds 800 bytes of room while its body trickles in.
+    const slow = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await slow.write(enc.encode("POST /in HTTP/1.1\r\nHost: x\r\nContent-Length: 800\r\n\r\n"));
+    await slow.write(enc.encode("a".repeat(100)));
+    for (let i = 0; i < 200 && server.connections < 1; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    const refused = await fetch(`${base}/in`, { method: "POST", body: "b".repeat(800) });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get("retry-after"), "1");
+    await refused.body?.cancel();
+    // Requests without a body are never refused for room.
+    const health = await fetch(`${base}/health`);
+    assert.equal(health.status, 200);
+    await health.body?.cancel();
+    // A small body still fits beside the slow one.
+    const small = await fetch(`${base}/in`, { method: "POST", body: "c".repeat(150) });
+    assert.equal(await small.text(), "/in 150\n");
+    // The slow body ends: it is answered, and its room is free again.
+    await slow.write(enc.encode("a".repeat(700)));
+    const answer = new Uint8Array(1024);
+    const n = await slow.read(answer);
+    assert.match(dec.decode(answer.subarray(0, n ?? 0)), /^HTTP\/1\.1 200 [\s\S]*\/in 800\n$/);
+    slow.close();
+    const again = await fetch(`${base}/in`, { method: "POST", body: "b".repeat(800) });
+    assert.equal(await again.text(), "/in 800\n");
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -40,6 +40,10 @@ export const httpInputSchema = z.strictObject({
   max_body_bytes: byteSize({ min: 1024, max: 1024 ** 3 }).prefault("16MiB").meta({
     description: "Largest body, compressed and uncompressed alike; a larger one is answered 413",
   }),
+  max_buffered_bytes: byteSize({ min: 1024, max: 16 * 1024 ** 3 }).prefault("64MiB").meta({
+    description: "Bytes of request bodies held at once over all connections; past it a request " +
+      "is answered 503 with Retry-After before its body is read (one is always taken)",
+  }),
   max_connections: z.int().min(1).max(10_000).default(256).meta({
     description: "Connections at once; more are closed at once",
   }),
@@ -224,6 +228,7 @@ export const httpInput = defineInput({
       paths: [...new Set([config.path, "/health"])],
       methods: ["POST", "PUT", "GET", "HEAD"],
       maxBodyBytes: config.max_body_bytes,
+      maxBufferedBytes: config.max_buffered_bytes,
       maxConnections: config.max_connections,
       headerTimeout: config.header_timeout,
       bodyTimeout: config.body_timeout,
