@@ -9,6 +9,7 @@
  * @module
  */
 import { type Clock, systemClock } from "./clock.ts";
+import { BufferPool, release } from "./buffer_pool.ts";
 import type { Logger } from "./log.ts";
 
 /** A request as the handler sees it. */
@@ -19,7 +20,10 @@ export interface HttpRequest {
   path: string;
   /** The request's headers. */
   headers: Headers;
-  /** The body, whole (empty when there is none). */
+  /**
+   * The body, whole (empty when there is none). Its memory is used again once the handler's
+   * answer is settled: copy what must outlive it.
+   */
   body: Uint8Array;
 }
 
@@ -60,7 +64,7 @@ export interface BoundedServerOptions {
   /**
    * Bytes of request bodies held at once, over all connections: a request whose body would pass
    * it is answered 503 with `Retry-After: 1` before its body is read (one request is always
-   * taken when no other body is held). @default 64 MiB
+   * taken when no other body is held). @default 16 MiB
    */
   maxBufferedBytes?: number;
   /** Serve HTTPS with this certificate and key (PEM). */
@@ -154,17 +158,30 @@ class Deadline {
   }
 }
 
+/** A connection's read-ahead buffer: a request head, or a chunked body's pieces. */
+const READ_BYTES = 16 * 1024;
+
 /** Bytes of one connection read ahead of what is consumed. */
 class ConnReader {
   readonly #conn: Deno.Conn;
   readonly #deadline: Deadline;
-  #buffer = new Uint8Array(16 * 1024);
+  readonly #pool: BufferPool;
+  #buffer: Uint8Array;
   #start = 0;
   #end = 0;
 
-  constructor(conn: Deno.Conn, deadline: Deadline) {
+  /** Reads with a buffer from `pool` (each connection has one): `close` gives it back. */
+  constructor(conn: Deno.Conn, deadline: Deadline, pool: BufferPool) {
     this.#conn = conn;
     this.#deadline = deadline;
+    this.#pool = pool;
+    this.#buffer = pool.take(READ_BYTES) ?? new Uint8Array(READ_BYTES);
+  }
+
+  /** Gives the read buffer back (when it is still the size it began with). */
+  close(): void {
+    if (this.#buffer.length === READ_BYTES) this.#pool.give(this.#buffer);
+    this.#buffer = new Uint8Array(0);
   }
 
   /** Bytes read and not consumed. */
@@ -230,56 +247,97 @@ class ConnReader {
   }
 }
 
-/** Bytes of bodies held at once, over all connections. */
+/**
+ * The memory of bodies, over all connections: at most `max` bytes held at once. Buffers given
+ * back are kept for the next body (new memory costs page faults and zeroing, and a large buffer
+ * let go is only freed at V8's next full collection), up to `keep` bytes; `drain` lets them go.
+ */
 class Budget {
   readonly #max: number;
+  readonly #keep: number;
   #held = 0;
-  constructor(max: number) {
+  #kept: Uint8Array[] = [];
+  #keptBytes = 0;
+  constructor(max: number, keep: number) {
     this.#max = max;
+    this.#keep = keep;
   }
-  /** Holds `n` more bytes; false when that would pass the limit (and something is held). */
-  take(n: number): boolean {
-    if (n > 0 && this.#held > 0 && this.#held + n > this.#max) return false;
-    this.#held += n;
-    return true;
+  /** A buffer of at least `n` bytes; undefined when it would pass the limit (and something is held). */
+  take(n: number): Uint8Array | undefined {
+    if (this.#held > 0 && this.#held + n > this.#max) return undefined;
+    // Kept buffers count towards the limit too: the ones that cannot serve go first.
+    const i = this.#kept.findIndex((b) => b.length >= n && b.length <= 2 * n);
+    let buffer: Uint8Array;
+    if (i < 0) {
+      while (this.#kept.length > 0 && this.#held + this.#keptBytes + n > this.#max) {
+        const dropped = this.#kept.pop()!;
+        this.#keptBytes -= dropped.length;
+        release(dropped);
+      }
+    }
+    if (i >= 0) {
+      buffer = this.#kept.splice(i, 1)[0]!;
+      this.#keptBytes -= buffer.length;
+    } else {
+      buffer = new Uint8Array(n);
+    }
+    this.#held += buffer.length;
+    return buffer;
   }
-  /** Lets `n` bytes go. */
-  give(n: number): void {
-    this.#held -= n;
+  /** Gives a buffer back. */
+  give(buffer: Uint8Array): void {
+    this.#held -= buffer.length;
+    const total = this.#held + this.#keptBytes + buffer.length;
+    if (this.#keptBytes + buffer.length <= this.#keep && total <= this.#max) {
+      this.#kept.push(buffer);
+      this.#keptBytes += buffer.length;
+    } else {
+      release(buffer);
+    }
+  }
+  /** Lets the kept buffers go. */
+  drain(): void {
+    for (const buffer of this.#kept) release(buffer);
+    this.#kept = [];
+    this.#keptBytes = 0;
   }
 }
 
 class Busy extends Error {}
 
-/** A body growing as it arrives, to at most `max` bytes, its memory held from a budget. */
+const EMPTY = new Uint8Array(0);
+
+/** A body growing as it arrives, to at most `max` bytes, its memory taken from a budget. */
 class Body {
-  #bytes: Uint8Array;
+  #bytes: Uint8Array = EMPTY;
   #length = 0;
   readonly #max: number;
   readonly #budget: Budget;
-  /** Bytes held from the budget: give them back with `release`. */
-  held = 0;
   constructor(initial: number, max: number, budget: Budget) {
     this.#max = max;
     this.#budget = budget;
     const size = Math.min(initial, max);
-    this.#hold(size);
-    this.#bytes = new Uint8Array(size);
+    if (size > 0) this.#bytes = this.#take(size);
   }
-  #hold(n: number): void {
-    if (!this.#budget.take(n)) throw new Busy();
-    this.held += n;
+  #take(n: number): Uint8Array {
+    const buffer = this.#budget.take(n);
+    if (!buffer) throw new Busy();
+    return buffer;
   }
   /** Makes room for `n` more bytes. */
   room(n: number): void {
     if (this.#length + n > this.#max) throw new TooLarge();
     if (this.#length + n > this.#bytes.length) {
       const size = Math.min(this.#max, Math.max(this.#length + n, this.#bytes.length * 2));
-      this.#hold(size - this.#bytes.length);
-      const bigger = new Uint8Array(size);
+      const bigger = this.#take(size);
       bigger.set(this.#bytes.subarray(0, this.#length));
+      this.#give();
       this.#bytes = bigger;
     }
+  }
+  #give(): void {
+    if (this.#bytes !== EMPTY) this.#budget.give(this.#bytes);
+    this.#bytes = EMPTY;
   }
   append(part: Uint8Array): void {
     this.room(part.length);
@@ -299,9 +357,10 @@ class Body {
   get bytes(): Uint8Array {
     return this.#bytes.subarray(0, this.#length);
   }
+  /** Gives the memory back: the bytes must not be used after. */
   release(): void {
-    this.#budget.give(this.held);
-    this.held = 0;
+    this.#give();
+    this.#length = 0;
   }
 }
 
@@ -332,7 +391,9 @@ export function serveBounded(
   const writeTimeout = options.writeTimeout ?? 10_000;
   const maxHead = options.maxHeadBytes ?? 8192;
   const maxBody = options.maxBodyBytes ?? 0;
-  const budget = new Budget(options.maxBufferedBytes ?? 64 * 1024 * 1024);
+  const maxBuffered = options.maxBufferedBytes ?? 16 * 1024 * 1024;
+  const readBuffers = new BufferPool(32);
+  const budget = new Budget(maxBuffered, Math.min(maxBuffered / 2, 16 * 1024 * 1024));
   const paths = new Set(options.paths);
   const methods = options.methods ?? ["GET", "HEAD"];
   const clock = options.clock ?? systemClock;
@@ -441,15 +502,20 @@ export function serveBounded(
 
   async function serve(conn: Deno.Conn): Promise<void> {
     const deadline = new Deadline(conn, clock);
+    const reader = new ConnReader(conn, deadline, readBuffers);
     try {
-      await serveRequests(conn, deadline);
+      await serveRequests(conn, deadline, reader);
     } finally {
       deadline.clear();
+      reader.close();
     }
   }
 
-  async function serveRequests(conn: Deno.Conn, deadline: Deadline): Promise<void> {
-    const reader = new ConnReader(conn, deadline);
+  async function serveRequests(
+    conn: Deno.Conn,
+    deadline: Deadline,
+    reader: ConnReader,
+  ): Promise<void> {
     for (;;) {
       // The head of the next request: the idle time to its first byte, then the head's time.
       let end = reader.headEnd();
@@ -597,6 +663,7 @@ export function serveBounded(
       open.add(conn);
       serve(conn).catch(() => {}).finally(() => {
         open.delete(conn);
+        if (open.size === 0) budget.drain();
         try {
           conn.close();
         } catch {

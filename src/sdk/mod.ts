@@ -31,6 +31,7 @@ export { z } from "zod";
 export type { input as ZodInput, output as ZodOutput, ZodObject, ZodType } from "zod";
 export { byteSize, duration, type Range } from "../base/duration.ts";
 export type { Clock } from "../base/clock.ts";
+export { BufferPool, release } from "../base/buffer_pool.ts";
 export type { Logger } from "../base/log.ts";
 export {
   type Batch,

@@ -14,6 +14,7 @@ import {
   type HttpAnswer,
   type HttpRequest,
   type InputContext,
+  release,
   serveBounded,
   z,
 } from "@hitship/hitship/sdk";
@@ -40,7 +41,7 @@ export const httpInputSchema = z.strictObject({
   max_body_bytes: byteSize({ min: 1024, max: 1024 ** 3 }).prefault("16MiB").meta({
     description: "Largest body, compressed and uncompressed alike; a larger one is answered 413",
   }),
-  max_buffered_bytes: byteSize({ min: 1024, max: 16 * 1024 ** 3 }).prefault("64MiB").meta({
+  max_buffered_bytes: byteSize({ min: 1024, max: 16 * 1024 ** 3 }).prefault("16MiB").meta({
     description: "Bytes of request bodies held at once over all connections; past it a request " +
       "is answered 503 with Retry-After before its body is read (one is always taken)",
   }),
@@ -122,6 +123,16 @@ function firstSignificant(body: Uint8Array): number {
   return -1;
 }
 
+/** Whether `bytes` are one JSON value. */
+function isJson(bytes: Uint8Array): boolean {
+  try {
+    JSON.parse(strict.decode(bytes));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The hit lines of a body: NDJSON as it is; a JSON array as one line per element; one JSON object
  * spread over several lines as one line. `undefined` when the body is neither JSON nor NDJSON.
@@ -141,8 +152,9 @@ function hitLines(body: Uint8Array): Uint8Array | undefined {
   }
   if (first !== 0x7b) return undefined; // {
   // One object over several lines (pretty-printed) is one hit; NDJSON goes as it is.
+  // A first line that is a whole JSON value on its own says NDJSON, without reading the rest.
   const newline = body.indexOf(0x0a);
-  if (newline >= 0 && newline < body.length - 1) {
+  if (newline >= 0 && newline < body.length - 1 && !isJson(body.subarray(0, newline))) {
     try {
       const one = JSON.parse(strict.decode(body));
       if (one !== null && typeof one === "object" && !Array.isArray(one)) {
@@ -202,6 +214,9 @@ async function answer(
   const lines = hitLines(body);
   if (!lines) return json(400, { error: "the body is neither JSON nor NDJSON of hits" });
   const { full, ...result } = await context.submit(lines);
+  // What this answer unpacked or reshaped is freed now, not at the next full collection.
+  if (body !== request.body) release(body);
+  if (lines !== body && lines !== request.body) release(lines);
   if (full) {
     return json(503, { error: "the journal is full: try again later" }, { "retry-after": "5" });
   }
