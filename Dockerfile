@@ -20,7 +20,8 @@ USER deno
 RUN deno install --frozen --entrypoint mod.ts
 
 VOLUME ["/var/lib/hitship", "/var/run/hitship"]
-EXPOSE 9464
+# /health /ready /metrics; the http and forward inputs' default ports, when configured.
+EXPOSE 9464 8686 24224
 
 # The narrowest permissions the sidecar needs: read its config, the hit log, its own state and
 # the system's CA bundle (for https to S3);
