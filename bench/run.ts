@@ -3,7 +3,13 @@
  *
  * (a) reference: read the file line by line and JSON.parse each line;
  * (b) hitship end to end: stdin -> minio-hitlogs -> a local radosgw, until every object is up;
- * (c) hitship: file input -> file output.
+ * (c) hitship: file input -> file output;
+ * (d) hitship: stdin -> file output, the stdin path the inputs below are compared with;
+ * (e) hitship: http input, 1 MiB NDJSON bodies from 4 concurrent clients -> file output;
+ * (f) hitship: forward input, PackedForward chunks of 1,000 records over 4 connections, each
+ *     waiting for its ack (Fluent Bit with `Require_ack_response true`) -> file output;
+ * (g) hitship: http input, 100 slow clients at once, each trickling 1 MiB bodies at 256 KiB/s:
+ *     the peak RSS is the figure.
  *
  * For each: wall time, hits per second, CPU seconds (user + sys), hits per CPU-second, peak RSS,
  * and the ratio of hits per CPU-second to (a). Writes bench/out/result.json and prints a table.
@@ -13,10 +19,11 @@
  * cache: this machine kind drops page cache that is not touched for a few seconds, and reading it
  * back from disk would otherwise land in one run's CPU time and not another's.
  *
- * Usage: deno task bench [--hits N] [--runs N] [--no-s3]
+ * Usage: deno task bench [--hits N] [--runs N] [--no-s3] [--only a,c,e]
  */
 import { parseArgs } from "node:util";
 import { makeHit, random } from "../test/hits.ts";
+import { makeForwardFile, postBodies, sendForward, slowClients } from "./senders.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -24,11 +31,13 @@ const { values } = parseArgs({
     hits: { type: "string", default: "1000000" },
     runs: { type: "string", default: "3" },
     "no-s3": { type: "boolean", default: false },
+    only: { type: "string", default: "a,b,c,d,e,f,g" },
     out: { type: "string", default: new URL("./out/", import.meta.url).pathname },
   },
 });
 const N = Number(values.hits);
 const RUNS = Math.max(1, Number(values.runs));
+const ONLY = new Set(values.only!.split(","));
 const out = values.out!;
 await Deno.mkdir(out, { recursive: true });
 const root = new URL("../", import.meta.url).pathname;
@@ -83,7 +92,16 @@ function measure(name: string, hits: number, wall: number, cpu: number, rss: num
   };
 }
 
-async function runHitship(name: string, args: string[], stdinFile?: string): Promise<Measure> {
+/**
+ * Runs hitship to its end and takes its own figures from its last log line. With `drive`, hitship
+ * is stopped with SIGTERM once `drive` is done (for inputs that never end by themselves).
+ */
+async function runHitship(
+  name: string,
+  args: string[],
+  stdinFile?: string,
+  drive?: () => Promise<void>,
+): Promise<Measure> {
   const started = performance.now();
   const command = stdinFile
     ? new Deno.Command("bash", {
@@ -116,6 +134,13 @@ async function runHitship(name: string, args: string[], stdinFile?: string): Pro
       peak = Math.max(peak, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024);
     } catch { /* exited */ }
   }, 20);
+  if (drive) {
+    try {
+      await drive();
+    } finally {
+      child.kill("SIGTERM");
+    }
+  }
   const result = await child.output();
   clearInterval(poll);
   const wall = performance.now() - started;
@@ -129,8 +154,54 @@ async function runHitship(name: string, args: string[], stdinFile?: string): Pro
     stopped.hits,
     wall,
     stopped.cpu_user_ms + stopped.cpu_system_ms,
-    stopped.max_rss_bytes,
+    Math.max(stopped.max_rss_bytes, peak),
   );
+}
+
+/** A port nothing listens on now. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Waits until a port takes connections. */
+async function listening(port: number): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+/** hitship with one input (YAML flow map) and a file output, driven until `drive` is done. */
+async function runInput(
+  name: string,
+  input: string,
+  drive: (port: number) => Promise<void>,
+): Promise<Measure> {
+  const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
+  const port = freePort();
+  const config = `${data}/hitship.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `data_dir: ${data}/data
+max_journal_bytes: 16GiB
+input: ${input.replace("PORT", String(port))}
+outputs: [{ name: local, type: file, path: ${data}/out, interval: 1h }]
+`,
+  );
+  const result = await runHitship(name, ["run", "--config", config], undefined, async () => {
+    await listening(port);
+    await drive(port);
+  });
+  await Deno.remove(data, { recursive: true });
+  return result;
 }
 
 /** Reads the file once, to bring it into the page cache. */
@@ -164,7 +235,7 @@ console.error(
 );
 const results: Measure[] = [];
 
-// (a) reference
+// (a) reference: always, every ratio is to it
 results.push(
   await repeat(async () => {
     const started = performance.now();
@@ -186,7 +257,7 @@ results.push(
 );
 
 // (b) stdin -> minio-hitlogs -> local radosgw, a new server for every run
-if (!values["no-s3"]) {
+if (!values["no-s3"] && ONLY.has("b")) {
   const server = `${root}test/s3/server.sh`;
   results.push(
     await repeat(async () => {
@@ -236,23 +307,102 @@ outputs:
 }
 
 // (c) file input -> file output
-results.push(
-  await repeat(async () => {
-    const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
-    const config = `${data}/hitship.yaml`;
-    await Deno.writeTextFile(
-      config,
-      `data_dir: ${data}/data
+if (ONLY.has("c")) {
+  results.push(
+    await repeat(async () => {
+      const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
+      const config = `${data}/hitship.yaml`;
+      await Deno.writeTextFile(
+        config,
+        `data_dir: ${data}/data
 max_journal_bytes: 16GiB
 input: { type: file, path: ${input}, follow: false }
 outputs: [{ name: local, type: file, path: ${data}/out, interval: 1h }]
 `,
-    );
-    const result = await runHitship("(c) hitship file -> file", ["run", "--config", config]);
-    await Deno.remove(data, { recursive: true });
-    return result;
-  }),
-);
+      );
+      const result = await runHitship("(c) hitship file -> file", ["run", "--config", config]);
+      await Deno.remove(data, { recursive: true });
+      return result;
+    }),
+  );
+}
+
+// (d) stdin -> file output
+if (ONLY.has("d")) {
+  results.push(
+    await repeat(async () => {
+      const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
+      const config = `${data}/hitship.yaml`;
+      await Deno.writeTextFile(
+        config,
+        `data_dir: ${data}/data
+max_journal_bytes: 16GiB
+outputs: [{ name: local, type: file, path: ${data}/out, interval: 1h }]
+`,
+      );
+      const result = await runHitship(
+        "(d) hitship stdin -> file",
+        ["run", "--config", config],
+        input,
+      );
+      await Deno.remove(data, { recursive: true });
+      return result;
+    }),
+  );
+}
+
+// (e) http: 1 MiB bodies from 4 concurrent clients
+if (ONLY.has("e")) {
+  results.push(
+    await repeat(() =>
+      runInput(
+        "(e) hitship http (1 MiB bodies, 4 clients) -> file",
+        `{ type: http, listen: "127.0.0.1:PORT" }`,
+        async (port) => {
+          const sent = await postBodies(`http://127.0.0.1:${port}/hits`, input, 4, 1024 * 1024);
+          if (sent.accepted !== N) throw new Error(`http: ${sent.accepted} of ${N} accepted`);
+        },
+      )
+    ),
+  );
+}
+
+// (f) forward: PackedForward chunks of 1,000 records, 4 connections, acks
+if (ONLY.has("f")) {
+  const forwardFile = `${out}hits-${N}.forward`;
+  await makeForwardFile(input, forwardFile, 1000);
+  results.push(
+    await repeat(() =>
+      runInput(
+        "(f) hitship forward (PackedForward x 1,000, 4 conns, acks) -> file",
+        `{ type: forward, listen: "127.0.0.1:PORT" }`,
+        async (port) => {
+          const sent = await sendForward("127.0.0.1", port, forwardFile, 4);
+          if (sent.messages !== Math.ceil(N / 1000)) {
+            throw new Error(`forward: ${sent.messages} acks`);
+          }
+        },
+      )
+    ),
+  );
+}
+
+// (g) http: 100 slow clients at once; the peak RSS is the figure
+if (ONLY.has("g")) {
+  const slow = { clients: 100, each: 3, size: 1024 * 1024, bytesPerSecond: 256 * 1024 };
+  results.push(
+    await repeat(() =>
+      runInput(
+        "(g) hitship http, 100 slow clients (1 MiB bodies at 256 KiB/s) -> file",
+        `{ type: http, listen: "127.0.0.1:PORT" }`,
+        async (port) => {
+          const r = await slowClients("127.0.0.1", port, input, slow);
+          console.error(`(g) ${r.requests} requests, ${r.busy} answered busy`);
+        },
+      )
+    ),
+  );
+}
 
 const reference = results[0]!.hits_per_cpu_s;
 for (const r of results) r.ratio = Math.round((r.hits_per_cpu_s / reference) * 100) / 100;
