@@ -3,7 +3,7 @@
  * Run with `deno task bench` (or `deno bench --allow-all bench/`).
  */
 import { formatBody, formatFramed } from "../src/sdk/body.ts";
-import { checkLine, hitSchema } from "../src/hit/hit.ts";
+import { checkLine, hitSchema, keysAreSound } from "../src/hit/hit.ts";
 import { LineSplitter } from "../src/ingest/ingester.ts";
 import { Journal } from "../src/journal/journal.ts";
 import { rememberLineEnds } from "../src/journal/line_ends.ts";
@@ -71,4 +71,11 @@ Deno.bench("format 1,000 journaled lines with their line ends known (formatFrame
   group: "format",
 }, async () => {
   for await (const _ of formatFramed(framedWithEnds(), "json", true)) { /* consume */ }
+});
+
+Deno.bench("JSON.parse + keysAreSound 1,000 hits", { group: "validate" }, () => {
+  for (const line of lines) {
+    const value = JSON.parse(line);
+    if (!keysAreSound(line, value)) throw new Error("unsound keys");
+  }
 });

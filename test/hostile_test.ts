@@ -39,6 +39,46 @@ function depthOf(value: unknown): number {
 }
 
 /**
+ * Valid JSON text as values, read token by token, with the keys of every object as they are
+ * written; throws on a key that appears twice in one object.
+ */
+function objectsOf(text: string): unknown {
+  const tokens = text.match(/"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+/g) ?? [];
+  let at = 0;
+  const read = (): unknown => {
+    const token = tokens[at++]!;
+    if (token === "{") {
+      const object: Record<string, unknown> = {};
+      const seen = new Set<string>();
+      if (tokens[at] === "}") return at++, object;
+      for (;;) {
+        const key = JSON.parse(tokens[at++]!) as string;
+        if (seen.has(key)) throw new Error(`${key} twice`);
+        seen.add(key);
+        at++; // :
+        Object.defineProperty(object, key, {
+          value: read(),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+        if (tokens[at++] === "}") return object;
+      }
+    }
+    if (token === "[") {
+      const array: unknown[] = [];
+      if (tokens[at] === "]") return at++, array;
+      for (;;) {
+        array.push(read());
+        if (tokens[at++] === "]") return array;
+      }
+    }
+    return JSON.parse(token);
+  };
+  return read();
+}
+
+/**
  * What the design says of a line (without its newline): the bytes to ship, `"reject"`, or
  * `"skip"` for a blank line. Written apart from hitship's own check, from the rules.
  */
@@ -55,7 +95,8 @@ function oracle(bytes: Uint8Array): Uint8Array | "reject" | "skip" {
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    JSON.parse(text); // the grammar
+    value = objectsOf(text); // the keys: JSON.parse's may be wrong (see parseJson), and one twice
   } catch {
     return "reject";
   }
@@ -110,7 +151,7 @@ function hostileLines(n: number, rand: () => number): Uint8Array[] {
     const i = 1_000_000 + out.length;
     const line = valid(i);
     const at = Math.floor(rand() * line.length);
-    switch (Math.floor(rand() * 12)) {
+    switch (Math.floor(rand() * 13)) {
       case 0: // a BOM at the start of a hit, or of garbage
         out.push(withBytes(rand() < 0.5 ? line : enc.encode("garbage"), 0, [0xef, 0xbb, 0xbf]));
         break;
@@ -174,6 +215,17 @@ function hostileLines(n: number, rand: () => number): Uint8Array[] {
           ]),
         );
         break;
+      case 11: { // a key twice, at the top or deeper; a key ending in a backslash, then an escape
+        const text = hitText(i);
+        out.push(enc.encode(pick([
+          `{"status_code":"abc",${text.slice(1)}`,
+          `{"\\u0069p" : "10.0.0.1",${text.slice(1)}`,
+          text.replace(`"tags":{`, `"tags":{"k":[{"a":1,"a":2}],`),
+          text.replace(`"ip":`, `"i\\\\":`),
+          text.replace(`"ip":`, `"i\\u0070":`),
+        ])));
+        break;
+      }
       default: // blank, or whitespace around a valid hit
         out.push(
           pick([

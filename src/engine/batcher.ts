@@ -8,6 +8,7 @@
  */
 import type { Clock } from "../base/clock.ts";
 import type { HitFilter } from "../hit/filter.ts";
+import { parseJson } from "../hit/hit.ts";
 import type { Journal, Position } from "../journal/journal.ts";
 import type { JournalReader } from "../journal/reader.ts";
 import type { BatchOptions } from "../sdk/output.ts";
@@ -143,7 +144,9 @@ export class Batcher {
           for (const line of chunk.lines) {
             offset += line.length + 1;
             seq++;
-            if (filter && !filter(JSON.parse(decoder.decode(line)))) continue;
+            if (filter && !filter(parseJson(decoder.decode(line)) as Record<string, unknown>)) {
+              continue;
+            }
             if (count === 0) firstAt = clock.now();
             count++;
             raw += line.length;

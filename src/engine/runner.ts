@@ -10,6 +10,7 @@ import type { Clock } from "../base/clock.ts";
 import type { Logger } from "../base/log.ts";
 import type { OutputConfig } from "../config/config.ts";
 import { compileFilter, type HitFilter } from "../hit/filter.ts";
+import { parseJson } from "../hit/hit.ts";
 import { type Journal, ORIGIN, type Position } from "../journal/journal.ts";
 import type { Compression, Format } from "../sdk/body.ts";
 import { renderKey, withSuffix } from "../sdk/key.ts";
@@ -649,7 +650,9 @@ export class OutputRunner {
           return;
         }
         for await (const lines of chunks) {
-          yield lines.filter((line) => filter(JSON.parse(decoder.decode(line))));
+          yield lines.filter((line) =>
+            filter(parseJson(decoder.decode(line)) as Record<string, unknown>)
+          );
         }
       },
     };

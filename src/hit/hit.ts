@@ -171,6 +171,214 @@ export function nestsDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
+const COLON = 0x3a;
+
+/** How many keys a parsed JSON value holds, in every object at every depth; -1 when one holds `\`. */
+function countKeys(value: object, backslashes: boolean): number {
+  let n = 0;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      if (item !== null && typeof item === "object") {
+        const inner = countKeys(item, backslashes);
+        if (inner < 0) return -1;
+        n += inner;
+      }
+    }
+    return n;
+  }
+  // for...in: JSON.parse's objects have no enumerable inherited keys, and it is the fastest walk.
+  for (const key in value) {
+    if (backslashes && key.includes("\\")) return -1;
+    n++;
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== null && typeof item === "object") {
+      const inner = countKeys(item, backslashes);
+      if (inner < 0) return -1;
+      n += inner;
+    }
+  }
+  return n;
+}
+
+/** Whether the character before `i` is not an escape: an even run of backslashes. */
+function unescaped(text: string, i: number): boolean {
+  let k = i - 1;
+  while (text.charCodeAt(k) === BACKSLASH) k--;
+  return (i - 1 - k) % 2 === 0;
+}
+
+/**
+ * An upper bound of the keys in JSON text: every `:` right after a string's closing quote (and
+ * whitespace). A key is always counted; a string value that begins with a colon is counted too,
+ * which only sends the line to the exact scan.
+ */
+function keySeparators(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf(":"); i >= 0; i = text.indexOf(":", i + 1)) {
+    let j = i - 1;
+    let c = text.charCodeAt(j);
+    while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) c = text.charCodeAt(--j);
+    if (c === QUOTE && (text.charCodeAt(j - 1) !== BACKSLASH || unescaped(text, j))) n++;
+  }
+  return n;
+}
+
+/**
+ * Parses valid JSON `text` without `JSON.parse`'s object fast path (see {@linkcode parseJson});
+ * strings and numbers still go through `JSON.parse`, one token at a time.
+ */
+function parseExact(text: string): unknown {
+  let at = 0;
+  const space = () => {
+    for (let c = text.charCodeAt(at); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;) {
+      c = text.charCodeAt(++at);
+    }
+  };
+  const value = (): unknown => {
+    space();
+    const c = text.charCodeAt(at);
+    if (c === QUOTE) {
+      let end = at + 1;
+      for (; text.charCodeAt(end) !== QUOTE; end++) if (text.charCodeAt(end) === BACKSLASH) end++;
+      const string = JSON.parse(text.slice(at, end + 1)) as string;
+      at = end + 1;
+      return string;
+    }
+    if (c === OPEN_BRACE) {
+      at++;
+      const object: Record<string, unknown> = {};
+      space();
+      if (text.charCodeAt(at) === CLOSE_BRACE) {
+        at++;
+        return object;
+      }
+      for (;;) {
+        space();
+        const key = value() as string;
+        space();
+        at++; // :
+        // An own property, whatever the key (`__proto__` too), as JSON.parse makes it.
+        Object.defineProperty(object, key, {
+          value: value(),
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
+        space();
+        if (text.charCodeAt(at++) === CLOSE_BRACE) return object;
+      }
+    }
+    if (c === OPEN_BRACKET) {
+      at++;
+      const array: unknown[] = [];
+      space();
+      if (text.charCodeAt(at) === CLOSE_BRACKET) {
+        at++;
+        return array;
+      }
+      for (;;) {
+        array.push(value());
+        space();
+        if (text.charCodeAt(at++) === CLOSE_BRACKET) return array;
+      }
+    }
+    let end = at;
+    while (end < text.length && !/[\s,\]}]/.test(text[end]!)) end++;
+    const scalar = JSON.parse(text.slice(at, end));
+    at = end;
+    return scalar;
+  };
+  return value();
+}
+
+/**
+ * `JSON.parse`, made right for keys that end in an escape. V8's `JSON.parse` (Deno 2.9.6, V8
+ * 15.0) mis-reads such a key in a place where it has read a key ending in a backslash before:
+ * after `{"a":1,"\\":2}`, `{"a":1,"\u0062":2}` gives the keys `a` and `\`. Every such wrong result
+ * holds a key with a backslash, which the node never writes: only then is the text parsed again,
+ * without the object fast path.
+ *
+ * @example
+ * ```ts
+ * import { parseJson } from "./hit.ts";
+ * parseJson('{"a":1,"\\\\":2}');
+ * parseJson('{"a":1,"\\u0062":2}'); // { a: 1, b: 2 }
+ * ```
+ */
+export function parseJson(text: string): unknown {
+  const value = JSON.parse(text);
+  if (
+    typeof value === "object" && value !== null && text.includes("\\") && countKeys(value, true) < 0
+  ) {
+    return parseExact(text);
+  }
+  return value;
+}
+
+/**
+ * Whether the keys of JSON `text` can be taken as `JSON.parse` gave them in `value`: no key holds
+ * a backslash, and no key appears twice in one object. False sends a line to the slow path, which
+ * says why ({@linkcode duplicateKey}) or parses it again ({@linkcode parseJson}).
+ */
+export function keysAreSound(text: string, value: object): boolean {
+  const keys = countKeys(value, text.includes("\\"));
+  return keys >= 0 && keySeparators(text) <= keys;
+}
+
+/** The path of the first key that appears twice in one object of valid JSON text, or undefined. */
+function firstDuplicate(text: string): PropertyKey[] | undefined {
+  // One frame per open object or array: the keys seen (objects), the index (arrays).
+  const stack: Array<{ keys?: Set<string>; index: number; key?: PropertyKey }> = [];
+  let pendingKey: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      let end = i + 1;
+      for (; text.charCodeAt(end) !== QUOTE; end++) if (text.charCodeAt(end) === BACKSLASH) end++;
+      const top = stack.at(-1);
+      let after = end + 1;
+      while (/\s/.test(text[after] ?? "")) after++;
+      if (top?.keys && text.charCodeAt(after) === COLON) {
+        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        if (top.keys.has(key)) return [...stack.slice(1).map((f) => f.key!), key];
+        top.keys.add(key);
+        pendingKey = key;
+      }
+      i = end;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      const parent = stack.at(-1);
+      const key = parent?.keys ? pendingKey : parent?.index;
+      stack.push(c === OPEN_BRACE ? { keys: new Set(), index: 0, key } : { index: 0, key });
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      stack.pop();
+    } else if (c === 0x2c) { // ,
+      const top = stack.at(-1);
+      if (top && !top.keys) top.index++;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The first key that appears twice in one object of JSON `text`, given `value`, what
+ * {@linkcode parseJson} made of it (which keeps only the last of each): readers that keep the first
+ * and readers that keep the last would see different hits. The reason, with the key's path, or
+ * undefined. Cheap when no key repeats: the keys of `value` against the key separators of `text`.
+ *
+ * @example
+ * ```ts
+ * import { duplicateKey } from "./hit.ts";
+ * const text = '{"status_code":"abc","status_code":499}';
+ * duplicateKey(text, JSON.parse(text)); // "status_code: appears twice in one object"
+ * ```
+ */
+export function duplicateKey(text: string, value: unknown): string | undefined {
+  const keys = value !== null && typeof value === "object" ? countKeys(value, false) : 0;
+  if (keySeparators(text) <= keys) return undefined;
+  const path = firstDuplicate(text);
+  return path && `${formatPath(path)}: appears twice in one object`;
+}
+
 /**
  * The hit schema's checks, written out by hand for speed: true only for what
  * {@linkcode hitSchema} accepts (a property test holds them together). When it says false, the
@@ -229,7 +437,7 @@ function check(line: string): LineCheck {
   }
   let value: unknown;
   try {
-    value = JSON.parse(line);
+    value = parseJson(line);
   } catch (error) {
     return { ok: false, reason: `not valid JSON: ${(error as Error).message}` };
   }
@@ -237,6 +445,8 @@ function check(line: string): LineCheck {
     const kind = Array.isArray(value) ? "an array" : value === null ? "null" : typeof value;
     return { ok: false, reason: `expected a JSON object, got ${kind}` };
   }
+  const twice = duplicateKey(line, value);
+  if (twice) return { ok: false, reason: twice };
   if (isValidHit(value as Record<string, unknown>)) return { ok: true, hit: value as Hit };
   const result = hitSchema.safeParse(value, { reportInput: true });
   if (result.success) return { ok: true, hit: value as Hit };

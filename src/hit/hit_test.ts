@@ -184,3 +184,105 @@ Deno.test("nestsDeeperThan() counts only brackets outside strings", async () => 
   assert.equal(nestsDeeperThan(`{"a":"\\"[[[[","b":[[]]}`, 3), false);
   assert.equal(nestsDeeperThan("[".repeat(65), 64), true, "unclosed, still too deep");
 });
+
+Deno.test("checkLine() rejects a key that appears twice in one object, and names it", () => {
+  const valid = JSON.stringify(sample);
+  // The issue's own case: a reader keeping the first status_code would see "abc".
+  const twice = `{"status_code":"abc",${valid.slice(1)}`;
+  assert.equal(reason(twice), "status_code: appears twice in one object");
+  const nested = valid.replace(`"lom_id":7`, `"lom_id":7, "lom_id" : 8`);
+  assert.equal(reason(nested), "tags.lom_id: appears twice in one object");
+  const escaped = valid.replace(`"ip":`, `"\\u0069p":"10.0.0.1","ip":`);
+  assert.equal(reason(escaped), "ip: appears twice in one object");
+  const inArray = valid.replace(`"point":["uri"]`, `"point":["uri",{"a":1,"a":2}]`);
+  assert.equal(reason(inArray), "point[1].a: appears twice in one object");
+  // One name in different objects, and colons that only look like key ends, are fine.
+  for (
+    const ok of [
+      valid.replace(`"lom_id":7`, `"lom_id":7,"ip":"x","status_code":"y"`),
+      valid.replace(`"uri":"/etc/passwd"`, `"uri":":8080\\": :"`),
+      valid.replace(`"domain":"localhost"`, `"domain":" : ","x":"\\\\" , "y" :1`),
+    ]
+  ) {
+    assert.equal(checkLine(ok).ok, true, ok);
+  }
+});
+
+Deno.test("duplicateKey() finds exactly the objects with a repeated key (property test)", async () => {
+  const { duplicateKey, parseJson } = await import("./hit.ts");
+  let seed = 7;
+  const rand = (n: number) => { // mulberry32
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+  const keys = ["a", "b", "\\u0061", ":", "\\\\", '\\"', " x", "__proto__"];
+  const decoded = (k: string) => JSON.parse(`"${k}"`) as string;
+  const strings = ['":"', ":", " : ", '\\" :', "\\\\", "a:b"];
+  // Writes a random value; returns whether some object in it repeats a key.
+  const value = (depth: number): [string, boolean] => {
+    const kind = depth > 3 ? 0 : rand(4);
+    if (kind === 0) return [JSON.stringify(strings[rand(strings.length)]), false];
+    if (kind === 1) return [String(rand(100)), false];
+    const n = rand(4);
+    const parts: string[] = [];
+    let repeated = false;
+    const seen = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const [text, inner] = value(depth + 1);
+      repeated ||= inner;
+      if (kind === 2) {
+        parts.push(text);
+        continue;
+      }
+      const key = keys[rand(keys.length)]!;
+      if (seen.has(decoded(key))) repeated = true;
+      seen.add(decoded(key));
+      parts.push(`"${key}"${[":", " : ", "\n:"][rand(3)]}${text}`);
+    }
+    return kind === 2 ? [`[${parts.join(",")}]`, repeated] : [`{${parts.join(" , ")}}`, repeated];
+  };
+  let both = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const [text, repeated] = value(0);
+    const found = duplicateKey(text, parseJson(text));
+    assert.equal(found !== undefined, repeated, `${JSON.stringify(text)} ${found}`);
+    if (repeated) both++;
+  }
+  assert.ok(both > 1000, `${both} with a repeated key`);
+});
+
+Deno.test("parseJson() reads keys that end in an escape right where JSON.parse does not", async () => {
+  const { parseJson } = await import("./hit.ts");
+  const escapes = ["\\\\", '\\"', "\\n", "\\/", "\\u0041", "\\u00e9", "\\ud83d\\ude00", "x"];
+  let n = 0;
+  for (const a of escapes) {
+    for (const b of escapes) {
+      for (const prefix of ["", "k"]) {
+        n++;
+        // A key ending in a backslash first, in the same place, then a key ending in an escape.
+        parseJson(`{"p${n}":1,"${prefix}${a}":2}`);
+        const key = `${prefix}${b}`;
+        const value = parseJson(`{"p${n}":1,"${key}":{"${key}":[3]}}`) as Record<string, unknown>;
+        const want = JSON.parse(`"${key}"`);
+        assert.deepEqual(Object.keys(value), [`p${n}`, want], key);
+        assert.deepEqual(value[want], { [want]: [3] });
+      }
+    }
+  }
+  const proto = parseJson('{"\\\\":1,"__proto__":{"x":1}}') as Record<string, unknown>;
+  assert.deepEqual(Object.keys(proto), ["\\", "__proto__"], "__proto__ stays an own key");
+  assert.equal(Object.getPrototypeOf(proto), Object.prototype);
+});
+
+Deno.test("checkLine() takes a valid hit written with an escaped key after a hostile line", () => {
+  const valid = JSON.stringify(sample);
+  // The hostile line has a key ending in a backslash where the next line has "ip".
+  const hostile = valid.replace(`"ip":`, `"i\\\\":`);
+  assert.match(reason(hostile), /^ip: is required/);
+  const escaped = valid.replace(`"ip":`, `"i\\u0070":`);
+  const result = checkLine(escaped);
+  assert.equal(result.ok, true, JSON.stringify(result));
+  assert.equal((result as { hit: { ip: string } }).hit.ip, "127.0.0.1");
+});

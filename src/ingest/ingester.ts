@@ -3,7 +3,14 @@
  *
  * @module
  */
-import { checkLine, type Hit, isValidHit, MAX_DEPTH, nestsDeeperThan } from "../hit/hit.ts";
+import {
+  checkLine,
+  type Hit,
+  isValidHit,
+  keysAreSound,
+  MAX_DEPTH,
+  nestsDeeperThan,
+} from "../hit/hit.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { InputCheckpoint, Journal } from "../journal/journal.ts";
 import type { JsonValue, SubmitResult } from "../sdk/input.ts";
@@ -324,7 +331,7 @@ export class Ingester {
           value = JSON.parse(line);
           if (
             value === null || typeof value !== "object" || Array.isArray(value) ||
-            !isValidHit(value as Record<string, unknown>)
+            !isValidHit(value as Record<string, unknown>) || !keysAreSound(line, value)
           ) return undefined;
         } catch {
           return undefined;

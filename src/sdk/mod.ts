@@ -32,6 +32,7 @@ export type { input as ZodInput, output as ZodOutput, ZodObject, ZodType } from 
 export { byteSize, duration, type Range } from "../base/duration.ts";
 export type { Clock } from "../base/clock.ts";
 export { BufferPool, release } from "../base/buffer_pool.ts";
+export { parseJson } from "../hit/hit.ts";
 export type { Logger } from "../base/log.ts";
 export {
   type Batch,

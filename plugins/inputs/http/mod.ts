@@ -14,6 +14,7 @@ import {
   type HttpAnswer,
   type HttpRequest,
   type InputContext,
+  parseJson,
   release,
   serveBounded,
   z,
@@ -143,7 +144,7 @@ function hitLines(body: Uint8Array): Uint8Array | undefined {
   if (first === 0x5b) { // [
     let items: unknown;
     try {
-      items = JSON.parse(strict.decode(body));
+      items = parseJson(strict.decode(body));
     } catch {
       return undefined;
     }
@@ -156,7 +157,7 @@ function hitLines(body: Uint8Array): Uint8Array | undefined {
   const newline = body.indexOf(0x0a);
   if (newline >= 0 && newline < body.length - 1 && !isJson(body.subarray(0, newline))) {
     try {
-      const one = JSON.parse(strict.decode(body));
+      const one = parseJson(strict.decode(body));
       if (one !== null && typeof one === "object" && !Array.isArray(one)) {
         return encoder.encode(JSON.stringify(one));
       }

@@ -11,6 +11,7 @@ import {
   definePlugin,
   duration,
   type Output,
+  parseJson,
   type PluginContext,
   type SendResult,
   type SystemEvent,
@@ -86,7 +87,7 @@ class Insightconnect implements Output {
 
   /** The body of a hit notification: the raw hit lines go in unchanged. */
   hitsBody(lines: string[], prefix = ""): string {
-    const hits = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const hits = lines.map((line) => parseJson(line) as Record<string, unknown>);
     const summary = prefix +
       (hits.length === 1 ? HIT_SUMMARY : `[Wallarm] ${hits.length} new hits detected`);
     const description = hits.length === 1
