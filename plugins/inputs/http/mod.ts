@@ -14,7 +14,6 @@ import {
   type HttpAnswer,
   type HttpRequest,
   type InputContext,
-  parseJson,
   release,
   serveBounded,
   z,
@@ -110,7 +109,7 @@ async function gunzip(data: Uint8Array, max: number): Promise<Uint8Array> {
 
 class TooLarge extends Error {}
 
-/** The first byte that is not whitespace or a BOM, or -1. */
+/** Where the first byte that is not whitespace or a BOM is, or -1. */
 function firstSignificant(body: Uint8Array): number {
   for (let i = 0; i < body.length; i++) {
     const b = body[i]!;
@@ -119,7 +118,7 @@ function firstSignificant(body: Uint8Array): number {
       i += 2;
       continue;
     }
-    return b;
+    return i;
   }
   return -1;
 }
@@ -134,6 +133,55 @@ function isJson(bytes: Uint8Array): boolean {
   }
 }
 
+/** `bytes` as one line: the CR and LF between tokens (none can be inside a string) as spaces. */
+function oneLine(bytes: Uint8Array): Uint8Array {
+  let start = 0;
+  let end = bytes.length;
+  while (start < end && WHITESPACE.has(bytes[start]!)) start++;
+  while (end > start && WHITESPACE.has(bytes[end - 1]!)) end--;
+  const line = bytes.slice(start, end);
+  for (let i = line.indexOf(0x0a); i >= 0; i = line.indexOf(0x0a, i + 1)) line[i] = 0x20;
+  for (let i = line.indexOf(0x0d); i >= 0; i = line.indexOf(0x0d, i + 1)) line[i] = 0x20;
+  return line;
+}
+
+const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+/**
+ * The elements of a valid JSON array, from `start` (its `[`), as they are written, one per line:
+ * the bytes of each hit as the sender wrote them (numbers with every digit, keys as they come, a
+ * key twice left for the check to say), not parsed and written again.
+ */
+function elementLines(body: Uint8Array, start: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let depth = 0;
+  let from = start + 1;
+  for (let i = start; i < body.length; i++) {
+    const b = body[i]!;
+    if (b === 0x22) { // a string: to its closing quote
+      for (i++; body[i] !== 0x22; i++) if (body[i] === 0x5c) i++;
+    } else if (b === 0x5b || b === 0x7b) depth++;
+    else if (b === 0x5d || b === 0x7d) {
+      if (--depth === 0) {
+        const last = oneLine(body.subarray(from, i));
+        if (last.length > 0) parts.push(last);
+        break;
+      }
+    } else if (b === 0x2c && depth === 1) {
+      parts.push(oneLine(body.subarray(from, i)));
+      from = i + 1;
+    }
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length + 1, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+    out[at++] = 0x0a;
+  }
+  return out;
+}
+
 /**
  * The hit lines of a body: NDJSON as it is; a JSON array as one line per element; one JSON object
  * spread over several lines as one line. `undefined` when the body is neither JSON nor NDJSON.
@@ -141,29 +189,19 @@ function isJson(bytes: Uint8Array): boolean {
 function hitLines(body: Uint8Array): Uint8Array | undefined {
   const first = firstSignificant(body);
   if (first === -1) return new Uint8Array(0);
-  if (first === 0x5b) { // [
-    let items: unknown;
-    try {
-      items = parseJson(strict.decode(body));
-    } catch {
-      return undefined;
-    }
-    if (!Array.isArray(items)) return undefined;
-    return encoder.encode(items.map((item) => JSON.stringify(item)).join("\n"));
+  if (body[first] === 0x5b) { // [
+    if (!isJson(body)) return undefined;
+    return elementLines(body, first);
   }
-  if (first !== 0x7b) return undefined; // {
+  if (body[first] !== 0x7b) return undefined; // {
   // One object over several lines (pretty-printed) is one hit; NDJSON goes as it is.
   // A first line that is a whole JSON value on its own says NDJSON, without reading the rest.
   const newline = body.indexOf(0x0a);
-  if (newline >= 0 && newline < body.length - 1 && !isJson(body.subarray(0, newline))) {
-    try {
-      const one = parseJson(strict.decode(body));
-      if (one !== null && typeof one === "object" && !Array.isArray(one)) {
-        return encoder.encode(JSON.stringify(one));
-      }
-    } catch {
-      // NDJSON (or something else that its lines will say)
-    }
+  if (
+    newline >= 0 && newline < body.length - 1 && !isJson(body.subarray(0, newline)) &&
+    isJson(body)
+  ) {
+    return oneLine(body.subarray(first));
   }
   return body;
 }
