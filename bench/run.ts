@@ -9,7 +9,10 @@
  * (f) hitship: forward input, PackedForward chunks of 1,000 records over 4 connections, each
  *     waiting for its ack (Fluent Bit with `Require_ack_response true`) -> file output;
  * (g) hitship: http input, 100 slow clients at once, each trickling 1 MiB bodies at 256 KiB/s:
- *     the peak RSS is the figure.
+ *     the peak RSS is the figure;
+ * (h) hitship: a tailed file fed at 200 hits/s for 60 s -> insightconnect, against a local trigger
+ *     that answers every request 150 ms late: every hit delivered once, hit-to-request latency
+ *     (p50, p99, max) and the backlog (written, not yet received) every 10 s.
  *
  * For each: wall time, hits per second, CPU seconds (user + sys), hits per CPU-second, peak RSS,
  * and the ratio of hits per CPU-second to (a). Writes bench/out/result.json and prints a table.
@@ -20,6 +23,7 @@
  * back from disk would otherwise land in one run's CPU time and not another's.
  *
  * Usage: deno task bench [--hits N] [--runs N] [--no-s3] [--only a,c,e]
+ *        [--ic-rate HITS_PER_S] [--ic-seconds S] [--ic-delay MS]
  */
 import { parseArgs } from "node:util";
 import { makeHit, random } from "../test/hits.ts";
@@ -31,7 +35,10 @@ const { values } = parseArgs({
     hits: { type: "string", default: "1000000" },
     runs: { type: "string", default: "3" },
     "no-s3": { type: "boolean", default: false },
-    only: { type: "string", default: "a,b,c,d,e,f,g" },
+    only: { type: "string", default: "a,b,c,d,e,f,g,h" },
+    "ic-rate": { type: "string", default: "200" },
+    "ic-seconds": { type: "string", default: "60" },
+    "ic-delay": { type: "string", default: "150" },
     out: { type: "string", default: new URL("./out/", import.meta.url).pathname },
   },
 });
@@ -404,6 +411,108 @@ if (ONLY.has("g")) {
   );
 }
 
+// (h) a tailed file at a steady rate -> insightconnect against a trigger that answers late
+let insightconnect: Record<string, unknown> | undefined;
+if (ONLY.has("h")) {
+  const rate = Number(values["ic-rate"]);
+  const seconds = Number(values["ic-seconds"]);
+  const delay = Number(values["ic-delay"]);
+  const { createServer } = await import("node:http");
+  const written = new Map<string, number>();
+  const received = new Map<string, number>();
+  let duplicates = 0;
+  let requests = 0;
+  const server = createServer((req, res) => {
+    let text = "";
+    req.setEncoding("utf8");
+    req.on("data", (c: string) => (text += c));
+    req.on("end", () => {
+      const now = performance.now();
+      requests++;
+      const details = JSON.parse(text).details ?? {};
+      for (const hit of details.hits ?? (details.hit ? [details.hit] : [])) {
+        if (received.has(hit.request_id)) duplicates++;
+        else received.set(hit.request_id, now);
+      }
+      setTimeout(() => {
+        res.writeHead(202, { "content-type": "application/json" });
+        res.end('{"job_id":"bench"}');
+      }, delay);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
+  const log = `${data}/hits.ndjson`;
+  await Deno.writeTextFile(log, "");
+  const config = `${data}/hitship.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `data_dir: ${data}/data
+input: { type: file, path: ${log} }
+outputs:
+  - name: soar
+    type: insightconnect
+    api_url: http://127.0.0.1:${port}/connect/v1/workflows/bench/events/execute
+    api_key: bench
+`,
+  );
+  const backlog: number[] = [];
+  const total = rate * seconds;
+  const result = await runHitship(
+    `(h) file at ${rate} hits/s for ${seconds} s -> insightconnect, trigger ${delay} ms late`,
+    ["run", "--config", config],
+    undefined,
+    async () => {
+      await new Promise((r) => setTimeout(r, 1000)); // started
+      const file = await Deno.open(log, { append: true });
+      const started = performance.now();
+      let n = 0;
+      let nextReport = 10_000;
+      while (n < total) {
+        const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate));
+        if (due > n) {
+          const lines: string[] = [];
+          const now = performance.now();
+          for (; n < due; n++) {
+            const hit = makeHit(n);
+            hit.request_id = `bench-${n}`;
+            written.set(hit.request_id as string, now);
+            lines.push(JSON.stringify(hit));
+          }
+          await file.write(new TextEncoder().encode(lines.join("\n") + "\n"));
+        }
+        if (performance.now() - started >= nextReport) {
+          backlog.push(written.size - received.size);
+          nextReport += 10_000;
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      file.close();
+      for (let i = 0; i < 600 && received.size < total; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+  );
+  server.close();
+  await Deno.remove(data, { recursive: true });
+  const latencies = [...received].map(([id, at]) => at - written.get(id)!).sort((a, b) => a - b);
+  const at = (q: number) => Math.round(latencies[Math.floor((latencies.length - 1) * q)] ?? NaN);
+  insightconnect = {
+    rate,
+    seconds,
+    delay_ms: delay,
+    written: total,
+    delivered: received.size,
+    duplicates,
+    requests,
+    latency_ms: { p50: at(0.5), p99: at(0.99), max: at(1) },
+    backlog_every_10s: backlog,
+  };
+  console.error(`(h) ${JSON.stringify(insightconnect)}`);
+  results.push({ ...result, hits: received.size });
+}
+
 const reference = results[0]!.hits_per_cpu_s;
 for (const r of results) r.ratio = Math.round((r.hits_per_cpu_s / reference) * 100) / 100;
 
@@ -415,6 +524,7 @@ const report = {
   runs: RUNS,
   bytes_per_hit: Math.round(bytes / N),
   results,
+  insightconnect,
 };
 await Deno.writeTextFile(`${out}result.json`, JSON.stringify(report, null, 2) + "\n");
 

@@ -3,7 +3,7 @@
  * InsightConnect API trigger.
  */
 import assert from "node:assert/strict";
-import { runCli, spawnCli, writeConfig } from "./helpers.ts";
+import { runCli, spawnCli, until, writeConfig } from "./helpers.ts";
 import { makeHit } from "./hits.ts";
 import { startReceiver } from "./receiver.ts";
 
@@ -31,6 +31,7 @@ Deno.test("insightconnect: filtered hits arrive intact, one notification per hit
     api_key: \${IC_KEY}
     client_name: node-eu-1
     filter: { attack_type: [sqli, rce] }
+    max_hits_per_request: 1
 `,
     ),
   );
@@ -82,6 +83,45 @@ Deno.test("insightconnect: max_hits_per_request groups hits in details.hits (asy
   assert.match(receiver.requests[0]!.body.summary, /^\[Wallarm\] \d+ new hits detected$/);
 });
 
+Deno.test("insightconnect: by default a hit goes alone while hitship keeps up, and hits that come while the trigger is slow go together next", async () => {
+  await using receiver = await startReceiver();
+  let release = () => {};
+  const slow = new Promise<void>((resolve) => (release = resolve));
+  receiver.behave((_, n) => (n === 1 ? { after: slow } : "accept"));
+  const dir = await Deno.makeTempDir();
+  const log = `${dir}/hits.ndjson`;
+  await Deno.writeTextFile(log, "");
+  const path = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+status_file: ${dir}/status.json
+input: { type: file, path: ${log}, poll_interval: 10ms }
+outputs:
+  - { name: soar, type: insightconnect, api_url: "${receiver.url}", api_key: "${receiver.key}" }
+`,
+  );
+  const child = spawnCli(["run", "--config", path]);
+  child.stdin.close();
+  const status = async () =>
+    JSON.parse(await Deno.readTextFile(`${dir}/status.json`).catch(() => "{}"));
+  await Deno.writeTextFile(log, hits[0] + "\n", { append: true });
+  await until("the first hit sent", () => receiver.requests.length === 1);
+  await Deno.writeTextFile(log, hits[1] + "\n", { append: true });
+  await until("the second hit out", () => receiver.requests.length === 2);
+  // While the trigger holds the second, 58 more hits come and are journaled.
+  await Deno.writeTextFile(log, hits.slice(2).join("\n") + "\n", { append: true });
+  await until("58 more journaled", async () => (await status()).input?.hits === 60);
+  assert.equal(receiver.requests.length, 2, "one request at a time");
+  release();
+  await until("all delivered", async () => (await status()).outputs?.soar?.delivered_hits === 60);
+  child.kill("SIGTERM");
+  assert.equal((await child.output()).code, 0);
+  const bodies = receiver.requests.map((r) => r.body.details);
+  assert.deepEqual(bodies.map((d) => (d.hits ? d.hits.length : d.hit ? 1 : 0)), [1, 1, 58]);
+  assert.deepEqual(bodies[0].hit, JSON.parse(hits[0]!));
+  assert.deepEqual(bodies.flatMap((d) => d.hits ?? [d.hit]), hits.map((h) => JSON.parse(h)));
+});
+
 Deno.test("insightconnect: a receiver that hangs past the timeout or resets is retried; nothing lost", async () => {
   await using receiver = await startReceiver();
   receiver.behave((_, n) => (n === 0 ? "hang" : n === 2 ? "reset" : n === 4 ? "error" : "accept"));
@@ -96,6 +136,7 @@ Deno.test("insightconnect: a receiver that hangs past the timeout or resets is r
     api_key: ${receiver.key}
     timeout: 300ms
     retry: { cycles: [[50ms]], then_every: 50ms }
+    max_hits_per_request: 1
 `,
     ),
   );

@@ -1,6 +1,7 @@
 /**
  * A local HTTP receiver that behaves like an InsightConnect workflow API trigger: it checks the
- * path and `X-API-Key`, answers 202, 401 or 5xx, and can hang, reset the connection or redirect.
+ * path and `X-API-Key`, answers 202, 401 or 5xx, and can hang, answer late, reset the connection or
+ * redirect.
  *
  * @module
  */
@@ -8,7 +9,14 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 
 /** What the receiver does with one request. */
-export type Behaviour = "accept" | "error" | "hang" | "reset" | number | { redirect: string };
+export type Behaviour =
+  | "accept"
+  | "error"
+  | "hang"
+  | "reset"
+  | number
+  | { redirect: string }
+  | { after: Promise<unknown> };
 
 /** A request the receiver got. */
 export interface Received {
@@ -92,6 +100,11 @@ export async function startReceiver(key = "test-api-key-7c1f"): Promise<Receiver
       if (behaviour === "reset") {
         received.answered = "reset";
         req.socket.destroy();
+        return;
+      }
+      if (typeof behaviour === "object" && "after" in behaviour) {
+        // A slow trigger: accepted once the test lets it answer.
+        behaviour.after.then(() => answer(202, { job_id: crypto.randomUUID() }));
         return;
       }
       if (typeof behaviour === "object") {

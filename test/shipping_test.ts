@@ -138,7 +138,8 @@ outputs:
   const status = JSON.parse(await Deno.readTextFile(`${paths["/var/run/hitship"]}/status.json`));
   assert.equal(status.outputs.local.delivered_hits, 50);
   assert.equal(status.outputs.soar.delivered_hits, 50);
-  assert.equal(receiver.requests.length, 50);
+  const notified = receiver.requests.flatMap((r) => r.body.details.hits ?? [r.body.details.hit]);
+  assert.deepEqual(notified, hits.map((h) => JSON.parse(h)));
   assert.equal(status.outputs.archive.delivered_hits, 50);
   assert.equal((await awsList(bucket)).length, 1);
 });

@@ -415,7 +415,7 @@ const ic = (name: string, extra: string) =>
   `  - { name: ${name}, type: insightconnect, api_url: "http://127.0.0.1:9/connect/v1/workflows/w/events/execute", api_key: k, ${extra} }\n`;
 
 Deno.test("rate_limit holds requests per minute without losing a hit", async () => {
-  const s = await setup(ic("soar", "rate_limit: 5"), ["soar"]);
+  const s = await setup(ic("soar", "rate_limit: 5, max_hits_per_request: 1"), ["soar"]);
   const t0 = s.clock.now();
   await s.push(hits.slice(0, 12));
   await until("5 requests", () => s.outputs.soar!.requests.length === 5);

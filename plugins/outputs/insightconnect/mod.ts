@@ -38,10 +38,11 @@ export const insightconnectSchema = z.strictObject({
     description: "A request (connection included) that takes longer fails and is retried",
     examples: ["15s"],
   }),
-  max_hits_per_request: z.int().min(1).max(1000).default(1).meta({
-    description: "Hits per notification: 1 sends one notification per hit (details.hit); " +
-      "more groups them (details.hits)",
-    examples: [1],
+  max_hits_per_request: z.int().min(1).max(1000).default(100).meta({
+    description: "Most hits in one notification: a hit goes alone (details.hit) while hitship " +
+      "keeps up; hits that arrive while a request is out go together in the next one " +
+      "(details.hits), so a slow trigger never leaves a growing backlog. 1: always one per hit",
+    examples: [1, 100],
   }),
   rate_limit: z.int().positive().max(1_000_000).optional().meta({
     description: "Requests per minute at most; hits over the limit wait in the journal",
