@@ -38,6 +38,8 @@ import {
 import { type Outcome, Supervisor } from "./supervision.ts";
 
 const decoder = new TextDecoder();
+/** Ends a wait: a constant reason spares creating a `DOMException` (and its stack) each time. */
+const DONE = new Error("done");
 
 /** What a runner may ask of the engine it runs in, and nothing more. */
 export interface RunnerHost {
@@ -537,7 +539,7 @@ export class OutputRunner {
       waits.push(this.#host.clock.sleep(wait, done.signal).catch(() => {}));
     }
     await Promise.race(waits);
-    done.abort();
+    done.abort(DONE);
     this.#waiter = undefined;
   }
 

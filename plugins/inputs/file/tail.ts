@@ -263,6 +263,16 @@ function refreshFingerprint(current: Current, size: number, reset: boolean): voi
   current.state = { ...current.state, fingerprint: print.hash, fingerprint_bytes: print.bytes };
 }
 
+/**
+ * While a file keeps growing, it is read at most this often: a writer that appends a line at a
+ * time costs one read, one journal append and one checkpoint per 100 ms, not one per write. A
+ * write after a quiet spell is read at once.
+ */
+const COALESCE_MS = 100;
+
+/** Aborts a timer: a constant reason spares creating a `DOMException` (and its stack) each time. */
+const DONE = new Error("done");
+
 /** Wakes on file-system events in the file's directory, or after the poll interval. */
 function watch(path: string, clock: Clock) {
   const slash = path.lastIndexOf("/");
@@ -285,24 +295,35 @@ function watch(path: string, clock: Clock) {
   } catch {
     watcher = undefined; // No file-system events here: poll.
   }
+  let lastWoke = -Infinity;
+  const woke = () => {
+    lastWoke = clock.now();
+  };
+  const waitOnce = (ms: number, signal: AbortSignal): Promise<void> => {
+    if (pending) {
+      pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = new AbortController();
+      const done = () => {
+        timer.abort(DONE);
+        signal.removeEventListener("abort", done);
+        wake = undefined;
+        resolve();
+      };
+      clock.sleep(ms, timer.signal).then(done, () => {});
+      signal.addEventListener("abort", done, { once: true });
+      wake = done;
+    });
+  };
   return {
-    wait(ms: number, signal: AbortSignal): Promise<void> {
-      if (pending) {
-        pending = false;
-        return Promise.resolve();
-      }
-      return new Promise((resolve) => {
-        const timer = new AbortController();
-        const done = () => {
-          timer.abort();
-          signal.removeEventListener("abort", done);
-          wake = undefined;
-          resolve();
-        };
-        clock.sleep(ms, timer.signal).then(done, () => {});
-        signal.addEventListener("abort", done, { once: true });
-        wake = done;
-      });
+    async wait(ms: number, signal: AbortSignal): Promise<void> {
+      // Events meanwhile only set `pending`: they are read together once the hold is over.
+      const hold = lastWoke + Math.min(COALESCE_MS, ms) - clock.now();
+      if (hold > 0) await clock.sleep(hold, signal).catch(() => {});
+      await waitOnce(ms, signal);
+      woke();
     },
     close() {
       try {
