@@ -270,6 +270,13 @@ function refreshFingerprint(current: Current, size: number, reset: boolean): voi
  */
 const COALESCE_MS = 100;
 
+/**
+ * Where file-system events come, the file is still checked this often (a missed event, a
+ * filesystem that reports none for some writes): an idle sidecar wakes every 2 s, not 4 times a
+ * second. Without events, `poll_interval` alone.
+ */
+const SAFETY_POLL_MS = 2000;
+
 /** Aborts a timer: a constant reason spares creating a `DOMException` (and its stack) each time. */
 const DONE = new Error("done");
 
@@ -280,8 +287,11 @@ function watch(path: string, clock: Clock) {
   let wake: (() => void) | undefined;
   let pending = false;
   let watcher: Deno.FsWatcher | undefined;
+  // While events come, polling is only a safety net: every SAFETY_POLL_MS at most.
+  let watching = false;
   try {
     watcher = Deno.watchFs(dir, { recursive: false });
+    watching = true;
     (async () => {
       try {
         for await (const _ of watcher!) {
@@ -291,14 +301,12 @@ function watch(path: string, clock: Clock) {
       } catch {
         // The directory went away: polling goes on.
       }
+      watching = false;
     })();
   } catch {
     watcher = undefined; // No file-system events here: poll.
   }
   let lastWoke = -Infinity;
-  const woke = () => {
-    lastWoke = clock.now();
-  };
   const waitOnce = (ms: number, signal: AbortSignal): Promise<void> => {
     if (pending) {
       pending = false;
@@ -319,11 +327,13 @@ function watch(path: string, clock: Clock) {
   };
   return {
     async wait(ms: number, signal: AbortSignal): Promise<void> {
-      // Events meanwhile only set `pending`: they are read together once the hold is over.
-      const hold = lastWoke + Math.min(COALESCE_MS, ms) - clock.now();
-      if (hold > 0) await clock.sleep(hold, signal).catch(() => {});
-      await waitOnce(ms, signal);
-      woke();
+      const earliest = lastWoke + Math.min(COALESCE_MS, ms);
+      await waitOnce(watching ? Math.max(ms, SAFETY_POLL_MS) : ms, signal);
+      // Woken soon after the last time: later events only set `pending` while this holds, and
+      // are read together after it. A quiet file's poll never holds.
+      const hold = earliest - clock.now();
+      if (hold > 0 && !signal.aborted) await clock.sleep(hold, signal).catch(() => {});
+      lastWoke = clock.now();
     },
     close() {
       try {
