@@ -12,7 +12,10 @@
  *     the peak RSS is the figure;
  * (h) hitship: a tailed file fed at 200 hits/s for 60 s -> insightconnect, against a local trigger
  *     that answers every request 150 ms late: every hit delivered once, hit-to-request latency
- *     (p50, p99, max) and the backlog (written, not yet received) every 10 s.
+ *     (p50, p99, max) and the backlog (written, not yet received) every 10 s;
+ * (i) a sidecar's day: hitship tailing a file into a `file` output (interval 10 s); idle for 20 s,
+ *     then fed `--steady` hits/s (2,000) in writes every 10 ms, measured over 30 s after 5 s of
+ *     warm-up: CPU seconds and RSS of the process from /proc.
  *
  * For each: wall time, hits per second, CPU seconds (user + sys), hits per CPU-second, peak RSS,
  * and the ratio of hits per CPU-second to (a). Writes bench/out/result.json and prints a table.
@@ -23,7 +26,7 @@
  * back from disk would otherwise land in one run's CPU time and not another's.
  *
  * Usage: deno task bench [--hits N] [--runs N] [--no-s3] [--only a,c,e]
- *        [--ic-rate HITS_PER_S] [--ic-seconds S] [--ic-delay MS]
+ *        [--ic-rate HITS_PER_S] [--ic-seconds S] [--ic-delay MS] [--steady HITS_PER_S]
  */
 import { parseArgs } from "node:util";
 import { makeHit, random } from "../test/hits.ts";
@@ -35,7 +38,8 @@ const { values } = parseArgs({
     hits: { type: "string", default: "1000000" },
     runs: { type: "string", default: "3" },
     "no-s3": { type: "boolean", default: false },
-    only: { type: "string", default: "a,b,c,d,e,f,g,h" },
+    only: { type: "string", default: "a,b,c,d,e,f,g,h,i" },
+    steady: { type: "string", default: "2000" },
     "ic-rate": { type: "string", default: "200" },
     "ic-seconds": { type: "string", default: "60" },
     "ic-delay": { type: "string", default: "150" },
@@ -513,6 +517,74 @@ outputs:
   results.push({ ...result, hits: received.size });
 }
 
+// (i) idle, then a steady feed: CPU and RSS from /proc over fixed windows
+let sidecar: Record<string, unknown> | undefined;
+if (ONLY.has("i")) {
+  const rate = Number(values.steady);
+  const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
+  const log = `${data}/hits.ndjson`;
+  await Deno.writeTextFile(log, "");
+  await Deno.writeTextFile(
+    `${data}/hitship.yaml`,
+    `data_dir: ${data}/data
+input: { type: file, path: ${log} }
+outputs: [{ name: local, type: file, path: ${data}/out, interval: 10s }]
+`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, mod, "run", "--config", `${data}/hitship.yaml`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const ticks = () => {
+    const fields = Deno.readTextFileSync(`/proc/${child.pid}/stat`).split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in seconds
+  };
+  const rss = () =>
+    Number(/VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${child.pid}/status`))![1]) *
+    1024;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await sleep(3000);
+  const idleFrom = ticks();
+  let idleRss = 0;
+  for (let i = 0; i < 20; i++) {
+    await sleep(1000);
+    idleRss = Math.max(idleRss, rss());
+  }
+  const idleCpu = ticks() - idleFrom;
+  // The feed: writes every 10 ms, `rate` hits a second.
+  const file = await Deno.open(log, { append: true });
+  const started = performance.now();
+  let n = 0;
+  let windowFrom: number | undefined;
+  let steadyRss = 0;
+  while (performance.now() - started < 35_000) {
+    const due = Math.floor(((performance.now() - started) / 1000) * rate);
+    const lines: string[] = [];
+    for (; n < due; n++) lines.push(JSON.stringify(makeHit(n)));
+    if (lines.length > 0) await file.write(new TextEncoder().encode(lines.join("\n") + "\n"));
+    const elapsed = performance.now() - started;
+    if (windowFrom === undefined && elapsed >= 5000) windowFrom = ticks();
+    if (windowFrom !== undefined) steadyRss = Math.max(steadyRss, rss());
+    await sleep(10);
+  }
+  const steadyCpu = ticks() - windowFrom!;
+  file.close();
+  child.kill("SIGTERM");
+  await child.status;
+  await Deno.remove(data, { recursive: true });
+  const mib = (b: number) => Math.round(b / 1024 / 1024);
+  sidecar = {
+    idle_20s: { cpu_s: Math.round(idleCpu * 100) / 100, rss_mib: mib(idleRss) },
+    [`steady_${rate}_per_s_30s`]: {
+      cpu_s: Math.round(steadyCpu * 100) / 100,
+      rss_mib: mib(steadyRss),
+    },
+  };
+  console.error(`(i) ${JSON.stringify(sidecar)}`);
+}
+
 const reference = results[0]!.hits_per_cpu_s;
 for (const r of results) r.ratio = Math.round((r.hits_per_cpu_s / reference) * 100) / 100;
 
@@ -525,6 +597,7 @@ const report = {
   bytes_per_hit: Math.round(bytes / N),
   results,
   insightconnect,
+  sidecar,
 };
 await Deno.writeTextFile(`${out}result.json`, JSON.stringify(report, null, 2) + "\n");
 
@@ -544,4 +617,13 @@ const line = (cells: string[]) =>
   cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
 console.log(line(header));
 for (const row of rows) console.log(line(row));
+if (sidecar) {
+  for (
+    const [name, m] of Object.entries(sidecar) as Array<
+      [string, { cpu_s: number; rss_mib: number }]
+    >
+  ) {
+    console.log(`(i) ${name}: ${m.cpu_s} CPU-s, ${m.rss_mib} MiB RSS`);
+  }
+}
 console.log(`\nWritten to ${out}result.json`);
