@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (`deno task test`): starts the real S3 server (Ceph radosgw on 127.0.0.1,
-# installed with apt when missing), runs every test, stops the server, and ends with the line
+# installed with apt when missing), installs Prometheus and promtool (the tests start their own
+# Prometheus), runs every test, stops the server, and ends with the line
 # "N passed, N failed" carrying the real counts. Extra arguments go to `deno test`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,9 @@ trap cleanup EXIT
 
 if ! bash test/s3/install.sh; then
   echo "Cannot install the S3 test server (radosgw) or awscli" >&2
+fi
+if ! bash test/prometheus/install.sh; then
+  echo "Cannot install Prometheus (prometheus, promtool): the monitoring tests will fail" >&2
 fi
 started=$(date +%s%N)
 if bash test/s3/server.sh start "$s3dir"; then

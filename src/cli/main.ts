@@ -251,6 +251,8 @@ async function runCommand(
       snapshot: () => engine.snapshot(),
       alive: () => !stopping && !engine.draining,
       ready: () => !stopping && engine.ready,
+      version: VERSION,
+      journalMaxBytes: config.max_journal_bytes,
     }, logger)
     : undefined;
   const reading = new AbortController();

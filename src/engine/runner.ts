@@ -428,6 +428,13 @@ export class OutputRunner {
     const { ratio } = this.#supervisor.window.counts(this.#host.clock.now());
     s.failure_ratio = Math.round(ratio * 1000) / 1000;
     s.pending_hits = this.pendingHits();
+    const cursor = this.#state.cursor;
+    s.pending_bytes = s.pending_hits > 0
+      ? Math.max(0, this.#takesUntil().offset - cursor.offset)
+      : 0;
+    s.oldest_pending_at = s.pending_hits > 0
+      ? new Date(this.#host.journal.appendedAt(cursor.offset)).toISOString()
+      : null;
     s.retry_attempt = failures;
     if (this.#state.disabled === "auto") s.state = "auto_disabled";
     else if (this.#state.disabled) s.state = "disabled";

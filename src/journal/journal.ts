@@ -151,6 +151,14 @@ export class Journal {
   readonly #alignedBuffers = new BufferPool();
   /** Positions between appends, at least `MARK_BYTES` apart, to find lines without reading. */
   #marks: Position[] = [];
+  /**
+   * When lines were appended: [end offset, clock time of the first append of a second], one entry
+   * per second at most (a later append of that second moves its end). For the age of what an
+   * output has still to deliver; lines from before this process count from its start.
+   */
+  #times: Array<[number, number]> = [];
+  #openedAt = 0;
+  #openedEnd = 0;
   /** Line ends of recent appends: where each starts, and where its lines end, relative to it. */
   readonly #lineIndex = new LineEndIndex();
 
@@ -236,6 +244,8 @@ export class Journal {
     journal.#end = end;
     journal.#checkpoints = inputs;
     journal.#clock = options.clock ?? systemClock;
+    journal.#openedAt = journal.#clock.now();
+    journal.#openedEnd = journal.#end.offset;
     return journal;
   }
 
@@ -389,10 +399,32 @@ export class Journal {
     this.#end = end;
     const lastMark = this.#marks.at(-1);
     if (end.offset - (lastMark?.offset ?? 0) >= MARK_BYTES) this.#marks.push(end);
+    const now = this.#clock.now();
+    const last = this.#times.at(-1);
+    if (last && now - last[1] < 1000) last[0] = end.offset;
+    else this.#times.push([end.offset, now]);
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     for (const wake of waiters) wake();
     return this.#end;
+  }
+
+  /**
+   * When the line at `offset` was appended (clock time, to the second): for lines journaled before
+   * this process opened the journal, when it opened it.
+   */
+  appendedAt(offset: number): number {
+    const times = this.#times;
+    let lo = 0;
+    let hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (times[mid]![0] > offset) hi = mid;
+      else lo = mid + 1;
+    }
+    // The first group that ends past `offset` holds it; lines from before the open, none.
+    const group = times[lo];
+    return group && offset >= this.#openedEnd ? group[1] : this.#openedAt;
   }
 
   #roll(): Segment {
@@ -512,6 +544,8 @@ export class Journal {
     const first = keep[0]!.start.offset;
     const gone = this.#marks.findIndex((m) => m.offset >= first);
     this.#marks.splice(0, gone < 0 ? this.#marks.length : gone);
+    const past = this.#times.findIndex(([to]) => to > first);
+    this.#times.splice(0, past < 0 ? this.#times.length : past);
     this.#lineIndex.forgetBefore(first);
     for (const segment of drop) {
       await Deno.remove(segment.path).catch((error) => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Journal, ORIGIN } from "./journal.ts";
 import { memoryLogger } from "../base/log.ts";
+import { FakeClock } from "../base/clock.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -263,4 +264,27 @@ Deno.test("Journal.open() scans a segment of several MiB in pieces: lines counte
     assert.deepEqual(read, lines);
     reopened.close();
   }
+});
+
+Deno.test("appendedAt() says when a line was journaled, to the second; older lines count from the open", async () => {
+  const dir = await Deno.makeTempDir();
+  const clock = new FakeClock(1_700_000_000_000);
+  let journal = await Journal.open(dir, { clock });
+  const t0 = clock.now();
+  const first = journal.end.offset;
+  await journal.append({ lines: [enc.encode('{"a":1}')] });
+  await clock.advance(400);
+  const second = journal.end.offset;
+  await journal.append({ lines: [enc.encode('{"a":2}')] }); // the same second: one group
+  await clock.advance(5000);
+  const third = journal.end.offset;
+  await journal.append({ lines: [enc.encode('{"a":3}')] });
+  assert.equal(journal.appendedAt(first), t0);
+  assert.equal(journal.appendedAt(second), t0, "grouped with the first, its second's start");
+  assert.equal(journal.appendedAt(third), t0 + 5400);
+  journal.close();
+  await clock.advance(60_000);
+  journal = await Journal.open(dir, { clock });
+  assert.equal(journal.appendedAt(first), clock.now(), "from before the open: the open's time");
+  journal.close();
 });

@@ -9,6 +9,18 @@ import type { StatusDocument } from "./status.ts";
 import { type BoundedServer, serveBounded } from "../base/http_server.ts";
 import type { Logger } from "../base/log.ts";
 
+/** What the metrics say beside the status: the process and its settings. */
+export interface MetricsInfo {
+  /** hitship's version, for `hitship_build_info`. */
+  version?: string;
+  /** Whether `/ready` answers 200. */
+  ready?: boolean;
+  /** `max_journal_bytes`. */
+  journalMaxBytes?: number;
+  /** Now, Unix milliseconds. @default Date.now() */
+  now?: number;
+}
+
 /** What the endpoint needs to know about the running sidecar. */
 export interface HttpSource {
   /** The status now. */
@@ -17,6 +29,10 @@ export interface HttpSource {
   alive(): boolean;
   /** True when hits can be taken and delivered. */
   ready(): boolean;
+  /** hitship's version. */
+  version?: string;
+  /** `max_journal_bytes`. */
+  journalMaxBytes?: number;
 }
 
 type Sample = [labels: Record<string, string>, value: number];
@@ -36,8 +52,13 @@ function family(name: string, type: "counter" | "gauge", help: string, samples: 
 
 const STATES = ["active", "retrying", "disabled", "auto_disabled"] as const;
 
+/** When this process started, Unix seconds. */
+const STARTED = (Date.now() - performance.now()) / 1000;
+
 /** The status as Prometheus text exposition format (version 0.0.4). */
-export function metricsText(status: StatusDocument): string {
+export function metricsText(status: StatusDocument, info: MetricsInfo = {}): string {
+  const now = info.now ?? Date.now();
+  const cpu = process.cpuUsage();
   const inputs = Object.entries(status.inputs ?? { input: status.input });
   const perInput = (pick: (i: StatusDocument["input"]) => number): Sample[] =>
     inputs.map(([name, i]) => [{ input: name, type: i.type }, pick(i)]);
@@ -132,6 +153,20 @@ export function metricsText(status: StatusDocument): string {
       per((o) => o.pending_hits),
     ),
     family(
+      "hitship_output_pending_bytes",
+      "gauge",
+      "Bytes of journal an output has still to read",
+      per((o) => o.pending_bytes ?? 0),
+    ),
+    family(
+      "hitship_output_oldest_pending_age_seconds",
+      "gauge",
+      "Age of the oldest hit an output has still to deliver (0 when none)",
+      per((o) =>
+        o.oldest_pending_at ? Math.max(0, (now - Date.parse(o.oldest_pending_at)) / 1000) : 0
+      ),
+    ),
+    family(
       "hitship_output_state",
       "gauge",
       "1 for the output's current state",
@@ -141,6 +176,27 @@ export function metricsText(status: StatusDocument): string {
         ): Sample => [{ output: name, type: o.type, state }, o.state === state ? 1 : 0])
       ),
     ),
+    ...(info.journalMaxBytes === undefined ? [] : [
+      family("hitship_journal_max_bytes", "gauge", "max_journal_bytes: where reading pauses", [[
+        {},
+        info.journalMaxBytes,
+      ]]),
+    ]),
+    ...(info.ready === undefined ? [] : [
+      family("hitship_ready", "gauge", "1 while /ready answers 200", [[{}, info.ready ? 1 : 0]]),
+    ]),
+    family("hitship_build_info", "gauge", "Always 1, with hitship's version", [[
+      { version: info.version ?? "unknown" },
+      1,
+    ]]),
+    family("process_cpu_seconds_total", "counter", "CPU time of the process (user + system)", [[
+      {},
+      (cpu.user + cpu.system) / 1e6,
+    ]]),
+    family("process_start_time_seconds", "gauge", "When the process started, Unix seconds", [[
+      {},
+      Math.round(STARTED),
+    ]]),
     family("process_resident_memory_bytes", "gauge", "Resident memory of the process", [[
       {},
       process.memoryUsage.rss(),
@@ -177,7 +233,11 @@ export function serveHttp(listen: string, source: HttpSource, logger?: Logger): 
         default:
           return {
             status: 200,
-            body: metricsText(source.snapshot()),
+            body: metricsText(source.snapshot(), {
+              version: source.version,
+              ready: source.ready(),
+              journalMaxBytes: source.journalMaxBytes,
+            }),
             headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
           };
       }

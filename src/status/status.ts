@@ -30,6 +30,10 @@ export interface OutputStatus {
   failure_ratio: number;
   /** Journaled hits it has still to deliver. */
   pending_hits: number;
+  /** Bytes of journal it has still to read (its filter may pass over some of them). */
+  pending_bytes: number;
+  /** When the oldest hit it has still to deliver was journaled (ISO 8601), or null for none. */
+  oldest_pending_at: string | null;
   /** Failed attempts of the current batch (0 when none is failing). */
   retry_attempt: number;
   /** The last failure's error, until a success. */
@@ -114,6 +118,8 @@ export function newOutputStatus(type: string, state: OutputState = "active"): Ou
     failed_requests: 0,
     failure_ratio: 0,
     pending_hits: 0,
+    pending_bytes: 0,
+    oldest_pending_at: null,
     retry_attempt: 0,
     last_error: null,
     last_success_at: null,
