@@ -168,3 +168,104 @@ scrape_configs:
     assert.equal(out.code, 0, dec.decode(out.stderr));
   }
 });
+
+Deno.test("Kubernetes monitoring: a Service, a PodMonitor and the alert rules as a PrometheusRule pass the Operator's schemas and fit the Deployment", async () => {
+  const { parseAllDocuments } = await import("yaml");
+  const { PodMonitor, PrometheusRule } = await import(
+    "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1"
+  );
+  const { Service } = await import("kubernetes-models/v1");
+  const models: Record<string, new (data: never) => { validate(): void }> = {
+    Service: Service as never,
+    PodMonitor: PodMonitor as never,
+    PrometheusRule: PrometheusRule as never,
+  };
+  // deno-lint-ignore no-explicit-any
+  const objects: Record<string, any> = {};
+  const text = await Deno.readTextFile(`${root}deploy/kubernetes/monitoring/monitoring.yaml`);
+  for (const doc of parseAllDocuments(text)) {
+    assert.deepEqual(doc.errors, []);
+    const object = doc.toJS();
+    new models[object.kind]!(object as never).validate(); // throws with the schema's complaint
+    objects[object.kind] = object;
+  }
+  assert.deepEqual(Object.keys(objects).toSorted(), ["PodMonitor", "PrometheusRule", "Service"]);
+  const deployment = parse(await Deno.readTextFile(`${root}deploy/kubernetes/deployment.yaml`));
+  const pod = deployment.spec.template;
+  const sidecar = pod.spec.containers.find((c: { name: string }) => c.name === "hitship");
+  const port = sidecar.ports.find((p: { name: string }) => p.name === "http");
+  const configMap = parse(await Deno.readTextFile(`${root}deploy/kubernetes/configmap.yaml`));
+  const listen = parse(configMap.data["hitship.yaml"]).http.listen as string;
+  assert.equal(Number(listen.split(":").at(-1)), port.containerPort, "the metrics port");
+  for (
+    const selector of [objects.PodMonitor.spec.selector.matchLabels, objects.Service.spec.selector]
+  ) {
+    for (const [key, value] of Object.entries(selector)) {
+      assert.equal(pod.metadata.labels[key], value);
+    }
+  }
+  const endpoint = objects.PodMonitor.spec.podMetricsEndpoints[0];
+  assert.equal(endpoint.port, "http");
+  assert.equal(endpoint.path, "/metrics");
+  assert.deepEqual(endpoint.relabelings, [{ targetLabel: "job", replacement: "hitship" }]);
+  assert.deepEqual(
+    objects.PrometheusRule.spec.groups,
+    parse(await Deno.readTextFile(rules)).groups,
+    "the PrometheusRule holds deploy/prometheus/alerts.yaml",
+  );
+});
+
+Deno.test("Grafana dashboard: valid dashboard JSON, every query parses as PromQL (promtool) and names only metrics hitship exports", async () => {
+  const dashboard = JSON.parse(await Deno.readTextFile(`${root}deploy/grafana/hitship.json`));
+  assert.equal(dashboard.uid, "hitship");
+  assert.ok(dashboard.schemaVersion >= 30);
+  assert.ok(Array.isArray(dashboard.panels) && dashboard.panels.length >= 10);
+  const ids = dashboard.panels.map((p: { id: number }) => p.id);
+  assert.equal(new Set(ids).size, ids.length, "panel ids are unique");
+  const exprs: string[] = [];
+  for (const panel of dashboard.panels) {
+    assert.ok(panel.title && panel.type && panel.gridPos, JSON.stringify(panel).slice(0, 200));
+    assert.ok(panel.targets.length > 0);
+    for (const target of panel.targets) exprs.push(target.expr);
+  }
+  // Grafana's variables as Prometheus would see them, then each query as a recording rule.
+  const promql = exprs.map((e) =>
+    e.replaceAll("$instance", ".*").replaceAll("$__rate_interval", "5m").replaceAll(
+      "$__range",
+      "1h",
+    )
+  );
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/dashboard_rules.yaml`,
+    JSON.stringify({
+      groups: [{
+        name: "dashboard",
+        rules: promql.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })),
+      }],
+    }),
+  );
+  const check = await run("promtool", ["check", "rules", `${dir}/dashboard_rules.yaml`]);
+  assert.equal(check.code, 0, check.text);
+  assert.match(check.text, new RegExp(`SUCCESS: ${promql.length} rules found`));
+  // The metric names: every one among the families /metrics renders.
+  const { metricsText } = await import("../src/status/endpoint.ts");
+  const { newInputStatus, newOutputStatus } = await import("../src/status/status.ts");
+  const input = newInputStatus("file", "/x");
+  const text = metricsText({
+    version: 1,
+    updated_at: new Date().toISOString(),
+    pid: 1,
+    journal: { bytes: 0, segments: 1 },
+    input,
+    inputs: { node: input },
+    outputs: { soar: newOutputStatus("insightconnect") },
+    last_config_error: null,
+  }, { version: "0.1.0", ready: true, journalMaxBytes: 1 });
+  const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+  const used = new Set(
+    promql.flatMap((e) => [...e.matchAll(/\b(?:hitship|process)_[a-z_]+/g)].map((m) => m[0])),
+  );
+  for (const name of used) assert.ok(exported.has(name), `${name} is not a metric hitship exports`);
+  assert.ok(used.size >= 10, [...used].join(", "));
+});
