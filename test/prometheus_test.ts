@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { freePort, listening, spawnCli, statusIn, until, writeConfig } from "./helpers.ts";
 import { makeHit } from "./hits.ts";
+import { startReceiver } from "./receiver.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const rules = `${root}deploy/prometheus/alerts.yaml`;
@@ -61,6 +62,7 @@ Deno.test("a real Prometheus scrapes hitship: the values equal the status file's
     [...hits.slice(0, 60), "not a hit", "{}", ...hits.slice(60)].join("\n") + "\n",
   );
   const port = freePort();
+  await using receiver = await startReceiver();
   const config = await writeConfig(
     dir,
     `data_dir: ${dir}/data
@@ -69,6 +71,11 @@ input: { type: file, name: node, path: ${log} }
 http: { listen: "127.0.0.1:${port}" }
 outputs:
   - { name: local, type: file, path: ${dir}/out, interval: 1h }
+  - name: soar
+    type: insightconnect
+    api_url: "${receiver.url}"
+    api_key: "${receiver.key}"
+    max_hits_per_request: 7
 `,
   );
   const child = spawnCli(["run", "--config", config]);
@@ -77,10 +84,16 @@ outputs:
   let prometheus: Deno.ChildProcess | undefined;
   try {
     await listening(port);
-    await until(
-      "every line read",
-      async () => (await statusIn(`${dir}/data`))?.input?.lines === 122,
-    );
+    await until("every line read and sent", async () => {
+      const status = await statusIn(`${dir}/data`);
+      return status?.input?.lines === 122 && status.outputs.soar.delivered_hits === 120;
+    });
+    // A reload (SIGHUP) that works.
+    child.kill("SIGHUP");
+    await until("reloaded", async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return /^hitship_config_reloads_total\{result="success"\} 1$/m.test(text);
+    });
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const checked = await run("promtool", ["check", "metrics"], metrics);
     assert.equal(checked.code, 0, checked.text);
@@ -144,6 +157,23 @@ scrape_configs:
     assert.equal(await value("hitship_journal_max_bytes"), 256 * 1024 * 1024);
     assert.equal(await value("hitship_ready"), 1);
     assert.equal((await query("hitship_build_info"))[0]!.metric.version, "0.1.0");
+    // Every request timed, every delivered batch counted.
+    const requests = status.outputs.soar.requests;
+    assert.ok(requests >= 120 / 7, `${requests} requests`);
+    assert.equal(
+      await value('sum(hitship_output_request_duration_seconds_count{output="soar"})'),
+      requests,
+    );
+    assert.equal(
+      await value(
+        'hitship_output_request_duration_seconds_bucket{output="soar",result="ok",le="+Inf"}',
+      ),
+      requests,
+    );
+    assert.equal(await value('hitship_output_batch_hits_sum{output="soar"}'), 120);
+    assert.ok(await value('hitship_output_batch_hits_bucket{output="soar",le="10"}') >= 120 / 7);
+    assert.equal(await value('hitship_config_reloads_total{result="success"}'), 1);
+    assert.equal(await value('hitship_config_reloads_total{result="failure"}'), 0);
     assert.ok(await value("process_cpu_seconds_total") > 0);
     // The rules are loaded and evaluate without errors against hitship's own series.
     const loaded = await (await fetch(`${api}/rules`)).json();

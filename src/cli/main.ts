@@ -253,6 +253,7 @@ async function runCommand(
       ready: () => !stopping && engine.ready,
       version: VERSION,
       journalMaxBytes: config.max_journal_bytes,
+      telemetry: engine.status.telemetry,
     }, logger)
     : undefined;
   const reading = new AbortController();
@@ -284,7 +285,9 @@ async function runCommand(
       try {
         const next = await readConfig(configPath, environment);
         await engine.reload(next);
+        engine.status.telemetry.reloads.success++;
       } catch (error) {
+        engine.status.telemetry.reloads.failure++;
         const message = (error as Error).message;
         logger.error(`Reload failed; the running config stays: ${message}`);
         await engine.noteConfigError(message);

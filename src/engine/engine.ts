@@ -444,6 +444,7 @@ export class Engine {
   get #host(): RunnerHost {
     return {
       journal: this.journal,
+      telemetry: this.status.telemetry,
       clock: this.#clock,
       logger: this.#logger,
       changed: () => this.status.changed(),

@@ -24,6 +24,7 @@ import {
   type SystemEvent,
 } from "../sdk/output.ts";
 import { newOutputStatus, type OutputStatus } from "../status/status.ts";
+import type { Telemetry } from "../status/telemetry.ts";
 import { Batcher, type BatcherHost, type Cut } from "./batcher.ts";
 import { disableIntegration, hitsDropped, integrationBroken, LossAnnouncer } from "./events.ts";
 import {
@@ -44,6 +45,8 @@ const DONE = new Error("done");
 /** What a runner may ask of the engine it runs in, and nothing more. */
 export interface RunnerHost {
   readonly journal: Journal;
+  /** Histograms for `/metrics`. */
+  readonly telemetry: Telemetry;
   readonly clock: Clock;
   readonly logger: Logger;
   /** Counters changed: the status file is written within a second. */
@@ -558,7 +561,19 @@ export class OutputRunner {
    */
   async #supervised(send: (signal: AbortSignal) => Promise<SendResult>): Promise<boolean> {
     const interrupt = AbortSignal.any([this.#stop, this.#interruptor.signal]);
-    const outcome = await this.#supervisor.attempt(send, interrupt);
+    const labels = { output: this.name, type: this.type };
+    const timed = async (signal: AbortSignal) => {
+      const started = performance.now();
+      const result = await send(signal);
+      if (!signal.aborted) {
+        this.#host.telemetry.requestDuration.observe(
+          { ...labels, result: result.ok ? "ok" : "failed" },
+          (performance.now() - started) / 1000,
+        );
+      }
+      return result;
+    };
+    const outcome = await this.#supervisor.attempt(timed, interrupt);
     if (outcome.kind === "interrupted") return false;
     const now = this.#host.clock.now();
     this.status.requests++;
@@ -615,6 +630,7 @@ export class OutputRunner {
   }
 
   async #delivered(intent: BatchIntent): Promise<void> {
+    this.#host.telemetry.batchHits.observe({ output: this.name, type: this.type }, intent.count);
     this.#state.cursor = intent.to;
     this.#state.intent = null;
     this.status.delivered_hits += intent.count;

@@ -6,6 +6,7 @@
  */
 import process from "node:process";
 import type { StatusDocument } from "./status.ts";
+import type { Telemetry } from "./telemetry.ts";
 import { type BoundedServer, serveBounded } from "../base/http_server.ts";
 import type { Logger } from "../base/log.ts";
 
@@ -33,6 +34,8 @@ export interface HttpSource {
   version?: string;
   /** `max_journal_bytes`. */
   journalMaxBytes?: number;
+  /** Histograms and counters kept beside the status. */
+  telemetry?: Telemetry;
 }
 
 type Sample = [labels: Record<string, string>, value: number];
@@ -237,7 +240,7 @@ export function serveHttp(listen: string, source: HttpSource, logger?: Logger): 
               version: source.version,
               ready: source.ready(),
               journalMaxBytes: source.journalMaxBytes,
-            }),
+            }) + (source.telemetry ? source.telemetry.render() + "\n" : ""),
             headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
           };
       }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { Telemetry } from "./telemetry.ts";
 import type { Clock } from "../base/clock.ts";
 import { readJsonFile, writeFileAtomic } from "../base/fs.ts";
 
@@ -136,6 +137,8 @@ export class StatusBoard {
   readonly inputs: Record<string, InputStatus> = {};
   readonly outputs: Record<string, OutputStatus> = {};
   readonly journal = { bytes: 0, segments: 0 };
+  /** Histograms and counters for `/metrics` alone. */
+  readonly telemetry: Telemetry = new Telemetry();
   lastConfigError: string | null = null;
   readonly #path: string | undefined;
   readonly #clock: Clock;
