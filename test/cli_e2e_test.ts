@@ -215,3 +215,38 @@ outputs:
   const events = await Deno.readTextFile(`${dir}/out/events.ndjson`).catch(() => "");
   assert.equal(events, "", "the file output does not take system events unless asked");
 });
+
+Deno.test("run from a regular file shows a progress line on a terminal, and none when stderr is not one", async () => {
+  const { MOD, RUN_PERMISSIONS } = await import("./helpers.ts");
+  const { makeHit } = await import("./hits.ts");
+  const dir = await Deno.makeTempDir();
+  const input = `${dir}/backfill.ndjson`;
+  await Deno.writeTextFile(
+    input,
+    Array.from({ length: 3000 }, (_, i) => JSON.stringify(makeHit(i))).join("\n") + "\n",
+  );
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data\noutputs: [{ name: local, type: file, path: ${dir}/out }]\n`,
+  );
+  const command = [Deno.execPath(), "run", ...RUN_PERMISSIONS, MOD, "run", "--config", config];
+  // A terminal: util-linux's script(1) runs the command on a pseudo-terminal.
+  const quoted = (args: string[]) => args.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+  const tty = await new Deno.Command("script", {
+    args: ["-qfec", `${quoted(command)} --input ${quoted([input])}`, "/dev/null"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const transcript = new TextDecoder().decode(tty.stdout);
+  assert.equal(tty.code, 0, transcript);
+  const size = ((await Deno.stat(input)).size / 1024 / 1024).toFixed(1);
+  assert.match(
+    transcript,
+    new RegExp(`\\r\\x1b\\[K${size} MiB of ${size} MiB \\(100%\\), \\d+ hits/s, in [\\d.]+ s`),
+  );
+  // Not a terminal (a pipe, as under systemd or a CI log): no progress line at all.
+  const piped = await runCli(["run", "--config", config, "--input", input]);
+  assert.equal(piped.code, 0, piped.stderr);
+  assert.doesNotMatch(piped.stderr, /MiB of|hits\/s/);
+  assert.ok(!piped.stderr.includes("\x1b"), "no terminal control codes");
+});

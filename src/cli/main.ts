@@ -7,6 +7,7 @@
  */
 import process from "node:process";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import fs from "node:fs";
 import type { Clock } from "../base/clock.ts";
 import { systemClock } from "../base/clock.ts";
 import {
@@ -28,6 +29,7 @@ import { defaultEventsOf, type SendResult } from "../sdk/output.ts";
 import { outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
 import { readStatus, type StatusDocument } from "../status/status.ts";
 import { readJsonFile } from "../base/fs.ts";
+import { parseDuration } from "../base/duration.ts";
 import { isLocked, readLockInfo } from "../engine/data_dir_lock.ts";
 
 /** hitship's version. */
@@ -77,6 +79,70 @@ function sampleRss(): () => void {
   return () => clearInterval(timer);
 }
 
+/**
+ * The size of the input when `run` reads one regular file to its end (`--input FILE`, or a file
+ * on stdin), or undefined.
+ */
+function backfillSize(
+  inputPath: string | undefined,
+  inputs: Config["inputs"],
+  stdin: ReadableStream<Uint8Array> | undefined,
+): number | undefined {
+  try {
+    if (inputPath !== undefined && inputPath !== "-") {
+      const info = Deno.statSync(inputPath);
+      return info.isFile ? info.size : undefined;
+    }
+    if (inputs.length !== 1 || inputs[0]!.type !== "stdin" || stdin) return undefined;
+    const info = fs.fstatSync(0);
+    return info.isFile() ? info.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every second, `read bytes of total (pct), hits/s, ETA`, drawn over itself like `pv`. */
+function showProgress(
+  total: number,
+  read: () => { bytes: number; hits: number },
+  write: (text: string) => void,
+) {
+  const started = performance.now();
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  const line = (end: boolean) => {
+    const { bytes, hits } = read();
+    const seconds = (performance.now() - started) / 1000;
+    const pct = total > 0 ? Math.min(100, (bytes / total) * 100) : 100;
+    const rate = Math.round(hits / Math.max(seconds, 0.001));
+    const left = bytes > 0 ? ((total - bytes) / bytes) * seconds : Infinity;
+    const eta = end
+      ? `in ${seconds.toFixed(1)} s`
+      : Number.isFinite(left)
+      ? `ETA ${Math.ceil(left)} s`
+      : "ETA -";
+    write(
+      `\r\x1b[K${mib(bytes)} of ${mib(total)} (${pct.toFixed(0)}%), ${rate} hits/s, ${eta}${
+        end ? "\n" : ""
+      }`,
+    );
+  };
+  const timer = setInterval(() => line(false), 1000);
+  Deno.unrefTimer(timer);
+  let done = false;
+  return {
+    /** The input is read: the last line, with the total time. */
+    finish() {
+      if (done) return;
+      done = true;
+      clearInterval(timer);
+      line(true);
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
 class UsageError extends Error {}
 
 const HELP: Record<string, string> = {
@@ -115,9 +181,11 @@ every error as FILE:LINE:COL: path: what was expected. Exit 0 when valid, 1 othe
 
 Sends each chosen output's test message (all outputs by default) and prints one line per
 output. Exit 0 when every output succeeded.`,
-  status: `Usage: hitship status [--status-file FILE | --config FILE] [--json]
+  status:
+    `Usage: hitship status [--status-file FILE | --config FILE] [--json] [--watch [--interval 1s]]
 
-Prints the status file for a person, or as JSON with --json.`,
+Prints the status file for a person, or as JSON with --json. --watch redraws the table every
+--interval (1 s) with each output's delivery rate (hits/s since the last draw) until interrupted.`,
   enable: `Usage: hitship enable NAME [--config FILE]
 
 Turns an output back on; it resumes from its cursor. A running hitship picks it up within a second.`,
@@ -238,13 +306,30 @@ async function runCommand(
     )];
   }
   const clock = environment.clock ?? systemClock;
+  // A backfill from a regular file, watched from a terminal: a progress line on stderr.
+  const total = environment.stderr === undefined && Deno.stderr.isTerminal()
+    ? backfillSize(inputPath, config.inputs, environment.stdin)
+    : undefined;
+  let progressShown = false;
   const logger = jsonLogger(
     (level ?? config.log_level) as LogLevel,
-    (line) => err(line),
+    (line) => {
+      // A log line goes over the progress line, which the next tick draws again.
+      if (progressShown) err("\r\x1b[K");
+      progressShown = false;
+      err(line);
+    },
     () => clock.now(),
   );
   const stopSampling = sampleRss();
   const engine = await Engine.start(config, { plugins: environment.plugins, clock, logger });
+  const progress = total === undefined ? undefined : showProgress(total, () => {
+    const { input } = engine.snapshot();
+    return { bytes: input.offset, hits: input.hits };
+  }, (line) => {
+    err(line);
+    progressShown = !line.endsWith("\n");
+  });
   let stopping = false;
   const server = config.http
     ? serveHttp(config.http.listen, {
@@ -314,6 +399,7 @@ async function runCommand(
     if (signals > 0) await Promise.race([consuming.catch(() => {}), delay(1000)]);
     else await consuming;
     await reloading;
+    progress?.finish();
     const result = await Promise.race([engine.drain(config.shutdown_timeout), hardStop]);
     const { input } = engine.snapshot();
     logger.info("hitship stopped", {
@@ -332,6 +418,7 @@ async function runCommand(
     if (undelivered.length > 0) return 1;
     return 0;
   } finally {
+    progress?.stop();
     stopSampling();
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
     await server?.shutdown();
@@ -451,7 +538,38 @@ async function statusCommand(
     "status-file": { type: "string", short: "s" },
     config: { type: "string", short: "c" },
     json: { type: "boolean" },
+    watch: { type: "boolean", short: "w" },
+    interval: { type: "string" },
+    count: { type: "string" },
   });
+  if (values.watch) {
+    if (values.json) throw new UsageError("--watch draws the table; leave out --json");
+    const path = await statusFilePath(
+      values as { "status-file"?: string; config?: string },
+      environment,
+    );
+    const interval = values.interval ? parseDuration(values.interval as string) : 1000;
+    if (interval === undefined || !(interval >= 100)) {
+      throw new UsageError("--interval must be a duration of at least 100ms, e.g. 1s");
+    }
+    const count = values.count ? Number(values.count) : Infinity;
+    const clock = environment.clock ?? systemClock;
+    let previous: { status: StatusDocument; at: number } | undefined;
+    for (let drawn = 0; drawn < count; drawn++) {
+      if (drawn > 0) await clock.sleep(interval);
+      const status = await readStatus(path).catch(() => undefined);
+      const at = clock.now();
+      // Home and clear, then the table: the way `watch` or `top` redraws.
+      out(
+        "\x1b[H\x1b[2J" +
+          (status
+            ? formatStatus(status, previous, at)
+            : `No status file at "${path}" yet; waiting\n`),
+      );
+      if (status) previous = { status, at };
+    }
+    return 0;
+  }
   const path = await statusFilePath(
     values as { "status-file"?: string; config?: string },
     environment,
@@ -499,8 +617,15 @@ function isRunning(pid: number): boolean | undefined {
   }
 }
 
-/** The status file as a table for a person. */
-export function formatStatus(status: StatusDocument): string {
+/**
+ * The status file as a table for a person. With `previous` (and `now`, clock time), each output's
+ * delivery rate since then is shown too; LAG is the age of the oldest hit still to deliver.
+ */
+export function formatStatus(
+  status: StatusDocument,
+  previous?: { status: StatusDocument; at: number },
+  now: number = Date.now(),
+): string {
   const alive = status.pid === Deno.pid ? false : isRunning(status.pid);
   const running = alive === undefined ? "" : alive ? ", running" : ", not running";
   const line = (label: string, i: StatusDocument["input"]) =>
@@ -520,19 +645,34 @@ export function formatStatus(status: StatusDocument): string {
     "TYPE",
     "STATE",
     "DELIVERED",
+    ...(previous ? ["HITS/S"] : []),
     "PENDING",
+    "LAG",
     "REQUESTS",
     "FAILED",
     "RATIO",
     "NEXT RETRY",
     "LAST ERROR",
   ];
+  const seconds = previous ? Math.max(0.001, (now - previous.at) / 1000) : 1;
+  const rate = (name: string, delivered: number) => {
+    const before = previous?.status.outputs[name]?.delivered_hits;
+    return before === undefined ? "-" : (Math.max(0, delivered - before) / seconds).toFixed(1);
+  };
+  const lag = (ms: number) => {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) return `${s}s`;
+    if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  };
   const rows = Object.entries(status.outputs).map(([name, o]) => [
     name,
     o.type,
     o.state,
     String(o.delivered_hits),
+    ...(previous ? [rate(name, o.delivered_hits)] : []),
     String(o.pending_hits),
+    o.oldest_pending_at ? lag(now - Date.parse(o.oldest_pending_at)) : "-",
     String(o.requests),
     String(o.failed_requests),
     o.failure_ratio.toFixed(2),
