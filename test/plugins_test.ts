@@ -84,8 +84,8 @@ outputs:
   const status = await runCli(["status", "--config", config]);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, /input: given-lines: 30 lines, 30 hits, 0 rejected/);
-  assert.match(status.stdout, /\nsink +my-sink +active +30 +0 +3 +0 /);
-  assert.match(status.stdout, /\nrec +recorder +active +30 +0 +5 +0 /);
+  assert.match(status.stdout, /\nsink +my-sink +active +30 +0 +- +3 +0 /);
+  assert.match(status.stdout, /\nrec +recorder +active +30 +0 +- +5 +0 /);
   // A user plugin's reference, from its schema.
   const docs = await runCli(["docs", "--config", config]);
   assert.equal(docs.code, 0, docs.stderr);
