@@ -15,7 +15,10 @@
  *     (p50, p99, max) and the backlog (written, not yet received) every 10 s;
  * (i) a sidecar's day: hitship tailing a file into a `file` output (interval 10 s); idle for 20 s,
  *     then fed `--steady` hits/s (2,000) in writes every 10 ms, measured over 30 s after 5 s of
- *     warm-up: CPU seconds and RSS of the process from /proc.
+ *     warm-up: CPU seconds and RSS of the process from /proc;
+ * (j) start-up: from spawning hitship to its first hit in the journal (a one-hit file), 5 times.
+ *
+ * Then one table of every target beside what was measured.
  *
  * For each: wall time, hits per second, CPU seconds (user + sys), hits per CPU-second, peak RSS,
  * and the ratio of hits per CPU-second to (a). Writes bench/out/result.json and prints a table.
@@ -38,7 +41,7 @@ const { values } = parseArgs({
     hits: { type: "string", default: "1000000" },
     runs: { type: "string", default: "3" },
     "no-s3": { type: "boolean", default: false },
-    only: { type: "string", default: "a,b,c,d,e,f,g,h,i" },
+    only: { type: "string", default: "a,b,c,d,e,f,g,h,i,j" },
     steady: { type: "string", default: "2000" },
     "ic-rate": { type: "string", default: "200" },
     "ic-seconds": { type: "string", default: "60" },
@@ -585,6 +588,49 @@ outputs: [{ name: local, type: file, path: ${data}/out, interval: 10s }]
   console.error(`(i) ${JSON.stringify(sidecar)}`);
 }
 
+// (j) start-up to the first hit journaled
+let startup: number[] | undefined;
+if (ONLY.has("j")) {
+  startup = [];
+  for (let run = 0; run < 5; run++) {
+    const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
+    await Deno.writeTextFile(`${data}/hits.ndjson`, JSON.stringify(makeHit(run)) + "\n");
+    await Deno.writeTextFile(
+      `${data}/hitship.yaml`,
+      `data_dir: ${data}/data
+input: { type: file, path: ${data}/hits.ndjson }
+outputs: [{ name: local, type: file, path: ${data}/out, interval: 1h }]
+`,
+    );
+    const started = performance.now();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...PERMISSIONS, mod, "run", "--config", `${data}/hitship.yaml`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let journaled: number | undefined;
+    while (journaled === undefined && performance.now() - started < 10_000) {
+      try {
+        for (const entry of Deno.readDirSync(`${data}/data/journal`)) {
+          if (
+            entry.name.endsWith(".ndjson") &&
+            Deno.statSync(`${data}/data/journal/${entry.name}`).size > 0
+          ) {
+            journaled = performance.now() - started;
+          }
+        }
+      } catch { /* not there yet */ }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill("SIGTERM");
+    await child.status;
+    await Deno.remove(data, { recursive: true });
+    startup.push(Math.round(journaled ?? NaN));
+  }
+  console.error(`(j) start-up to the first hit journaled, ms: ${startup.join(", ")}`);
+}
+
 const reference = results[0]!.hits_per_cpu_s;
 for (const r of results) r.ratio = Math.round((r.hits_per_cpu_s / reference) * 100) / 100;
 
@@ -598,6 +644,7 @@ const report = {
   results,
   insightconnect,
   sidecar,
+  startup_ms: startup,
 };
 await Deno.writeTextFile(`${out}result.json`, JSON.stringify(report, null, 2) + "\n");
 
@@ -625,5 +672,66 @@ if (sidecar) {
   ) {
     console.log(`(i) ${name}: ${m.cpu_s} CPU-s, ${m.rss_mib} MiB RSS`);
   }
+}
+// Every target beside what was measured (the issues' figures; `-` where the scenario did not run).
+const byName = (prefix: string) => results.find((r) => r.name.startsWith(prefix));
+const ratio = (a?: Measure, b?: Measure) =>
+  a && b ? Math.round((a.hits_per_cpu_s / b.hits_per_cpu_s) * 100) / 100 : undefined;
+const ic = insightconnect as {
+  written: number;
+  delivered: number;
+  duplicates: number;
+  latency_ms: { p99: number };
+} | undefined;
+const day = sidecar as Record<string, { cpu_s: number; rss_mib: number }> | undefined;
+const steady = day && Object.entries(day).find(([k]) => k.startsWith("steady"))?.[1];
+const median = (xs?: number[]) =>
+  xs ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : undefined;
+const mb = (mib: number) => Math.round(mib * 1.048576);
+const targets: Array<[string, number | undefined, string, (v: number) => boolean]> = [
+  [
+    "(b) end to end / parse-only, hits per CPU-s",
+    ratio(byName("(b)"), results[0]),
+    ">= 0.8 (aim 1.0)",
+    (v) => v >= 0.8,
+  ],
+  [
+    "(e) http / stdin, hits per CPU-s",
+    ratio(byName("(e)"), byName("(d)")),
+    ">= 0.8",
+    (v) => v >= 0.8,
+  ],
+  [
+    "(f) forward / stdin, hits per CPU-s",
+    ratio(byName("(f)"), byName("(d)")),
+    ">= 0.5",
+    (v) => v >= 0.5,
+  ],
+  [
+    "(g) peak RSS, 100 slow clients, MB",
+    byName("(g)") && mb(byName("(g)")!.max_rss_bytes / 1048576),
+    "< 160",
+    (v) => v < 160,
+  ],
+  ["(h) insightconnect p99 hit-to-request, ms", ic?.latency_ms.p99, "<= 2000", (v) => v <= 2000],
+  [
+    "(h) insightconnect hits not delivered once",
+    ic && ic.written - ic.delivered + ic.duplicates,
+    "0",
+    (v) => v === 0,
+  ],
+  ["(i) idle CPU-s per 20 s", day?.idle_20s?.cpu_s, "<= 0.02", (v) => v <= 0.02],
+  ["(i) idle RSS, MB", day?.idle_20s && mb(day.idle_20s.rss_mib), "<= 48", (v) => v <= 48],
+  ["(i) steady CPU-s per 30 s", steady?.cpu_s, "<= 0.70 (Fluent Bit's)", (v) => v <= 0.7],
+  ["(i) steady RSS, MB", steady && mb(steady.rss_mib), "<= 64", (v) => v <= 64],
+  ["(j) start-up to first hit journaled, ms (median)", median(startup), "<= 150", (v) => v <= 150],
+];
+console.log(
+  "\ntarget                                              measured  target                   ",
+);
+for (const [what, value, target, met] of targets) {
+  const shown = value === undefined || Number.isNaN(value) ? "-" : String(value);
+  const verdict = value === undefined || Number.isNaN(value) ? "" : met(value) ? "met" : "NOT MET";
+  console.log(`${what.padEnd(52)}${shown.padStart(8)}  ${target.padEnd(24)} ${verdict}`);
 }
 console.log(`\nWritten to ${out}result.json`);
