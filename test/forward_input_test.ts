@@ -340,3 +340,50 @@ outputs: [{ name: local, type: file, path: ${dir}/out, interval: 1h }]
   assert.deepEqual(sorted(await readExports(`${dir}/out`)), sorted([...hits, valid]));
   assert.ok(stderr.logged(/^The forward input closed a connection from 127\.0\.0\.1: malformed/));
 });
+
+Deno.test("forward input: large messages arriving at once hold at most max_buffered_bytes; past it a connection is closed with a reason, and the other's message goes through", async () => {
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+input: { type: forward, listen: "127.0.0.1:${port}", max_buffered_bytes: 1MiB }
+outputs: [{ name: local, type: file, path: ${dir}/out, interval: 1h }]
+`,
+  );
+  const child = spawnCli(["run", "--config", config]);
+  child.stdin.close();
+  const stderr = collect(child.stderr);
+  await listening(port);
+  // Two messages of 600 KB each: both held at once would need more than 1 MiB of buffers.
+  const hits = [0, 1].map((i) => ({ ...makeHit(i), pad: "x".repeat(600_000) }));
+  const messages = hits.map((hit, i) =>
+    packr.pack(["wallarm.hits", 1, hit, { chunk: `big-${i}` }])
+  );
+  const conns = await Promise.all([rawConnection(port), rawConnection(port)]);
+  // The first halves of both, then the rest of each: one grows past what is left, and goes.
+  for (const [i, conn] of conns.entries()) await conn.send(messages[i]!.subarray(0, 400_000));
+  const answers = await Promise.all(conns.map(async (conn, i) => {
+    await conn.send(messages[i]!.subarray(400_000)).catch(() => {});
+    return await conn.read();
+  }));
+  for (const conn of conns) conn.close();
+  const acked = answers.filter((a) => a !== null) as Array<{ ack: string }>;
+  assert.equal(acked.length, 1, JSON.stringify(answers));
+  assert.equal(answers.filter((a) => a === null).length, 1, "the other is closed");
+  await until(
+    "the reason logged",
+    () => stderr.logged(/would pass max_buffered_bytes \(1048576\)/),
+  );
+  // Later, with the room back, one large message still goes through.
+  const again = await rawConnection(port);
+  const other = acked[0]!.ack === "big-0" ? 1 : 0;
+  await again.send(messages[other]!);
+  assert.deepEqual(await again.read(), { ack: `big-${other}` });
+  again.close();
+  await until("both read", async () => (await statusIn(`${dir}/data`))?.input?.hits === 2);
+  child.kill("SIGTERM");
+  assert.equal((await child.status).code, 0);
+  await stderr.done;
+  assert.deepEqual(sorted(await readExports(`${dir}/out`)), sorted(hits));
+});

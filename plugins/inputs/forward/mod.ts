@@ -17,6 +17,7 @@ import {
   duration,
   type InputContext,
   type Logger,
+  release,
   z,
 } from "@hitship/hitship/sdk";
 import { JsonWriter, MessageFramer, MsgpackError, peek, skip } from "./msgpack.ts";
@@ -49,6 +50,11 @@ export const forwardInputSchema = z.strictObject({
   max_message_bytes: byteSize({ min: 1024, max: 1024 ** 3 }).prefault("16MiB").meta({
     description: "Largest message (packed or unpacked); a larger one closes the connection",
   }),
+  max_buffered_bytes: byteSize({ min: 1024 * 1024, max: 16 * 1024 ** 3 }).prefault("64MiB").meta({
+    description: "Bytes of messages still arriving held at once over all connections (each " +
+      "connection has 64 KiB of its own besides); a connection whose message would pass it is " +
+      "closed with a logged reason, and its sender sends again (one is always taken)",
+  }),
   max_connections: z.int().min(1).max(10_000).default(256).meta({
     description: "Connections at once; more are closed at once",
   }),
@@ -72,6 +78,14 @@ const decoder = new TextDecoder();
 const MESSAGE_DEPTH = 512;
 /** Records of complete messages gathered into one journal append. */
 const GATHER_BYTES = 4 * 1024 * 1024;
+/** What every connection reads into; a message larger than this grows it from the budget. */
+const READ_BYTES = 64 * 1024;
+
+/** Bytes of grown read buffers held at once, over all connections of one input. */
+class Budget {
+  held = 0;
+  constructor(readonly max: number) {}
+}
 
 /** Why a connection is closed. */
 class Refused extends Error {}
@@ -134,16 +148,32 @@ class Connection {
   readonly #wanted: (tag: string) => boolean;
   readonly #framer = new MessageFramer(MESSAGE_DEPTH);
   readonly #writer = new JsonWriter(MESSAGE_DEPTH);
-  #buffer = new Uint8Array(64 * 1024);
+  readonly #budget: Budget;
+  #buffer = new Uint8Array(READ_BYTES);
   #start = 0;
   #length = 0;
   #received = false;
 
-  constructor(conn: Deno.Conn, config: ForwardInputConfig, context: InputContext) {
+  constructor(
+    conn: Deno.Conn,
+    config: ForwardInputConfig,
+    context: InputContext,
+    budget: Budget,
+  ) {
     this.#conn = conn;
     this.#config = config;
     this.#context = context;
     this.#wanted = tagMatcher(config.tags);
+    this.#budget = budget;
+  }
+
+  /** Gives back what the buffer holds from the budget, and its memory. */
+  close(): void {
+    if (this.#buffer.length > READ_BYTES) {
+      this.#budget.held -= this.#buffer.length - READ_BYTES;
+      release(this.#buffer);
+    }
+    this.#buffer = new Uint8Array(0);
   }
 
   async serve(): Promise<void> {
@@ -187,9 +217,29 @@ class Connection {
       this.#length -= this.#start;
       this.#start = 0;
     }
+    if (this.#length <= READ_BYTES / 2 && this.#buffer.length > READ_BYTES) {
+      // The large message is through: back to the buffer every connection has.
+      const small = new Uint8Array(READ_BYTES);
+      small.set(this.#buffer.subarray(0, this.#length));
+      this.#budget.held -= this.#buffer.length - READ_BYTES;
+      release(this.#buffer);
+      this.#buffer = small;
+    }
     if (this.#length === this.#buffer.length) {
-      const bigger = new Uint8Array(this.#buffer.length * 2);
+      const size = this.#buffer.length * 2;
+      const own = this.#buffer.length - READ_BYTES;
+      const more = size - Math.max(READ_BYTES, this.#buffer.length);
+      // One large message at a time always goes through, as with the http input.
+      if (this.#budget.held > own && this.#budget.held + more > this.#budget.max) {
+        this.close(); // its room is free at once, for the connections that go on
+        throw new Refused(
+          `messages still arriving over all connections would pass max_buffered_bytes (${this.#budget.max}); the sender sends again`,
+        );
+      }
+      this.#budget.held += more;
+      const bigger = new Uint8Array(size);
       bigger.set(this.#buffer.subarray(0, this.#length));
+      if (this.#buffer.length > READ_BYTES) release(this.#buffer);
       this.#buffer = bigger;
     }
     let n: number | null;
@@ -397,6 +447,7 @@ async function acceptAll(
     listener.close();
     for (const conn of open) close(conn);
   }, { once: true });
+  const budget = new Budget(config.max_buffered_bytes);
   let lastWarning = 0;
   while (!context.signal.aborted) {
     let conn: Deno.Conn;
@@ -417,7 +468,8 @@ async function acceptAll(
     }
     open.add(conn);
     const peer = (conn.remoteAddr as Deno.NetAddr).hostname;
-    new Connection(conn, config, context).serve().catch((error) => {
+    const connection = new Connection(conn, config, context, budget);
+    connection.serve().catch((error) => {
       if (context.signal.aborted) return;
       const reason = (error as Error)?.message ?? String(error);
       (error instanceof Probe ? logger.debug : logger.warn)(
@@ -427,6 +479,7 @@ async function acceptAll(
     }).finally(() => {
       open.delete(conn);
       close(conn);
+      connection.close();
     });
   }
 }
