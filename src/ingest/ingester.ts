@@ -11,6 +11,7 @@ import {
   MAX_DEPTH,
   nestsDeeperThan,
 } from "../hit/hit.ts";
+import { quickHit } from "../hit/scan.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { InputCheckpoint, Journal } from "../journal/journal.ts";
 import type { JsonValue, SubmitResult } from "../sdk/input.ts";
@@ -325,6 +326,12 @@ export class Ingester {
         }
         // A BOM, too deep a nesting, or anything else amiss: the line by line path says why.
         const line = text.slice(from, i);
+        if (!hits && quickHit(line)) {
+          // A hit written the node's way, and nobody looks at it: no objects built.
+          count++;
+          from = i + 1;
+          continue;
+        }
         if (nestsDeeperThan(line, MAX_DEPTH)) return undefined;
         let value: unknown;
         try {
