@@ -16,7 +16,9 @@
  * (i) a sidecar's day: hitship tailing a file into a `file` output (interval 10 s); idle for 20 s,
  *     then fed `--steady` hits/s (2,000) in writes every 10 ms, measured over 30 s after 5 s of
  *     warm-up: CPU seconds and RSS of the process from /proc;
- * (j) start-up: from spawning hitship to its first hit in the journal (a one-hit file), 5 times.
+ * (j) start-up: from spawning hitship to its first hit in the journal (a one-hit file), 5 times;
+ * (k) the quick hit check against the full one over 1,000,000 generated and damaged lines: lines
+ *     it accepts that the full check rejects (must be none), and its speed against JSON.parse.
  *
  * Then one table of every target beside what was measured.
  *
@@ -34,6 +36,8 @@
 import { parseArgs } from "node:util";
 import { makeHit, random } from "../test/hits.ts";
 import { makeForwardFile, postBodies, sendForward, slowClients } from "./senders.ts";
+import { compare, differentialLines } from "../test/differential.ts";
+import { quickHit } from "../src/hit/scan.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -41,7 +45,7 @@ const { values } = parseArgs({
     hits: { type: "string", default: "1000000" },
     runs: { type: "string", default: "3" },
     "no-s3": { type: "boolean", default: false },
-    only: { type: "string", default: "a,b,c,d,e,f,g,h,i,j" },
+    only: { type: "string", default: "a,b,c,d,e,f,g,h,i,j,k" },
     steady: { type: "string", default: "2000" },
     "ic-rate": { type: "string", default: "200" },
     "ic-seconds": { type: "string", default: "60" },
@@ -631,6 +635,30 @@ outputs: [{ name: local, type: file, path: ${data}/out, interval: 1h }]
   console.error(`(j) start-up to the first hit journaled, ms: ${startup.join(", ")}`);
 }
 
+// (k) the quick check, differential at full size, and its speed
+let quick: Record<string, number> | undefined;
+if (ONLY.has("k")) {
+  const lines = differentialLines(1_000_000, 11);
+  const { wrong, fast, valid } = compare(lines);
+  const hits = Array.from({ length: 10_000 }, (_, i) => JSON.stringify(makeHit(i)));
+  const time = (f: (line: string) => unknown) => {
+    const started = performance.now();
+    for (let r = 0; r < 20; r++) for (const line of hits) f(line);
+    return Math.round(((performance.now() - started) / (20 * hits.length)) * 1e6) / 1e3; // us
+  };
+  time(JSON.parse);
+  time(quickHit);
+  quick = {
+    lines: lines.length,
+    valid,
+    decided_quickly: fast,
+    accepted_wrongly: wrong.length,
+    json_parse_us: time(JSON.parse),
+    quick_us: time(quickHit),
+  };
+  console.error(`(k) ${JSON.stringify(quick)}`);
+}
+
 const reference = results[0]!.hits_per_cpu_s;
 for (const r of results) r.ratio = Math.round((r.hits_per_cpu_s / reference) * 100) / 100;
 
@@ -645,6 +673,7 @@ const report = {
   insightconnect,
   sidecar,
   startup_ms: startup,
+  quick_check: quick,
 };
 await Deno.writeTextFile(`${out}result.json`, JSON.stringify(report, null, 2) + "\n");
 
@@ -725,6 +754,18 @@ const targets: Array<[string, number | undefined, string, (v: number) => boolean
   ["(i) steady CPU-s per 30 s", steady?.cpu_s, "<= 0.70 (Fluent Bit's)", (v) => v <= 0.7],
   ["(i) steady RSS, MB", steady && mb(steady.rss_mib), "<= 64", (v) => v <= 64],
   ["(j) start-up to first hit journaled, ms (median)", median(startup), "<= 150", (v) => v <= 150],
+  [
+    "(k) lines the quick check accepts wrongly (of 1 M)",
+    quick?.accepted_wrongly,
+    "0",
+    (v) => v === 0,
+  ],
+  [
+    "(k) quick check / JSON.parse, time per hit",
+    quick && Math.round((quick.quick_us / quick.json_parse_us) * 100) / 100,
+    "< 1",
+    (v) => v < 1,
+  ],
 ];
 console.log(
   "\ntarget                                              measured  target                   ",
