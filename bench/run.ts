@@ -35,6 +35,7 @@
  */
 import { parseArgs } from "node:util";
 import { makeHit, random } from "../test/hits.ts";
+import { freePort, listening } from "../test/helpers.ts";
 import { makeForwardFile, postBodies, sendForward, slowClients } from "./senders.ts";
 import { compare, differentialLines } from "../test/differential.ts";
 import { quickHit } from "../src/hit/scan.ts";
@@ -174,27 +175,6 @@ async function runHitship(
     stopped.cpu_user_ms + stopped.cpu_system_ms,
     Math.max(stopped.max_rss_bytes, peak),
   );
-}
-
-/** A port nothing listens on now. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** Waits until a port takes connections. */
-async function listening(port: number): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 /** hitship with one input (YAML flow map) and a file output, driven until `drive` is done. */

@@ -8,6 +8,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from "yaml"
 import type { Document, Node, Pair } from "yaml";
 import { z } from "zod";
 import { byteSize, duration } from "../base/duration.ts";
+import { listenAddress } from "../base/address.ts";
 import { alertSchema } from "../hit/alerts.ts";
 
 export { byteSize, duration };
@@ -133,9 +134,7 @@ function topLevelShape(input: z.ZodType, outputs: z.ZodType) {
       description: "Where hits come from, for several inputs at once (instead of `input`)",
     }),
     http: z.strictObject({
-      listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:]+):\d{1,5}$/, {
-        error: "expected host:port, e.g. 127.0.0.1:9464",
-      }).meta({
+      listen: listenAddress("127.0.0.1:9464").meta({
         description: "Address of /health, /ready and /metrics",
         examples: ["127.0.0.1:9464"],
       }),

@@ -28,11 +28,13 @@
  */
 export { z } from "zod";
 /** zod's types that plugin signatures use, by name (`z.input`, `z.output`, ...). */
-export type { input as ZodInput, output as ZodOutput, ZodObject, ZodType } from "zod";
+export type { input as ZodInput, output as ZodOutput, ZodObject, ZodString, ZodType } from "zod";
 export { byteSize, duration, type Range } from "../base/duration.ts";
 export type { Clock } from "../base/clock.ts";
 export { BufferPool, release } from "../base/buffer_pool.ts";
 export { parseJson } from "../hit/hit.ts";
+export { listenAddress, splitAddress } from "../base/address.ts";
+export { gunzip, UnpackedTooLarge } from "../base/gzip.ts";
 export type { Logger } from "../base/log.ts";
 export {
   type Batch,

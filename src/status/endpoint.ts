@@ -6,9 +6,10 @@
  */
 import process from "node:process";
 import type { StatusDocument } from "./status.ts";
-import type { Telemetry } from "./telemetry.ts";
+import { labelText, type Telemetry } from "./telemetry.ts";
 import { type BoundedServer, serveBounded } from "../base/http_server.ts";
 import type { Logger } from "../base/log.ts";
+import { splitAddress } from "../base/address.ts";
 
 /** What the metrics say beside the status: the process and its settings. */
 export interface MetricsInfo {
@@ -40,15 +41,10 @@ export interface HttpSource {
 
 type Sample = [labels: Record<string, string>, value: number];
 
-function escape(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
-}
-
 function family(name: string, type: "counter" | "gauge", help: string, samples: Sample[]): string {
   const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
   for (const [labels, value] of samples) {
-    const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`).join(",");
-    lines.push(`${name}${pairs ? `{${pairs}}` : ""} ${Number.isFinite(value) ? value : 0}`);
+    lines.push(`${name}${labelText(labels)} ${Number.isFinite(value) ? value : 0}`);
   }
   return lines.join("\n");
 }
@@ -215,9 +211,7 @@ export function metricsText(status: StatusDocument, info: MetricsInfo = {}): str
  * @param listen `host:port`, e.g. `127.0.0.1:9464`.
  */
 export function serveHttp(listen: string, source: HttpSource, logger?: Logger): BoundedServer {
-  const colon = listen.lastIndexOf(":");
-  const hostname = listen.slice(0, colon).replace(/^\[|\]$/g, "");
-  const port = Number(listen.slice(colon + 1));
+  const { hostname, port } = splitAddress(listen);
   const json = (status: number, body: unknown) => ({
     status,
     body: JSON.stringify(body),

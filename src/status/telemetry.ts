@@ -15,7 +15,8 @@ function escape(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
-function labelText(labels: Labels): string {
+/** `{a="1",b="2"}` with Prometheus escapes, or nothing for no labels. */
+export function labelText(labels: Labels): string {
   const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`).join(",");
   return pairs ? `{${pairs}}` : "";
 }

@@ -15,18 +15,20 @@ import {
   byteSize,
   defineInput,
   duration,
+  gunzip,
   type InputContext,
+  listenAddress,
   type Logger,
   release,
+  splitAddress,
+  UnpackedTooLarge,
   z,
 } from "@hitship/hitship/sdk";
 import { JsonWriter, MessageFramer, MsgpackError, peek, skip } from "./msgpack.ts";
 
 /** The config fields of a `forward` input. */
 export const forwardInputSchema = z.strictObject({
-  listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:]+):\d{1,5}$/, {
-    error: "expected host:port, e.g. 127.0.0.1:24224",
-  }).default("127.0.0.1:24224").meta({
+  listen: listenAddress("127.0.0.1:24224").default("127.0.0.1:24224").meta({
     description: "Address to listen on",
     examples: ["0.0.0.0:24224"],
   }),
@@ -111,30 +113,16 @@ function digest(...parts: Array<string | Uint8Array>): string {
 
 const text = (v: unknown) => v instanceof Uint8Array ? decoder.decode(v) : String(v);
 
-/** Gunzips at most `max` bytes (gzip members one after another, as senders concatenate them). */
-async function gunzip(data: Uint8Array, max: number): Promise<Uint8Array> {
-  const stream = new Blob([data as BlobPart]).stream().pipeThrough(
-    new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
-  );
-  const parts: Uint8Array[] = [];
-  let size = 0;
+/** A CompressedPackedForward body, unpacked to at most `max` bytes. */
+async function unpack(data: Uint8Array, max: number): Promise<Uint8Array> {
   try {
-    for await (const part of stream) {
-      size += part.length;
-      if (size > max) throw new Refused(`a compressed message unpacks past ${max} bytes`);
-      parts.push(part);
-    }
+    return await gunzip(data, max);
   } catch (error) {
-    if (error instanceof Refused) throw error;
+    if (error instanceof UnpackedTooLarge) {
+      throw new Refused(`a compressed message unpacks past ${max} bytes`);
+    }
     throw new Refused(`a compressed message cannot be gunzipped: ${(error as Error).message}`);
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /**
@@ -368,7 +356,7 @@ class Connection {
         options = option(2);
         if (wanted) {
           if ((options as { compressed?: unknown })?.compressed === "gzip") {
-            packed = await gunzip(packed, this.#config.max_message_bytes);
+            packed = await unpack(packed, this.#config.max_message_bytes);
           }
           for (let p = 0; p < packed.length;) p = this.#entry(packed, p, packed.length);
         }
@@ -490,9 +478,7 @@ export const forwardInput = defineInput({
   description: "Receive hits over the Forward protocol (Fluent Bit, Fluentd)",
   schema: forwardInputSchema,
   async open(config, context): Promise<void> {
-    const colon = config.listen.lastIndexOf(":");
-    const hostname = config.listen.slice(0, colon).replace(/^\[|\]$/g, "");
-    const port = Number(config.listen.slice(colon + 1));
+    const { hostname, port } = splitAddress(config.listen);
     const listener: Deno.Listener = config.tls
       ? Deno.listenTls({
         hostname,

@@ -11,19 +11,21 @@ import {
   byteSize,
   defineInput,
   duration,
+  gunzip,
   type HttpAnswer,
   type HttpRequest,
   type InputContext,
+  listenAddress,
   release,
   serveBounded,
+  splitAddress,
+  UnpackedTooLarge,
   z,
 } from "@hitship/hitship/sdk";
 
 /** The config fields of an `http` input. */
 export const httpInputSchema = z.strictObject({
-  listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:]+):\d{1,5}$/, {
-    error: "expected host:port, e.g. 127.0.0.1:8686",
-  }).default("127.0.0.1:8686").meta({
+  listen: listenAddress("127.0.0.1:8686").default("127.0.0.1:8686").meta({
     description: "Address to listen on",
     examples: ["0.0.0.0:8686"],
   }),
@@ -85,29 +87,6 @@ function sameSecret(given: string, token: Uint8Array): boolean {
   const b = createHash("sha256").update(token).digest();
   return timingSafeEqual(a, b);
 }
-
-/** Gunzips at most `max` bytes; throws `TooLarge` past it, another error for broken gzip. */
-async function gunzip(data: Uint8Array, max: number): Promise<Uint8Array> {
-  const stream = new Blob([data as BlobPart]).stream().pipeThrough(
-    new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
-  );
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const part of stream) {
-    size += part.length;
-    if (size > max) throw new TooLarge();
-    parts.push(part);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-class TooLarge extends Error {}
 
 /** Where the first byte that is not whitespace or a BOM is, or -1. */
 function firstSignificant(body: Uint8Array): number {
@@ -243,7 +222,7 @@ async function answer(
     try {
       body = await gunzip(body, config.max_body_bytes);
     } catch (error) {
-      return error instanceof TooLarge
+      return error instanceof UnpackedTooLarge
         ? json(413, { error: `the body is larger than ${config.max_body_bytes} bytes unpacked` })
         : json(400, { error: "the body is not valid gzip" });
     }
@@ -268,9 +247,7 @@ export const httpInput = defineInput({
   description: "Receive hits POSTed as NDJSON or JSON (Fluent Bit, Vector, the node, curl)",
   schema: httpInputSchema,
   async open(config, context): Promise<void> {
-    const colon = config.listen.lastIndexOf(":");
-    const hostname = config.listen.slice(0, colon).replace(/^\[|\]$/g, "");
-    const port = Number(config.listen.slice(colon + 1));
+    const { hostname, port } = splitAddress(config.listen);
     const tls = config.tls && {
       cert: await Deno.readTextFile(config.tls.cert_file),
       key: await Deno.readTextFile(config.tls.key_file),
