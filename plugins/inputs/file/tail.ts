@@ -63,6 +63,8 @@ export interface TailOptions {
 
 const FINGERPRINT_BYTES = 1024;
 const CHUNK_BYTES = 1024 * 1024;
+/** The first bytes, read for every look at a growing file: one buffer for all of them. */
+const printBuffer = new Uint8Array(FINGERPRINT_BYTES);
 
 /** FNV-1a (32 bit) of some bytes, as hex. */
 export function fnv1a(bytes: Uint8Array): string {
@@ -79,7 +81,9 @@ export function fnv1a(bytes: Uint8Array): string {
  * shorter now than a stat said a moment ago. A hash of fewer bytes never matches one of more.
  */
 function fingerprint(file: Deno.FsFile, bytes: number): { hash: string; bytes: number } {
-  const buffer = new Uint8Array(bytes);
+  const buffer = bytes <= FINGERPRINT_BYTES
+    ? printBuffer.subarray(0, bytes)
+    : new Uint8Array(bytes);
   const n = readAt(file, 0, buffer);
   return { hash: fnv1a(buffer.subarray(0, n)), bytes: n };
 }
