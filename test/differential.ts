@@ -61,7 +61,7 @@ export function differentialLines(n: number, seed = 7): string[] {
   for (let i = 0; i < n; i++) {
     const hit = makeHit(i, random(seed * 1000 + i));
     let line = JSON.stringify(hit);
-    switch (Math.floor(rand() * 14)) {
+    switch (Math.floor(rand() * 15)) {
       case 0: // valid as it is
         break;
       case 1: // whitespace anywhere JSON allows it
@@ -170,6 +170,25 @@ export function differentialLines(n: number, seed = 7): string[] {
           line + ",",
           "",
         ]);
+        break;
+      case 13: // tags whose string values hold escaped quotes and backslashes, a key twice or not
+        line = line.replace(
+          /"tags":\{.*\}\}$/,
+          `"tags":${
+            pick([
+              String.raw`{"a":"\"","a":1}`,
+              String.raw`{"a":"\\","b":1,"a":2}`,
+              String.raw`{"a":"x\",\"a\":1","b":2}`,
+              String.raw`{"a":"x\",\"a\":1","a":2}`,
+              String.raw`{"a":1.5e3,"b":true,"a":null}`,
+              String.raw`{"a":-0,"b":"s","c":false}`,
+              String.raw`{"a":"\\\"","a":0}`,
+              String.raw`{"a":"\\\"","b":0}`,
+              String.raw`{"a,b":1,"a":2,"b":3}`,
+              String.raw`{"":1,"":2}`,
+            ])
+          }}`,
+        );
         break;
       default: // an unknown field of any kind
         line = line.slice(0, -1) +

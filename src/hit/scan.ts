@@ -45,9 +45,6 @@ const HIT = new RegExp(
     `"tags":\\{(?:"${K}":${SCALAR}(?:,"${K}":${SCALAR})*)?\\}`,
   ].join(",") + "\\}$",
 );
-/** One `"key":value` pair of the tags, after their `{` or a comma. */
-const TAG = new RegExp(`[{,]"(${K})":${SCALAR}`, "y");
-
 /**
  * True only for a line (without its terminator) that is a valid hit, written the way the node
  * writes one; false says nothing (the line goes the usual way).
@@ -59,16 +56,50 @@ const TAG = new RegExp(`[{,]"(${K})":${SCALAR}`, "y");
  * ```
  */
 export function quickHit(line: string): boolean {
-  if (!HIT.test(line)) return false;
-  // The tags are the last field: `"tags":{...}}`. Several of them: each key once.
-  const open = line.lastIndexOf('"tags":{') + 7;
-  const first = line.indexOf('":', open);
-  if (line.indexOf('":', first + 2) < 0) return true; // one key or none
-  const keys: string[] = [];
-  TAG.lastIndex = open;
-  for (let m = TAG.exec(line); m; m = TAG.exec(line)) {
-    if (keys.includes(m[1]!)) return false;
-    keys.push(m[1]!);
+  return HIT.test(line) && tagKeysOnce(line);
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+
+/**
+ * True when no key of the tags repeats, for a line {@linkcode HIT} matched: the tags are the last
+ * field, `"tags":{"k":v,...}}`, keys without escapes (their text is their value), values scalars.
+ * A walk with `indexOf`, about twice as fast as a sticky regular expression per key.
+ */
+function tagKeysOnce(line: string): boolean {
+  // Nothing before the tags holds `"tags":{` outside a string, and no string holds a bare quote.
+  let at = line.lastIndexOf('"tags":{') + 8; // the first key's quote, or the closing brace
+  let keys: string[] | undefined;
+  let only: string | undefined;
+  while (line.charCodeAt(at) === QUOTE) {
+    const close = line.indexOf('"', at + 1);
+    const key = line.slice(at + 1, close);
+    if (only === undefined) only = key;
+    else {
+      keys ??= [only];
+      if (keys.includes(key)) return false;
+      keys.push(key);
+    }
+    at = close + 2; // past `":`
+    if (line.charCodeAt(at) === QUOTE) {
+      // A string: it ends at the first quote after an even number of backslashes.
+      let quote = line.indexOf('"', at + 1);
+      for (;;) {
+        let before = quote - 1;
+        while (line.charCodeAt(before) === BACKSLASH) before--;
+        if ((quote - 1 - before) % 2 === 0) break;
+        quote = line.indexOf('"', quote + 1);
+      }
+      at = quote + 1;
+    } else {
+      // A number or a literal: no comma inside; the tags' last one runs to `}}`.
+      const comma = line.indexOf(",", at);
+      at = comma < 0 ? line.length - 2 : comma;
+    }
+    if (line.charCodeAt(at) !== COMMA) break;
+    at++;
   }
   return true;
 }
