@@ -61,7 +61,13 @@ const out = values.out!;
 await Deno.mkdir(out, { recursive: true });
 const root = new URL("../", import.meta.url).pathname;
 const mod = `${root}mod.ts`;
-const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env", "--allow-net", "--allow-sys"];
+/**
+ * hitship runs as it ships: the permissions and V8 flags of `deno task start` (which the
+ * Dockerfile's entrypoint repeats), read from deno.json so the two cannot drift apart.
+ */
+const PERMISSIONS = (JSON.parse(await Deno.readTextFile(`${root}deno.json`)).tasks.start as string)
+  .split(/\s+/)
+  .filter((arg) => arg.startsWith("--allow-") || arg.startsWith("--v8-flags="));
 
 interface Measure {
   name: string;
