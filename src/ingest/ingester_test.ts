@@ -11,7 +11,7 @@ const enc = new TextEncoder();
 // Byte-exact: a BOM in the journal must show, not be dropped by decoding.
 const dec = new TextDecoder("utf-8", { ignoreBOM: true });
 
-async function ingest(text: string, cut: (n: number) => number) {
+async function ingest(text: string | Uint8Array, cut: (n: number) => number) {
   const dir = await Deno.makeTempDir();
   const journal = await Journal.open(`${dir}/journal`);
   const status = new StatusBoard(undefined, systemClock, [{
@@ -21,7 +21,7 @@ async function ingest(text: string, cut: (n: number) => number) {
   }]);
   const deadLetter = new DeadLetter(dir);
   const ingester = new Ingester({ journal, deadLetter, status, logger: memoryLogger() });
-  const bytes = enc.encode(text);
+  const bytes = typeof text === "string" ? enc.encode(text) : text;
   const buffer = new Uint8Array(70_000); // reused between chunks, like stdin
   for (let at = 0; at < bytes.length;) {
     const n = Math.min(cut(at), bytes.length - at, buffer.length);
@@ -63,6 +63,23 @@ Deno.test("Ingester takes CRLF and blank lines in a bulk region line by line", a
   const { journaled, status } = await ingest(text, () => 1 << 16);
   assert.deepEqual(journaled, hits);
   assert.equal(status.lines, 3);
+});
+
+Deno.test("Ingester rejects a hit with bytes that are not UTF-8 and keeps one holding U+FFFD itself, in one region", async () => {
+  const { hits } = mixedInput(4, 0);
+  const replacement = hits[1]!.replace('"uri":"', '"uri":"\uFFFD\u00e9');
+  const bad = enc.encode(hits[2]!.replace('"uri":"', '"uri":"#'));
+  bad[bad.indexOf(0x23)] = 0xff; // a byte that is never UTF-8
+  const bytes = new Uint8Array([
+    ...enc.encode(hits[0] + "\n" + replacement + "\n"),
+    ...bad,
+    ...enc.encode("\n" + hits[3] + "\n"),
+  ]);
+  const { journaled, status, dead } = await ingest(bytes, () => 1 << 16);
+  assert.deepEqual(journaled, [hits[0], replacement, hits[3]]);
+  assert.equal(status.rejected, 1);
+  assert.equal(dead[0].line, 3);
+  assert.match(dead[0].reason, /UTF-8/);
 });
 
 Deno.test("LineSplitter cuts an over-long line and keeps its length", () => {
