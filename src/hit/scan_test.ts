@@ -46,3 +46,18 @@ Deno.test("quickHit() takes the node's own sample, and leaves escaped keys and r
   assert.equal(quickHit(hit.replace('"tags":{', '"tags":{"k":1,"k":2,')), false, "a tag twice");
   assert.equal(quickHit("\ufeff" + hit), false, "a BOM is the slow path's to strip");
 });
+
+Deno.test("quickHit() takes IPv6 addresses that isIP takes, and no other address with a colon", () => {
+  const hit = JSON.stringify(makeHit(1));
+  const withIp = (ip: string) => hit.replace(/"ip":"[^"]*"/, `"ip":"${ip}"`);
+  for (const ip of ["2001:db8::1", "::1", "::", "::ffff:10.0.0.1", "FE80:0:0:0:0:0:0:1"]) {
+    assert.equal(quickHit(withIp(ip)), true, ip);
+    assert.equal(checkLine(withIp(ip)).ok, true, ip);
+  }
+  for (const ip of [":::", "1::2::3", "2001:db8::1:", "12345::1", "::ffff:10.0.0.256", ":"]) {
+    assert.equal(quickHit(withIp(ip)), false, ip);
+    assert.equal(checkLine(withIp(ip)).ok, false, ip);
+  }
+  // A zone is the full check's to judge.
+  assert.equal(quickHit(withIp("fe80::1%eth0")), false);
+});
