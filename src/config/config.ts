@@ -416,7 +416,11 @@ export interface LoadOptions {
  * @param file The name used in error messages.
  */
 export function parseConfig(text: string, file: string, options: LoadOptions): Config {
-  const { doc, at } = readDocument(text, file, options);
+  return configOf(readDocument(text, file, options), file, options);
+}
+
+/** The config of a read document: its value checked against the schema of `options.plugins`. */
+function configOf({ doc, at }: ReadDocument, file: string, options: LoadOptions): Config {
   const problems: ConfigProblem[] = [];
 
   let value: unknown;
@@ -483,8 +487,14 @@ export function parseInputConfig(
   return { ...parsed, name: (parsed.name as string | undefined) ?? "input" } as InputConfig;
 }
 
+/** A config's YAML document, and where an offset in its text is. */
+interface ReadDocument {
+  doc: Document;
+  at: (offset: number) => { line: number; col: number };
+}
+
 /** The YAML document of a config, with `${VAR}` read; throws every problem found on the way. */
-function readDocument(text: string, file: string, options: LoadOptions) {
+function readDocument(text: string, file: string, options: LoadOptions): ReadDocument {
   const env = options.env ?? ((name: string) => Deno.env.get(name));
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -508,11 +518,10 @@ function readDocument(text: string, file: string, options: LoadOptions) {
  * cannot be used is a {@linkcode ConfigError} at its place in the list.
  */
 async function importConfigPlugins(
-  text: string,
+  { doc, at }: ReadDocument,
   file: string,
   options: LoadOptions,
 ): Promise<Plugin[]> {
-  const { doc, at } = readDocument(text, file, options);
   const list = doc.get("plugins", true);
   if (!isSeq(list)) return []; // none, or not a list: the schema says so
   const entries = list.items.flatMap((item, index) =>
@@ -548,8 +557,10 @@ export async function loadConfig(path: string, options: LoadOptions): Promise<Co
       : (error as Error).message;
     throw new ConfigError([{ file: path, line: 1, col: 1, path: "", message: reason }]);
   }
-  const plugins = await importConfigPlugins(text, path, options);
-  return parseConfig(text, path, { ...options, plugins: [...options.plugins, ...plugins] });
+  // Read once: the YAML parser is a good part of start-up (its first run compiles it).
+  const read = readDocument(text, path, options);
+  const plugins = await importConfigPlugins(read, path, options);
+  return configOf(read, path, { ...options, plugins: [...options.plugins, ...plugins] });
 }
 
 /** The config `run` uses with no `--config`: stdin to a `file` output writing into `./hitlogs`. */
