@@ -1,0 +1,441 @@
+/**
+ * The `forward` input's server: connections, the handshake, the modes and their acks. Loaded when
+ * a forward input opens.
+ *
+ * @module
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { decode, encode } from "@msgpack/msgpack";
+import {
+  gunzip,
+  type InputContext,
+  type Logger,
+  release,
+  splitAddress,
+  UnpackedTooLarge,
+} from "@hitship/hitship/sdk";
+import { JsonWriter, MessageFramer, MsgpackError, peek, skip } from "./msgpack.ts";
+import type { ForwardInputConfig } from "./mod.ts";
+
+/** The protocol's own small messages (handshake, options, acks); records never go through it. */
+const limits = { maxDepth: 8, maxStrLength: 64 * 1024, maxArrayLength: 16, maxMapLength: 16 };
+const decoder = new TextDecoder();
+
+/**
+ * Arrays and maps inside one another a message may have: one nested deeper is hostile, and closes
+ * its connection. A record nested deeper than a hit may be (64) is written out all the same, and
+ * rejected by the hit check with the reason a line from stdin would get.
+ */
+const MESSAGE_DEPTH = 512;
+/** Records of complete messages gathered into one journal append. */
+const GATHER_BYTES = 4 * 1024 * 1024;
+/** What every connection reads into; a message larger than this grows it from the budget. */
+const READ_BYTES = 64 * 1024;
+
+/** Bytes of grown read buffers held at once, over all connections of one input. */
+class Budget {
+  held = 0;
+  constructor(readonly max: number) {}
+}
+
+/** Why a connection is closed. */
+class Refused extends Error {}
+/** A connection closed before it sent a byte (a port check of a load balancer): not worth a warning. */
+class Probe extends Error {}
+
+/** Whether a tag matches a pattern where `*` matches any run of characters. */
+function tagMatcher(patterns: string[] | undefined): (tag: string) => boolean {
+  if (!patterns) return () => true;
+  const res = patterns.map((pattern) =>
+    new RegExp(
+      `^${pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`,
+    )
+  );
+  return (tag) => res.some((re) => re.test(tag));
+}
+
+function digest(...parts: Array<string | Uint8Array>): string {
+  const hash = createHash("sha512");
+  for (const part of parts) hash.update(part);
+  return hash.digest("hex");
+}
+
+const text = (v: unknown) => v instanceof Uint8Array ? decoder.decode(v) : String(v);
+
+/** A CompressedPackedForward body, unpacked to at most `max` bytes. */
+async function unpack(data: Uint8Array, max: number): Promise<Uint8Array> {
+  try {
+    return await gunzip(data, max);
+  } catch (error) {
+    if (error instanceof UnpackedTooLarge) {
+      throw new Refused(`a compressed message unpacks past ${max} bytes`);
+    }
+    throw new Refused(`a compressed message cannot be gunzipped: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * One connection: the handshake, then messages in order. The records of the complete messages
+ * read so far are journaled together, then each message's `chunk` is acknowledged.
+ */
+class Connection {
+  readonly #conn: Deno.Conn;
+  readonly #config: ForwardInputConfig;
+  readonly #context: InputContext;
+  readonly #wanted: (tag: string) => boolean;
+  readonly #framer = new MessageFramer(MESSAGE_DEPTH);
+  readonly #writer = new JsonWriter(MESSAGE_DEPTH);
+  readonly #budget: Budget;
+  #buffer = new Uint8Array(READ_BYTES);
+  #start = 0;
+  #length = 0;
+  #received = false;
+
+  constructor(
+    conn: Deno.Conn,
+    config: ForwardInputConfig,
+    context: InputContext,
+    budget: Budget,
+  ) {
+    this.#conn = conn;
+    this.#config = config;
+    this.#context = context;
+    this.#wanted = tagMatcher(config.tags);
+    this.#budget = budget;
+  }
+
+  /** Gives back what the buffer holds from the budget, and its memory. */
+  close(): void {
+    if (this.#buffer.length > READ_BYTES) {
+      this.#budget.held -= this.#buffer.length - READ_BYTES;
+      release(this.#buffer);
+    }
+    this.#buffer = new Uint8Array(0);
+  }
+
+  async serve(): Promise<void> {
+    if (this.#config.shared_key) await this.#handshake();
+    for (;;) {
+      const acks: unknown[] = [];
+      this.#writer.reset();
+      for (;;) {
+        const message = this.#next();
+        if (!message) break;
+        const chunk = await this.#records(message);
+        if (chunk !== undefined) acks.push({ ack: chunk });
+        if (this.#writer.length >= GATHER_BYTES) break;
+      }
+      if (this.#writer.length > 0) await this.#journal(this.#writer.bytes());
+      if (acks.length > 0) await this.#write(...acks);
+      if (this.#length - this.#start > this.#config.max_message_bytes) {
+        throw new Refused(`a message is larger than ${this.#config.max_message_bytes} bytes`);
+      }
+      if (this.#writer.length >= GATHER_BYTES) continue;
+      if (!await this.#read()) return;
+    }
+  }
+
+  async #write(...values: unknown[]): Promise<void> {
+    const parts = values.map((value) => encode(value));
+    const data = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      data.set(part, at);
+      at += part.length;
+    }
+    let written = 0;
+    while (written < data.length) written += await this.#conn.write(data.subarray(written));
+  }
+
+  /** Reads more; false at the end of the stream. */
+  async #read(): Promise<boolean> {
+    if (this.#start > 0) {
+      this.#buffer.copyWithin(0, this.#start, this.#length);
+      this.#length -= this.#start;
+      this.#start = 0;
+    }
+    if (this.#length <= READ_BYTES / 2 && this.#buffer.length > READ_BYTES) {
+      // The large message is through: back to the buffer every connection has.
+      const small = new Uint8Array(READ_BYTES);
+      small.set(this.#buffer.subarray(0, this.#length));
+      this.#budget.held -= this.#buffer.length - READ_BYTES;
+      release(this.#buffer);
+      this.#buffer = small;
+    }
+    if (this.#length === this.#buffer.length) {
+      const size = this.#buffer.length * 2;
+      const own = this.#buffer.length - READ_BYTES;
+      const more = size - Math.max(READ_BYTES, this.#buffer.length);
+      // One large message at a time always goes through, as with the http input.
+      if (this.#budget.held > own && this.#budget.held + more > this.#budget.max) {
+        this.close(); // its room is free at once, for the connections that go on
+        throw new Refused(
+          `messages still arriving over all connections would pass max_buffered_bytes (${this.#budget.max}); the sender sends again`,
+        );
+      }
+      this.#budget.held += more;
+      const bigger = new Uint8Array(size);
+      bigger.set(this.#buffer.subarray(0, this.#length));
+      if (this.#buffer.length > READ_BYTES) release(this.#buffer);
+      this.#buffer = bigger;
+    }
+    let n: number | null;
+    try {
+      n = await this.#conn.read(this.#buffer.subarray(this.#length));
+    } catch (error) {
+      if (!this.#received) throw new Probe((error as Error).message);
+      throw error;
+    }
+    if (n === null && !this.#received) throw new Probe("closed");
+    this.#received ||= n !== null;
+    if (n === null) {
+      if (this.#length > 0) throw new Refused("the stream ended inside a message");
+      return false;
+    }
+    this.#length += n;
+    return true;
+  }
+
+  /** The next complete message read (a view into the buffer until the next read), if any. */
+  #next(): Uint8Array | undefined {
+    if (this.#start === this.#length) return undefined;
+    const pending = this.#buffer.subarray(this.#start, this.#length);
+    let end: number;
+    try {
+      end = this.#framer.end(pending, pending.length);
+    } catch (error) {
+      throw new Refused(`malformed msgpack: ${(error as Error).message}`);
+    }
+    if (end < 0) return undefined;
+    if (end > this.#config.max_message_bytes) {
+      throw new Refused(`a message is larger than ${this.#config.max_message_bytes} bytes`);
+    }
+    this.#start += end;
+    return pending.subarray(0, end);
+  }
+
+  async #handshake(): Promise<void> {
+    const key = this.#config.shared_key!;
+    const nonce = new Uint8Array(randomBytes(16));
+    await this.#write(["HELO", { nonce, auth: "", keepalive: true }]);
+    const by = this.#context.clock.now() + this.#config.handshake_timeout;
+    let message: Uint8Array | undefined;
+    while (!(message = this.#next())) {
+      const late = new AbortController();
+      const timer = this.#context.clock.sleep(
+        Math.max(1, by - this.#context.clock.now()),
+        late.signal,
+      ).then(() => {
+        throw new Refused("no PING in time");
+      });
+      timer.catch(() => {});
+      try {
+        if (!await Promise.race([this.#read(), timer])) throw new Refused("no PING");
+      } finally {
+        late.abort();
+      }
+    }
+    let ping: unknown;
+    try {
+      ping = decode(message, limits);
+    } catch (error) {
+      throw new Refused(`malformed msgpack: ${(error as Error).message}`);
+    }
+    if (!Array.isArray(ping) || ping[0] !== "PING" || ping.length < 4) {
+      throw new Refused("the first message is not a PING");
+    }
+    const [, hostname, salt, clientDigest] = ping as [unknown, unknown, unknown, unknown];
+    const saltBytes = salt instanceof Uint8Array ? salt : text(salt);
+    const self = this.#config.self_hostname;
+    if (text(clientDigest) !== digest(saltBytes, text(hostname), nonce, key)) {
+      await this.#write(["PONG", false, "shared key mismatch", self, ""]);
+      throw new Refused(`a wrong shared key from ${JSON.stringify(text(hostname))}`);
+    }
+    await this.#write(["PONG", true, "", self, digest(saltBytes, self, nonce, key)]);
+  }
+
+  /**
+   * Writes one message's records as JSON lines, if its tag is wanted.
+   *
+   * @returns The message's `chunk` option, to acknowledge once the records are journaled.
+   */
+  async #records(b: Uint8Array): Promise<unknown> {
+    const end = b.length;
+    try {
+      const top = peek(b, 0, end);
+      if (top.kind !== "array" || top.size < 2) {
+        throw new Refused("a message that is not [tag, ...]");
+      }
+      let at = top.head;
+      const tagHead = peek(b, at, end);
+      if (tagHead.kind !== "str" && tagHead.kind !== "bin") {
+        throw new Refused("a message whose tag is not a string");
+      }
+      const tag = decoder.decode(b.subarray(at + tagHead.head, at + tagHead.head + tagHead.size));
+      at += tagHead.head + tagHead.size;
+      const wanted = this.#wanted(tag);
+      const second = peek(b, at, end);
+      const option = (index: number) => {
+        if (top.size <= index) return undefined;
+        try {
+          return decode(b.subarray(at, skip(b, at, end)), limits);
+        } catch (error) {
+          throw new Refused(`malformed options: ${(error as Error).message}`);
+        }
+      };
+      let options: unknown;
+      if (second.kind === "int" || second.kind === "float" || second.kind === "ext") {
+        // Message mode: [tag, time, record, option?]
+        if (top.size < 3) throw new Refused("a message without its record");
+        at = skip(b, at, end);
+        if (wanted) at = this.#record(b, at, end);
+        else at = skip(b, at, end);
+        options = option(3);
+      } else if (second.kind === "array") {
+        // Forward mode: [tag, [[time, record], ...], option?]
+        at += second.head;
+        for (let i = 0; i < second.size; i++) {
+          at = wanted ? this.#entry(b, at, end) : skip(b, at, end);
+        }
+        options = option(2);
+      } else if (second.kind === "bin" || second.kind === "str") {
+        // (Compressed)PackedForward: [tag, entries as bytes, option?]
+        let packed = b.subarray(at + second.head, at + second.head + second.size);
+        at += second.head + second.size;
+        options = option(2);
+        if (wanted) {
+          if ((options as { compressed?: unknown })?.compressed === "gzip") {
+            packed = await unpack(packed, this.#config.max_message_bytes);
+          }
+          for (let p = 0; p < packed.length;) p = this.#entry(packed, p, packed.length);
+        }
+      } else {
+        throw new Refused("a message of an unknown mode");
+      }
+      return (options as { chunk?: unknown } | undefined)?.chunk;
+    } catch (error) {
+      if (error instanceof MsgpackError) throw new Refused(`malformed msgpack: ${error.message}`);
+      throw error;
+    }
+  }
+
+  /** An entry `[time, record]` of the Forward modes: the record written, the time passed over. */
+  #entry(b: Uint8Array, at: number, end: number): number {
+    const entry = peek(b, at, end);
+    if (entry.kind !== "array" || entry.size < 2) {
+      this.#unusable("an entry that is not [time, record]");
+      return skip(b, at, end);
+    }
+    let p = skip(b, at + entry.head, end);
+    p = this.#record(b, p, end);
+    for (let i = 2; i < entry.size; i++) p = skip(b, p, end);
+    return p;
+  }
+
+  /** A record as one JSON line; one that cannot be written becomes a line the check rejects. */
+  #record(b: Uint8Array, at: number, end: number): number {
+    const from = this.#writer.length;
+    try {
+      const next = this.#writer.value(b, at, end);
+      this.#writer.byte(NEWLINE);
+      return next;
+    } catch (error) {
+      if (!(error instanceof MsgpackError)) throw error;
+      this.#writer.truncate(from);
+      this.#unusable(error.message);
+      return skip(b, at, end);
+    }
+  }
+
+  #unusable(reason: string): void {
+    this.#writer.ascii(JSON.stringify(`unusable record: ${reason}`));
+    this.#writer.byte(NEWLINE);
+  }
+
+  /** Journals the lines, waiting while the journal is full (the acks wait with them). */
+  async #journal(lines: Uint8Array): Promise<void> {
+    for (;;) {
+      const result = await this.#context.submit(lines);
+      if (!result.full) return;
+      if (this.#context.signal.aborted) throw new Refused("stopping before the records fit");
+      await this.#context.clock.sleep(1000, this.#context.signal).catch(() => {});
+    }
+  }
+}
+
+const NEWLINE = 0x0a;
+
+/** Accepts connections within the limit until the signal aborts; each is served on its own. */
+async function acceptAll(
+  listener: Deno.Listener,
+  config: ForwardInputConfig,
+  context: InputContext,
+  logger: Logger,
+): Promise<void> {
+  const open = new Set<Deno.Conn>();
+  const close = (conn: Deno.Conn) => {
+    try {
+      conn.close();
+    } catch {
+      // closed already
+    }
+  };
+  context.signal.addEventListener("abort", () => {
+    listener.close();
+    for (const conn of open) close(conn);
+  }, { once: true });
+  const budget = new Budget(config.max_buffered_bytes);
+  let lastWarning = 0;
+  while (!context.signal.aborted) {
+    let conn: Deno.Conn;
+    try {
+      conn = await listener.accept();
+    } catch (error) {
+      if (context.signal.aborted) return;
+      if (Date.now() - lastWarning > 60_000) {
+        lastWarning = Date.now();
+        logger.warn(`The forward input cannot accept a connection: ${(error as Error).message}`);
+      }
+      await context.clock.sleep(100).catch(() => {});
+      continue;
+    }
+    if (open.size >= config.max_connections) {
+      close(conn);
+      continue;
+    }
+    open.add(conn);
+    const peer = (conn.remoteAddr as Deno.NetAddr).hostname;
+    const connection = new Connection(conn, config, context, budget);
+    connection.serve().catch((error) => {
+      if (context.signal.aborted) return;
+      const reason = (error as Error)?.message ?? String(error);
+      (error instanceof Probe ? logger.debug : logger.warn)(
+        `The forward input closed a connection from ${peer}: ${reason}`,
+        { input: context.name },
+      );
+    }).finally(() => {
+      open.delete(conn);
+      close(conn);
+      connection.close();
+    });
+  }
+}
+
+/** Listens and serves senders until the input's signal aborts. */
+export async function serve(config: ForwardInputConfig, context: InputContext): Promise<void> {
+  const { hostname, port } = splitAddress(config.listen);
+  const listener: Deno.Listener = config.tls
+    ? Deno.listenTls({
+      hostname,
+      port,
+      cert: await Deno.readTextFile(config.tls.cert_file),
+      key: await Deno.readTextFile(config.tls.key_file),
+    })
+    : Deno.listen({ hostname, port });
+  context.logger.info(`Forward input "${context.name}" listens on ${config.listen}`, {
+    input: context.name,
+    tls: config.tls !== undefined,
+    shared_key: config.shared_key !== undefined,
+  });
+  await acceptAll(listener, config, context, context.logger);
+}
