@@ -603,10 +603,11 @@ outputs: [{ name: local, type: file, path: ${data}/out, interval: 1h }]
     while (journaled === undefined && performance.now() - started < 10_000) {
       try {
         for (const entry of Deno.readDirSync(`${data}/data/journal`)) {
-          if (
-            entry.name.endsWith(".ndjson") &&
-            Deno.statSync(`${data}/data/journal/${entry.name}`).size > 0
-          ) {
+          if (!entry.name.endsWith(".ndjson")) continue;
+          // The hit itself, not the zeros of a direct write's padding or alignment probe.
+          const first = new Uint8Array(1);
+          using segment = Deno.openSync(`${data}/data/journal/${entry.name}`);
+          if (segment.readSync(first) === 1 && first[0] === 0x7b) {
             journaled = performance.now() - started;
           }
         }
