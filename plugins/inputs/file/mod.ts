@@ -22,9 +22,9 @@ export const fileInputSchema = z.strictObject({
     description: "Keep following appends; false reads to the end, flushes and exits",
   }),
   poll_interval: duration({ min: 10, max: 3_600_000 }).prefault("250ms").meta({
-    description: "How often the file is read while it grows (and checked for rotation where the " +
-      "filesystem gives no change events); after 1 s without appends it waits for a change " +
-      "event instead, checking every 2 s at least",
+    description: "How often the file is read while writes come faster than this (and where the " +
+      "filesystem gives no change events); otherwise it is read on each change event and " +
+      "checked every 2 s at least",
   }),
 });
 

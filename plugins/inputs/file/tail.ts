@@ -187,7 +187,7 @@ export async function* tailFile(
     current.state.offset = (await current.file.stat()).size;
   }
 
-  const watcher = options.follow ? watch(path, options.clock) : undefined;
+  const watcher = options.follow ? watch(path, options.clock, options.pollInterval) : undefined;
   // Whether the last look found something new: then the next look comes soon.
   let grew = true;
   try {
@@ -276,14 +276,14 @@ function refreshFingerprint(current: Current, size: number, reset: boolean): voi
 }
 
 /**
- * While a file keeps growing it is polled every `poll_interval` (250 ms by default) and
- * file-system events are not listened to: a writer that appends a line every 10 ms costs one read,
- * one journal append and one checkpoint per poll, not an event, a read and a checkpoint per write.
- * (Each event costs the watcher thread a few system calls and the event loop a turn: with both,
- * 2,000 hits/s in 100 writes a second took 0.067 CPU-s a second; polling every 100 ms 0.043, every
- * 250 ms 0.027.) Vector's file source polls all the time; this polls only while there is something
- * to read. After this long without new data polling stops and the tail sleeps until a file-system
- * event, so an idle sidecar does not wake 4 times a second.
+ * A file written to more often than every `poll_interval` (250 ms by default) is polled every
+ * `poll_interval`, and file-system events are not listened to: a writer that appends a line every
+ * 10 ms costs one read, one journal append and one checkpoint per poll, not an event, a read and a
+ * checkpoint per write. (Each event costs the watcher thread a few system calls and the event loop
+ * a turn: with both, 2,000 hits/s in 100 writes a second took 0.067 CPU-s a second; polling every
+ * 100 ms 0.043, every 250 ms 0.027.) A file written to less often is read on each event, so a
+ * trickle of hits costs one read each and no polls. After this long without new data polling stops
+ * and the tail sleeps on events again.
  */
 const QUIET_MS = 1000;
 
@@ -298,11 +298,11 @@ const SAFETY_POLL_MS = 2000;
 const DONE = new Error("done");
 
 /**
- * Waits for the file to change: polls every `poll_interval` while it grows, and when it has been
- * quiet for {@linkcode QUIET_MS}, sleeps on file-system events in its directory (with a check every
- * {@linkcode SAFETY_POLL_MS}), or goes on polling where there are none.
+ * Waits for the file to change: on file-system events in its directory (with a check every
+ * {@linkcode SAFETY_POLL_MS}); polling every `poll_interval` while events come faster than that,
+ * until the file has been quiet for {@linkcode QUIET_MS}; polling alone where there are no events.
  */
-function watch(path: string, clock: Clock) {
+function watch(path: string, clock: Clock, pollInterval: number) {
   const slash = path.lastIndexOf("/");
   const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
   let wake: (() => void) | undefined;
@@ -311,6 +311,11 @@ function watch(path: string, clock: Clock) {
   // Whether this filesystem gives events at all (false after the first refusal).
   let eventsWork = true;
   let quietSince: number | undefined;
+  // Times of the last events: as many in one poll interval as a poll would take in a second
+  // means the file is written to faster than it would be polled.
+  const busyEvents = Math.max(2, Math.ceil(1000 / pollInterval));
+  let recent: number[] = [];
+  let sustained = false;
 
   const listen = (): boolean => {
     if (watcher) return true;
@@ -323,9 +328,15 @@ function watch(path: string, clock: Clock) {
       return false;
     }
     watcher = current;
+    recent = [];
+    sustained = false;
     (async () => {
       try {
         for await (const _ of current) {
+          const now = clock.now();
+          recent.push(now);
+          if (recent.length > busyEvents) recent.shift();
+          if (recent.length === busyEvents && now - recent[0]! < 1000) sustained = true;
           if (wake) wake();
           else pending = true;
         }
@@ -368,23 +379,22 @@ function watch(path: string, clock: Clock) {
   return {
     /**
      * Returns when the file may have changed. `grew`: the last look found new data (or a new
-     * file), so the next look comes in `ms` (the poll interval) whatever events say.
+     * file).
      */
     async wait(ms: number, signal: AbortSignal, grew: boolean): Promise<void> {
       const now = clock.now();
       if (grew) quietSince = undefined;
       else quietSince ??= now;
-      const busy = quietSince === undefined || now - quietSince < QUIET_MS;
-      if (busy) {
-        stopListening();
-        await waitOnce(ms, signal);
-        return;
+      if (watcher) {
+        // Events come faster than polls would: poll instead.
+        if (sustained) stopListening();
+        else return await waitOnce(Math.max(ms, SAFETY_POLL_MS), signal);
       }
-      if (!watcher && listen()) {
+      if (eventsWork && quietSince !== undefined && now - quietSince >= QUIET_MS && listen()) {
         // Listening from now: look once more, for what was written before the watch began.
         return;
       }
-      await waitOnce(watcher ? Math.max(ms, SAFETY_POLL_MS) : ms, signal);
+      await waitOnce(ms, signal);
     },
     close() {
       stopListening();
