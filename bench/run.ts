@@ -510,6 +510,16 @@ outputs:
   results.push({ ...result, hits: received.size });
 }
 
+/** `hitship run --config CONFIG` in the background, its output dropped. */
+function runQuietly(config: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, mod, "run", "--config", config],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
 // (i) idle, then a steady feed: CPU and RSS from /proc over fixed windows
 let sidecar: Record<string, unknown> | undefined;
 if (ONLY.has("i")) {
@@ -524,12 +534,7 @@ input: { type: file, path: ${log} }
 outputs: [{ name: local, type: file, path: ${data}/out, interval: 10s }]
 `,
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, mod, "run", "--config", `${data}/hitship.yaml`],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const child = runQuietly(`${data}/hitship.yaml`);
   const ticks = () => {
     const fields = Deno.readTextFileSync(`/proc/${child.pid}/stat`).split(") ")[1]!.split(" ");
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in seconds
@@ -593,12 +598,7 @@ outputs: [{ name: local, type: file, path: ${data}/out, interval: 1h }]
 `,
     );
     const started = performance.now();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, mod, "run", "--config", `${data}/hitship.yaml`],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = runQuietly(`${data}/hitship.yaml`);
     let journaled: number | undefined;
     while (journaled === undefined && performance.now() - started < 10_000) {
       try {

@@ -40,19 +40,25 @@ function collect(stream: ReadableStream<Uint8Array>): {
 
 const sorted = (values: unknown[]) => values.map((v) => JSON.stringify(v)).toSorted();
 
-Deno.test("forward input: @fluent-org/logger in every mode, with and without acks: each hit arrives once, JSON-equal", async () => {
+/** hitship with a forward input (`options` added to its fields) into a `file` output, listening. */
+async function forwardToFile(options: string) {
   const dir = await Deno.makeTempDir();
   const port = freePort();
   const config = await writeConfig(
     dir,
     `data_dir: ${dir}/data
-input: { type: forward, listen: "127.0.0.1:${port}", tags: ["wallarm.*"] }
+input: { type: forward, listen: "127.0.0.1:${port}"${options} }
 outputs: [{ name: local, type: file, path: ${dir}/out, interval: 1h }]
 `,
   );
   const child = spawnCli(["run", "--config", config]);
   child.stdin.close();
   await listening(port);
+  return { dir, port, child };
+}
+
+Deno.test("forward input: @fluent-org/logger in every mode, with and without acks: each hit arrives once, JSON-equal", async () => {
+  const { dir, port, child } = await forwardToFile(', tags: ["wallarm.*"]');
   const modes: EventModes[] = ["Message", "Forward", "PackedForward", "CompressedPackedForward"];
   const sent: Array<Record<string, unknown>> = [];
   const bySender: Array<Array<Record<string, unknown>>> = [];
@@ -274,19 +280,8 @@ async function rawConnection(port: number): Promise<{
 }
 
 Deno.test("forward input: malformed msgpack, an unknown mode and a message over the limit close that connection with a reason; bad records are rejected; others go on", async () => {
-  const dir = await Deno.makeTempDir();
-  const port = freePort();
-  const config = await writeConfig(
-    dir,
-    `data_dir: ${dir}/data
-input: { type: forward, listen: "127.0.0.1:${port}", max_message_bytes: 2KiB }
-outputs: [{ name: local, type: file, path: ${dir}/out, interval: 1h }]
-`,
-  );
-  const child = spawnCli(["run", "--config", config]);
-  child.stdin.close();
+  const { dir, port, child } = await forwardToFile(", max_message_bytes: 2KiB");
   const stderr = collect(child.stderr);
-  await listening(port);
   const client = new FluentClient("wallarm", {
     eventMode: "Message",
     socket: { host: "127.0.0.1", port },
@@ -342,19 +337,8 @@ outputs: [{ name: local, type: file, path: ${dir}/out, interval: 1h }]
 });
 
 Deno.test("forward input: large messages arriving at once hold at most max_buffered_bytes; past it a connection is closed with a reason, and the other's message goes through", async () => {
-  const dir = await Deno.makeTempDir();
-  const port = freePort();
-  const config = await writeConfig(
-    dir,
-    `data_dir: ${dir}/data
-input: { type: forward, listen: "127.0.0.1:${port}", max_buffered_bytes: 1MiB }
-outputs: [{ name: local, type: file, path: ${dir}/out, interval: 1h }]
-`,
-  );
-  const child = spawnCli(["run", "--config", config]);
-  child.stdin.close();
+  const { dir, port, child } = await forwardToFile(", max_buffered_bytes: 1MiB");
   const stderr = collect(child.stderr);
-  await listening(port);
   // Two messages of 600 KB each: both held at once would need more than 1 MiB of buffers.
   const hits = [0, 1].map((i) => ({ ...makeHit(i), pad: "x".repeat(600_000) }));
   const messages = hits.map((hit, i) =>

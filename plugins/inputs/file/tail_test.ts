@@ -6,6 +6,18 @@ const silent = { debug() {}, info() {}, warn() {}, error() {} };
 const text = (event: IteratorResult<TailEvent>) =>
   !event.done && event.value.kind === "data" ? new TextDecoder().decode(event.value.data) : "";
 
+/** Follows `path` with a poll interval of 250 ms on `clock`, without a checkpoint. */
+const follow = (
+  path: string,
+  startAt: "beginning" | "end",
+  clock: FakeClock,
+  signal: AbortSignal,
+) =>
+  tailFile(
+    { path, startAt, follow: true, pollInterval: 250, checkpoint: null, logger: silent, clock },
+    signal,
+  );
+
 /** Fails instead of hanging when a read never comes. */
 function within<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -47,15 +59,7 @@ Deno.test("file tail: reads a trickle on file-system events, polls every poll_in
   await Deno.writeTextFile(path, "a\n");
   const clock = new FakeClock();
   const abort = new AbortController();
-  const tail = tailFile({
-    path,
-    startAt: "beginning",
-    follow: true,
-    pollInterval: 250,
-    checkpoint: null,
-    logger: silent,
-    clock,
-  }, abort.signal);
+  const tail = follow(path, "beginning", clock, abort.signal);
   try {
     assert.equal(text(await tail.next()), "a\n");
 
@@ -118,15 +122,7 @@ Deno.test("file tail: a file that appears later is found by polling and read fro
   const path = `${dir}/later.ndjson`;
   const clock = new FakeClock();
   const abort = new AbortController();
-  const tail = tailFile({
-    path,
-    startAt: "end",
-    follow: true,
-    pollInterval: 250,
-    checkpoint: null,
-    logger: silent,
-    clock,
-  }, abort.signal);
+  const tail = follow(path, "end", clock, abort.signal);
   try {
     const next = tail.next();
     await clock.waitForTimers(1);
