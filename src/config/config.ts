@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from "yaml";
 import type { Document, Node, Pair } from "yaml";
+import { yaml } from "./yaml.ts";
 import { z } from "zod";
 import { byteSize, duration } from "../base/duration.ts";
 import { listenAddress } from "../base/address.ts";
@@ -23,6 +23,8 @@ import type { AlertConfig } from "../hit/alerts.ts";
 import type { InputPlugin } from "../sdk/input.ts";
 import { inputPluginsOf, outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
 import { batchingShape } from "../sdk/batch.ts";
+
+const { isMap, isScalar, isSeq, LineCounter, parseDocument, visit } = yaml;
 
 /** The node's retry schedule: three cycles of intervals, then a fixed interval. */
 export const DEFAULT_RETRY_CYCLES = [
