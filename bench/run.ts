@@ -13,7 +13,8 @@
  * (h) hitship: a tailed file fed at 200 hits/s for 60 s -> insightconnect, against a local trigger
  *     that answers every request 150 ms late: every hit delivered once, hit-to-request latency
  *     (p50, p99, max) and the backlog (written, not yet received) every 10 s;
- * (i) a sidecar's day: hitship tailing a file into a `file` output (interval 10 s); idle for 20 s,
+ * (i) a sidecar's day: hitship tailing a file into `minio-hitlogs` (interval 10 s) on a local
+ *     radosgw, and the same into a `file` output (interval 10 s); idle for 20 s,
  *     then fed `--steady` hits/s (2,000) in writes every 10 ms, measured over 30 s after 5 s of
  *     warm-up: CPU seconds and RSS of the process from /proc;
  * (j) start-up: from spawning hitship to its first hit in the journal (a one-hit file), 5 times;
@@ -260,23 +261,49 @@ results.push(
   }),
 );
 
+/** A local radosgw in a temporary directory, its endpoint and keys, and how to stop it. */
+async function startS3(): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
+  const server = `${root}test/s3/server.sh`;
+  const s3dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "hs3b." });
+  const stop = async () => {
+    await new Deno.Command("bash", { args: [server, "stop", s3dir] }).output();
+    await Deno.remove(s3dir, { recursive: true }).catch(() => {});
+  };
+  const started = await new Deno.Command("bash", {
+    args: [server, "start", s3dir],
+    stderr: "inherit",
+  }).output();
+  if (!started.success) {
+    await stop();
+    throw new Error("Cannot start the S3 server (radosgw); try --no-s3");
+  }
+  const env = Object.fromEntries(
+    (await Deno.readTextFile(`${s3dir}/env`)).trim().split("\n").map((
+      l,
+    ) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+  return { env, stop };
+}
+
+/** A `minio-hitlogs` output into bucket `bucket` of a server started by {@linkcode startS3}. */
+function minioOutput(env: Record<string, string>, bucket: string, interval: string): string {
+  return `  - name: archive
+    type: minio-hitlogs
+    endpoint: ${env.S3_ENDPOINT}
+    bucket: ${bucket}
+    create_bucket: true
+    access_key: ${env.S3_ACCESS_KEY}
+    secret_key: ${env.S3_SECRET_KEY}
+    interval: ${interval}
+`;
+}
+
 // (b) stdin -> minio-hitlogs -> local radosgw, a new server for every run
 if (!values["no-s3"] && ONLY.has("b")) {
-  const server = `${root}test/s3/server.sh`;
   results.push(
     await repeat(async () => {
-      const s3dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "hs3b." });
-      const started = await new Deno.Command("bash", {
-        args: [server, "start", s3dir],
-        stderr: "inherit",
-      }).output();
-      if (!started.success) throw new Error("Cannot start the S3 server (radosgw); try --no-s3");
+      const s3 = await startS3();
       try {
-        const env = Object.fromEntries(
-          (await Deno.readTextFile(`${s3dir}/env`)).trim().split("\n").map((
-            l,
-          ) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
-        );
         const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
         const config = `${data}/hitship.yaml`;
         await Deno.writeTextFile(
@@ -284,15 +311,7 @@ if (!values["no-s3"] && ONLY.has("b")) {
           `data_dir: ${data}/data
 max_journal_bytes: 16GiB
 outputs:
-  - name: archive
-    type: minio-hitlogs
-    endpoint: ${env.S3_ENDPOINT}
-    bucket: bench
-    create_bucket: true
-    access_key: ${env.S3_ACCESS_KEY}
-    secret_key: ${env.S3_SECRET_KEY}
-    interval: 1h
-`,
+${minioOutput(s3.env, "bench", "1h")}`,
         );
         await warm(input);
         const result = await runHitship(
@@ -303,8 +322,7 @@ outputs:
         await Deno.remove(data, { recursive: true });
         return result;
       } finally {
-        await new Deno.Command("bash", { args: [server, "stop", s3dir] }).output();
-        await Deno.remove(s3dir, { recursive: true }).catch(() => {});
+        await s3.stop();
       }
     }),
   );
@@ -521,9 +539,13 @@ function runQuietly(config: string): Deno.ChildProcess {
 }
 
 // (i) idle, then a steady feed: CPU and RSS from /proc over fixed windows
-let sidecar: Record<string, unknown> | undefined;
-if (ONLY.has("i")) {
-  const rate = Number(values.steady);
+interface SidecarDay {
+  idle_20s: { cpu_s: number; rss_mib: number };
+  steady: { rate: number; cpu_s: number; cpu_s_per_10s: number[]; rss_mib: number };
+}
+
+/** hitship tailing a quiet file into `outputs`, then fed `rate` hits a second. */
+async function sidecarDay(outputs: string, rate: number): Promise<SidecarDay> {
   const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
   const log = `${data}/hits.ndjson`;
   await Deno.writeTextFile(log, "");
@@ -531,8 +553,8 @@ if (ONLY.has("i")) {
     `${data}/hitship.yaml`,
     `data_dir: ${data}/data
 input: { type: file, path: ${log} }
-outputs: [{ name: local, type: file, path: ${data}/out, interval: 10s }]
-`,
+outputs:
+${outputs.replaceAll("${data}", data)}`,
   );
   const child = runQuietly(`${data}/hitship.yaml`);
   const ticks = () => {
@@ -551,11 +573,11 @@ outputs: [{ name: local, type: file, path: ${data}/out, interval: 10s }]
     idleRss = Math.max(idleRss, rss());
   }
   const idleCpu = ticks() - idleFrom;
-  // The feed: writes every 10 ms, `rate` hits a second.
+  // The feed: writes every 10 ms, `rate` hits a second; the window is the 30 s after 5 s.
   const file = await Deno.open(log, { append: true });
   const started = performance.now();
   let n = 0;
-  let windowFrom: number | undefined;
+  const marks: number[] = [];
   let steadyRss = 0;
   while (performance.now() - started < 35_000) {
     const due = Math.floor(((performance.now() - started) / 1000) * rate);
@@ -563,23 +585,48 @@ outputs: [{ name: local, type: file, path: ${data}/out, interval: 10s }]
     for (; n < due; n++) lines.push(JSON.stringify(makeHit(n)));
     if (lines.length > 0) await file.write(new TextEncoder().encode(lines.join("\n") + "\n"));
     const elapsed = performance.now() - started;
-    if (windowFrom === undefined && elapsed >= 5000) windowFrom = ticks();
-    if (windowFrom !== undefined) steadyRss = Math.max(steadyRss, rss());
+    while (elapsed >= 5000 + marks.length * 10_000 && marks.length < 3) marks.push(ticks());
+    if (marks.length > 0) steadyRss = Math.max(steadyRss, rss());
     await sleep(10);
   }
-  const steadyCpu = ticks() - windowFrom!;
+  marks.push(ticks());
   file.close();
   child.kill("SIGTERM");
   await child.status;
   await Deno.remove(data, { recursive: true });
   const mib = (b: number) => Math.round(b / 1024 / 1024);
-  sidecar = {
-    idle_20s: { cpu_s: Math.round(idleCpu * 100) / 100, rss_mib: mib(idleRss) },
-    [`steady_${rate}_per_s_30s`]: {
-      cpu_s: Math.round(steadyCpu * 100) / 100,
+  const cpu = (s: number) => Math.round(s * 100) / 100;
+  return {
+    idle_20s: { cpu_s: cpu(idleCpu), rss_mib: mib(idleRss) },
+    steady: {
+      rate,
+      cpu_s: cpu(marks[3]! - marks[0]!),
+      cpu_s_per_10s: marks.slice(1).map((m, i) => cpu(m - marks[i]!)),
       rss_mib: mib(steadyRss),
     },
   };
+}
+
+/**
+ * The day of the issue's target, into `minio-hitlogs` (interval 10 s) on a local radosgw, and the
+ * same into a `file` output, for what the output itself costs.
+ */
+let sidecar: Record<string, SidecarDay> | undefined;
+if (ONLY.has("i")) {
+  const rate = Number(values.steady);
+  sidecar = {};
+  if (!values["no-s3"]) {
+    const s3 = await startS3();
+    try {
+      sidecar["minio-hitlogs"] = await sidecarDay(minioOutput(s3.env, "day", "10s"), rate);
+    } finally {
+      await s3.stop();
+    }
+  }
+  sidecar.file = await sidecarDay(
+    "  - { name: local, type: file, path: ${data}/out, interval: 10s }\n",
+    rate,
+  );
   console.error(`(i) ${JSON.stringify(sidecar)}`);
 }
 
@@ -680,14 +727,12 @@ const line = (cells: string[]) =>
   cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
 console.log(line(header));
 for (const row of rows) console.log(line(row));
-if (sidecar) {
-  for (
-    const [name, m] of Object.entries(sidecar) as Array<
-      [string, { cpu_s: number; rss_mib: number }]
-    >
-  ) {
-    console.log(`(i) ${name}: ${m.cpu_s} CPU-s, ${m.rss_mib} MiB RSS`);
-  }
+for (const [output, { idle_20s, steady }] of Object.entries(sidecar ?? {})) {
+  console.log(
+    `(i) into ${output}: idle 20 s ${idle_20s.cpu_s} CPU-s, ${idle_20s.rss_mib} MiB RSS; ` +
+      `${steady.rate} hits/s for 30 s ${steady.cpu_s} CPU-s (per 10 s: ` +
+      `${steady.cpu_s_per_10s.join(", ")}), ${steady.rss_mib} MiB RSS`,
+  );
 }
 // Every target beside what was measured (the issues' figures; `-` where the scenario did not run).
 const byName = (prefix: string) => results.find((r) => r.name.startsWith(prefix));
@@ -699,8 +744,11 @@ const ic = insightconnect as {
   duplicates: number;
   latency_ms: { p99: number };
 } | undefined;
-const day = sidecar as Record<string, { cpu_s: number; rss_mib: number }> | undefined;
-const steady = day && Object.entries(day).find(([k]) => k.startsWith("steady"))?.[1];
+/** (i)'s targets are for minio-hitlogs; with `--no-s3`, the file output's day stands in (said so). */
+const dayOutput = sidecar && (sidecar["minio-hitlogs"] ? "minio-hitlogs" : "file");
+if (dayOutput === "file") console.log("(i) targets below: the day into a file output (--no-s3)");
+const day = dayOutput ? sidecar![dayOutput] : undefined;
+const steady = day?.steady;
 const median = (xs?: number[]) =>
   xs ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : undefined;
 const mb = (mib: number) => Math.round(mib * 1.048576);
