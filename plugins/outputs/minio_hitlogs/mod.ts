@@ -55,6 +55,9 @@ async function systemCaBundle(): Promise<string | undefined> {
   return undefined;
 }
 
+/** The part buffer's first size; it doubles as a body needs, up to `part_size`. */
+const FIRST_PART_BUFFER = 1024 * 1024;
+
 interface Transport {
   Client: typeof Client;
   http: typeof import("node:http");
@@ -163,8 +166,6 @@ class MinioHitlogs implements Output {
   readonly #url: { secure: boolean; host: string; port: number };
   #ca: string | undefined;
   #bucketReady = false;
-  /** The part buffer, reused by every upload of this output (they never overlap). */
-  #part: Uint8Array | undefined;
 
   constructor(config: MinioHitlogsConfig, context: PluginContext) {
     this.#config = config;
@@ -407,8 +408,9 @@ class MinioHitlogs implements Output {
     };
     const createOnly: Record<string, string> = conditional ? { "If-None-Match": "*" } : {};
     const partSize = this.#config.part_size;
-    this.#part ??= new Uint8Array(partSize);
-    const part = this.#part;
+    // The part buffer grows with the body, doubling up to `part_size`: a window smaller than a
+    // part takes about its own size, and the buffer goes with the upload, not kept between them.
+    let part = new Uint8Array(Math.min(partSize, FIRST_PART_BUFFER));
     const view = (n: number) => Buffer.from(part.buffer, part.byteOffset, n);
     const taken = (error: unknown) => (error as { code?: string }).code === "PreconditionFailed";
     let uploadId: string | undefined;
@@ -442,7 +444,12 @@ class MinioHitlogs implements Output {
         attempt.progress();
         let at = 0;
         while (at < chunk.length) {
-          const n = Math.min(chunk.length - at, partSize - filled);
+          if (filled === part.length) {
+            const grown = new Uint8Array(Math.min(partSize, part.length * 2));
+            grown.set(part);
+            part = grown;
+          }
+          const n = Math.min(chunk.length - at, part.length - filled);
           part.set(chunk.subarray(at, at + n), filled);
           filled += n;
           at += n;
