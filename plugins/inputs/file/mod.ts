@@ -21,7 +21,7 @@ export const fileInputSchema = z.strictObject({
   follow: z.boolean().default(true).meta({
     description: "Keep following appends; false reads to the end, flushes and exits",
   }),
-  poll_interval: duration({ min: 10, max: 3_600_000 }).prefault("250ms").meta({
+  poll_interval: duration({ min: 10, max: 3_600_000 }).prefault("500ms").meta({
     description: "How often the file is read while writes come faster than this (and where the " +
       "filesystem gives no change events); otherwise it is read on each change event and " +
       "checked every 2 s at least",
