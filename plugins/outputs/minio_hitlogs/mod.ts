@@ -15,6 +15,7 @@ import {
   batchBody,
   batchOptionsOf,
   batchShape,
+  bodySize,
   bodyStream,
   byteSize,
   contentType,
@@ -54,9 +55,6 @@ async function systemCaBundle(): Promise<string | undefined> {
   }
   return undefined;
 }
-
-/** The part buffer's first size; it doubles as a body needs, up to `part_size`. */
-const FIRST_PART_BUFFER = 1024 * 1024;
 
 interface Transport {
   Client: typeof Client;
@@ -166,6 +164,8 @@ class MinioHitlogs implements Output {
   readonly #url: { secure: boolean; host: string; port: number };
   #ca: string | undefined;
   #bucketReady = false;
+  /** The part buffer, kept for the next upload while its size suits the load. */
+  #part: Uint8Array | undefined;
 
   constructor(config: MinioHitlogsConfig, context: PluginContext) {
     this.#config = config;
@@ -318,11 +318,13 @@ class MinioHitlogs implements Output {
    * next free one (`batch.nextKey()`): an upload never replaces an object it did not write. An
    * object already there with the ETag this body gives is this batch's own earlier upload.
    *
+   * @param size The body's size, or an upper bound of it: the part buffer's size below `part_size`.
    * @param conditional Create only (`If-None-Match: *`): for batches, not for test objects.
    */
   async #upload(
     target: { readonly key: string; nextKey?(): Promise<string> },
     body: () => AsyncIterable<Uint8Array>,
+    size: number,
     signal: AbortSignal,
     conditional = true,
   ): Promise<SendResult> {
@@ -333,7 +335,7 @@ class MinioHitlogs implements Output {
       await race(this.#ensureBucket(attempt));
       for (let taken = 0; taken < MAX_SUFFIXES; taken++) {
         const key = target.key;
-        const put = await this.#put(attempt, key, body(), conditional);
+        const put = await this.#put(attempt, key, body(), size, conditional);
         if (put.ok) {
           return {
             ok: true,
@@ -396,6 +398,7 @@ class MinioHitlogs implements Output {
     attempt: Attempt,
     key: string,
     body: AsyncIterable<Uint8Array>,
+    size: number,
     conditional: boolean,
   ): Promise<{ ok: true; etag: string; parts: number } | { ok: false }> {
     const { bucket } = this.#config;
@@ -408,9 +411,7 @@ class MinioHitlogs implements Output {
     };
     const createOnly: Record<string, string> = conditional ? { "If-None-Match": "*" } : {};
     const partSize = this.#config.part_size;
-    // The part buffer grows with the body, doubling up to `part_size`: a window smaller than a
-    // part takes about its own size, and the buffer goes with the upload, not kept between them.
-    let part = new Uint8Array(Math.min(partSize, FIRST_PART_BUFFER));
+    let part = this.#partBuffer(size);
     const view = (n: number) => Buffer.from(part.buffer, part.byteOffset, n);
     const taken = (error: unknown) => (error as { code?: string }).code === "PreconditionFailed";
     let uploadId: string | undefined;
@@ -445,9 +446,10 @@ class MinioHitlogs implements Output {
         let at = 0;
         while (at < chunk.length) {
           if (filled === part.length) {
-            const grown = new Uint8Array(Math.min(partSize, part.length * 2));
+            // More than `size` said (a full part flushes before this): a whole part, then.
+            const grown = new Uint8Array(partSize);
             grown.set(part);
-            part = grown;
+            part = this.#part = grown;
           }
           const n = Math.min(chunk.length - at, part.length - filled);
           part.set(chunk.subarray(at, at + n), filled);
@@ -483,6 +485,21 @@ class MinioHitlogs implements Output {
         await race(client.abortMultipartUpload(bucket, key, uploadId)).catch(() => {});
       }
     }
+  }
+
+  /**
+   * A part buffer for a body of `size` bytes: `part_size` for a multipart upload, the body's own
+   * size for a smaller one. The last upload's buffer is reused while it is at most twice that
+   * (uploads never overlap): a steady load reuses one buffer, a quiet output's windows do not keep
+   * the 8 MiB of a busy one's. (A new buffer per upload would leave the last for the garbage
+   * collector: a higher peak, not a lower one.)
+   */
+  #partBuffer(size: number): Uint8Array {
+    const wanted = Math.max(1, Math.min(this.#config.part_size, size));
+    const kept = this.#part;
+    if (kept && kept.length >= wanted && kept.length <= 2 * wanted) return kept;
+    this.#part = new Uint8Array(wanted);
+    return this.#part;
   }
 
   /** Completes a multipart upload, with `headers` (If-None-Match where the store takes it). */
@@ -563,7 +580,9 @@ class MinioHitlogs implements Output {
   }
 
   send(batch: Batch, signal: AbortSignal): Promise<SendResult> {
-    return this.#upload(batch, () => this.#body(batch), signal);
+    // Compressed, the body is smaller than this: an upper bound.
+    const size = bodySize(this.#config.format, batch.count, batch.rawBytes);
+    return this.#upload(batch, () => this.#body(batch), size, signal);
   }
 
   async test(signal: AbortSignal): Promise<SendResult> {
@@ -584,6 +603,7 @@ class MinioHitlogs implements Output {
       async function* () {
         yield body;
       },
+      body.length,
       signal,
       false,
     );
