@@ -12,18 +12,24 @@
  */
 import type * as Yaml from "yaml";
 
-/** Which build of `yaml` was loaded. */
-export let yamlBuild: "esm" | "commonjs" = "esm";
-
-async function load(): Promise<typeof Yaml> {
+/**
+ * Loads `yaml`: the ES module build at `esm` (relative to the CommonJS entry Deno resolves `yaml`
+ * to), or the CommonJS build where that fails.
+ */
+export async function loadYaml(
+  esm = "../browser/index.js",
+): Promise<{ module: typeof Yaml; build: "esm" | "commonjs" }> {
   try {
-    const esm = new URL("../browser/index.js", import.meta.resolve("yaml"));
-    const module: typeof Yaml = await import(esm.href);
-    if (typeof module.parseDocument === "function") return module;
+    const module: typeof Yaml = await import(new URL(esm, import.meta.resolve("yaml")).href);
+    if (typeof module.parseDocument === "function") return { module, build: "esm" };
   } catch { /* the CommonJS build below */ }
-  yamlBuild = "commonjs";
-  return await import("yaml");
+  return { module: await import("yaml"), build: "commonjs" };
 }
 
+const loaded = await loadYaml();
+
 /** The `yaml` module. */
-export const yaml: typeof Yaml = await load();
+export const yaml: typeof Yaml = loaded.module;
+
+/** Which build of `yaml` was loaded. */
+export const yamlBuild: "esm" | "commonjs" = loaded.build;

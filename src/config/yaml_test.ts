@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as commonjs from "yaml";
-import { yaml, yamlBuild } from "./yaml.ts";
+import { loadYaml, yaml, yamlBuild } from "./yaml.ts";
 
 Deno.test("yaml: the ES module build is the one loaded, and it reads a config as the CommonJS one does", () => {
   assert.equal(yamlBuild, "esm");
@@ -17,4 +17,10 @@ Deno.test("yaml: the ES module build is the one loaded, and it reads a config as
   const esm = read(yaml);
   assert.deepEqual(esm, read(commonjs));
   assert.deepEqual(esm.errors.find((e) => e.code === "DUPLICATE_KEY")?.at, { line: 4, col: 5 });
+});
+
+Deno.test("yaml: where the ES module build cannot be loaded, the CommonJS one is", async () => {
+  const { module, build } = await loadYaml("../no-such-build/index.js");
+  assert.equal(build, "commonjs");
+  assert.equal(module.parseDocument, commonjs.parseDocument);
 });
