@@ -544,8 +544,11 @@ interface SidecarDay {
   steady: { rate: number; cpu_s: number; cpu_s_per_10s: number[]; rss_mib: number };
 }
 
-/** hitship tailing a quiet file into `outputs`, then fed `rate` hits a second. */
-async function sidecarDay(outputs: string, rate: number): Promise<SidecarDay> {
+/** hitship tailing a quiet file into `outputs` (YAML list items), then fed `rate` hits a second. */
+async function sidecarDay(
+  outputs: (data: string) => string,
+  rate: number,
+): Promise<SidecarDay> {
   const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
   const log = `${data}/hits.ndjson`;
   await Deno.writeTextFile(log, "");
@@ -554,7 +557,7 @@ async function sidecarDay(outputs: string, rate: number): Promise<SidecarDay> {
     `data_dir: ${data}/data
 input: { type: file, path: ${log} }
 outputs:
-${outputs.replaceAll("${data}", data)}`,
+${outputs(data)}`,
   );
   const child = runQuietly(`${data}/hitship.yaml`);
   const ticks = () => {
@@ -618,13 +621,13 @@ if (ONLY.has("i")) {
   if (!values["no-s3"]) {
     const s3 = await startS3();
     try {
-      sidecar["minio-hitlogs"] = await sidecarDay(minioOutput(s3.env, "day", "10s"), rate);
+      sidecar["minio-hitlogs"] = await sidecarDay(() => minioOutput(s3.env, "day", "10s"), rate);
     } finally {
       await s3.stop();
     }
   }
   sidecar.file = await sidecarDay(
-    "  - { name: local, type: file, path: ${data}/out, interval: 10s }\n",
+    (data) => `  - { name: local, type: file, path: ${data}/out, interval: 10s }\n`,
     rate,
   );
   console.error(`(i) ${JSON.stringify(sidecar)}`);

@@ -65,10 +65,10 @@ function usage() {
 }
 
 /**
- * Peak RSS, sampled every 5 s (more often would wake an idle sidecar for it alone: it wakes
- * about 5 times a second all told; the benchmark reads the kernel's VmHWM from outside as well). Not getrusage's maxRSS: Linux carries that across fork and exec,
- * so a process started by a large parent would report the parent's peak; and /proc/self needs
- * --allow-all, which the sidecar does not have.
+ * Peak RSS, sampled every 5 s (more often would wake an idle sidecar for it alone; the benchmark
+ * reads the kernel's VmHWM from outside as well). Not getrusage's maxRSS: Linux carries that
+ * across fork and exec, so a process started by a large parent would report the parent's peak;
+ * and /proc/self needs --allow-all, which the sidecar does not have.
  */
 let rssPeak = 0;
 function sampleRss(): () => void {

@@ -1,10 +1,10 @@
 /**
  * The quick hit check: one regular expression, compiled by V8 to native code, that matches a hit
- * exactly as the node writes it (its fields in its order, compact, flat tags) and
- * only lines that {@linkcode checkLine} accepts. It builds no objects, which makes it about three
- * times as fast as `JSON.parse` alone. A line it does not match is not rejected: it goes the usual
- * way (`JSON.parse` and the checks, or `checkLine`). A differential test over generated and
- * damaged lines holds it to accept nothing that `checkLine` rejects.
+ * exactly as the node writes it (its fields in its order, compact, flat tags) and only lines that
+ * {@linkcode checkLine} accepts. It builds no objects, which makes it about three times as fast as
+ * `JSON.parse` alone. A line it does not match is not rejected: it goes the usual way (`JSON.parse`
+ * and the checks, or `checkLine`). A differential test over generated and damaged lines holds it
+ * to accept nothing that `checkLine` rejects.
  *
  * @module
  */

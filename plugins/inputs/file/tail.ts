@@ -195,7 +195,7 @@ export async function* tailFile(
       if (signal.aborted) return;
       if (!current) {
         if (!options.follow) throw new Error(`Cannot read "${path}": no such file`);
-        await watcher!.wait(options.pollInterval, signal, false);
+        await watcher!.wait(signal, false);
         current = await open(path);
         grew = current !== undefined;
         continue;
@@ -228,7 +228,7 @@ export async function* tailFile(
         grew = true;
         continue;
       }
-      await watcher!.wait(options.pollInterval, signal, grew);
+      await watcher!.wait(signal, grew);
       grew = false;
     }
   } finally {
@@ -383,20 +383,20 @@ function watch(path: string, clock: Clock, pollInterval: number) {
      * Returns when the file may have changed. `grew`: the last look found new data (or a new
      * file).
      */
-    async wait(ms: number, signal: AbortSignal, grew: boolean): Promise<void> {
+    async wait(signal: AbortSignal, grew: boolean): Promise<void> {
       const now = clock.now();
       if (grew) quietSince = undefined;
       else quietSince ??= now;
       if (watcher) {
         // Events come faster than polls would: poll instead.
         if (sustained) stopListening();
-        else return await waitOnce(Math.max(ms, SAFETY_POLL_MS), signal);
+        else return await waitOnce(Math.max(pollInterval, SAFETY_POLL_MS), signal);
       }
       if (eventsWork && quietSince !== undefined && now - quietSince >= QUIET_MS && listen()) {
         // Listening from now: look once more, for what was written before the watch began.
         return;
       }
-      await waitOnce(ms, signal);
+      await waitOnce(pollInterval, signal);
     },
     close() {
       stopListening();

@@ -91,7 +91,7 @@ Deno.test("file tail: reads a trickle on file-system events, polls every poll_in
         await clock.advance(250);
       }
     }
-    // Once their events are in, the tail polls every poll_interval instead of listening.
+    // Polling now: an append is read by the next poll.
     next = tail.next();
     await timerAt(clock, 250);
     await Deno.writeTextFile(path, "d\n", { append: true });
