@@ -232,10 +232,8 @@ outputs:
   child = spawnCli(["run", "--config", config]);
   child.stdin.close();
   // Hits the receiver took, as JSON text (system events left out).
-  const delivered = () =>
-    receiver.requests.filter((r) => r.answered === 202).flatMap((r) =>
-      (r.body?.details?.hits ?? []).map((h: unknown) => JSON.stringify(h))
-    );
+  // A hit that goes alone is in details.hit, hits sent together in details.hits.
+  const delivered = () => receiver.delivered().map((h) => JSON.stringify(h));
   await Promise.all(emits); // the client sends what was not acknowledged again, until it is
   await client.disconnect();
   await until(

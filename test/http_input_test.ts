@@ -274,15 +274,11 @@ outputs:
   accepted.push(...more);
   await until(
     "all delivered",
-    () =>
-      receiver.requests.filter((r) => r.answered === 202).flatMap((r) => r.body.details.hits)
-        .length === accepted.length,
+    () => receiver.delivered().length === accepted.length,
   );
   child.kill("SIGTERM");
   assert.equal((await child.output()).code, 0);
-  const delivered = receiver.requests.filter((r) => r.answered === 202).flatMap((r) =>
-    r.body.details.hits
-  );
+  const delivered = receiver.delivered();
   assert.deepEqual(
     delivered,
     accepted.map((h) => JSON.parse(h)),

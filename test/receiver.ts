@@ -38,10 +38,22 @@ export interface Receiver {
   asyncUrl: string;
   key: string;
   requests: Received[];
+  /** The hits of the requests answered 202, in the order they came, as parsed JSON. */
+  delivered(): unknown[];
   /** Decides each answer; `n` counts requests from 0. Accepts every request by default. */
   behave(decide: (request: Received, n: number) => Behaviour): void;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * The hits a request carries: a notification's `details.hits`, or its one `details.hit` (a hit
+ * that goes alone); none for a system event or a body that is no JSON.
+ */
+export function hitsOf(request: Received): unknown[] {
+  const details = request.body?.details;
+  if (Array.isArray(details?.hits)) return details.hits;
+  return details?.hit === undefined ? [] : [details.hit];
 }
 
 const PATHS = [
@@ -131,6 +143,7 @@ export async function startReceiver(key = "test-api-key-7c1f"): Promise<Receiver
     asyncUrl: `${base}/execute/async/workflows/wf-1`,
     key,
     requests,
+    delivered: () => requests.filter((r) => r.answered === 202).flatMap(hitsOf),
     behave: (d) => (decide = d),
     close,
     [Symbol.asyncDispose]: close,

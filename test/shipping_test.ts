@@ -96,7 +96,7 @@ Deno.test("Dockerfile: a pinned image, not root, narrow permissions that run the
     Object.entries(paths).reduce((a, [from, to]) => a.replaceAll(from, to), arg);
   for (const path of Object.values(paths)) await Deno.mkdir(path, { recursive: true });
   const { makeHit } = await import("./hits.ts");
-  const { startReceiver } = await import("./receiver.ts");
+  const { startReceiver, hitsOf } = await import("./receiver.ts");
   await using receiver = await startReceiver();
   const hits = Array.from({ length: 50 }, (_, i) => JSON.stringify(makeHit(i)));
   await Deno.writeTextFile(`${paths["/var/log/wallarm"]}/hits.ndjson`, hits.join("\n") + "\n");
@@ -138,7 +138,7 @@ outputs:
   const status = JSON.parse(await Deno.readTextFile(`${paths["/var/run/hitship"]}/status.json`));
   assert.equal(status.outputs.local.delivered_hits, 50);
   assert.equal(status.outputs.soar.delivered_hits, 50);
-  const notified = receiver.requests.flatMap((r) => r.body.details.hits ?? [r.body.details.hit]);
+  const notified = receiver.requests.flatMap(hitsOf);
   assert.deepEqual(notified, hits.map((h) => JSON.parse(h)));
   assert.equal(status.outputs.archive.delivered_hits, 50);
   assert.equal((await awsList(bucket)).length, 1);
