@@ -16,6 +16,15 @@ export const RUN_PERMISSIONS = [
 /** The entry point. */
 export const MOD = new URL("../mod.ts", import.meta.url).pathname;
 
+/**
+ * The V8 flags hitship ships with (`deno task start`, which the Dockerfile's entrypoint repeats),
+ * read from deno.json: memory is measured as it runs in the image.
+ */
+export const V8_FLAGS: string[] =
+  (JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url))).tasks
+    .start as string)
+    .split(/\s+/).filter((arg) => arg.startsWith("--v8-flags="));
+
 /** What a finished CLI run printed. */
 export interface CliRun {
   code: number;
@@ -57,7 +66,15 @@ export async function runCli(args: string[], options: RunCliOptions = {}): Promi
 
 /** Starts `hitship ARGS` with every stream piped. */
 export function spawnCli(args: string[], options: RunCliOptions = {}): Deno.ChildProcess {
-  const command = [Deno.execPath(), "run", "--quiet", ...RUN_PERMISSIONS, MOD, ...args];
+  const command = [
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    ...RUN_PERMISSIONS,
+    ...V8_FLAGS,
+    MOD,
+    ...args,
+  ];
   const redirect = options.stdinFile !== undefined;
   return new Deno.Command(redirect ? "bash" : command[0]!, {
     args: redirect

@@ -110,26 +110,15 @@ async function hitsFile(dir: string, mib: number): Promise<{ path: string; count
   return { path, count };
 }
 
-/** Runs `hitship run` with a file on stdin; returns the exit code, stderr and peak RSS. */
+/**
+ * Runs `hitship run` with a file on stdin (as it ships: its permissions and V8 flags); returns the
+ * exit code, stderr and peak RSS.
+ */
 async function runWithFile(config: string, input: string) {
-  const out = await new Deno.Command("bash", {
-    args: [
-      "-c",
-      'exec "$0" run --quiet "$1" "$2" run --config "$3" < "$4"',
-      Deno.execPath(),
-      "--allow-all",
-      new URL("../mod.ts", import.meta.url).pathname,
-      config,
-      input,
-    ],
-    env: keysEnv(),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = dec.decode(out.stderr);
-  const stopped = stderr.trim().split("\n").map((l) => JSON.parse(l))
+  const run = await runCli(["run", "--config", config], { stdinFile: input, env: keysEnv() });
+  const stopped = run.stderr.trim().split("\n").map((l) => JSON.parse(l))
     .find((l) => l.msg === "hitship stopped");
-  return { code: out.code, stderr, maxRss: stopped?.max_rss_bytes as number };
+  return { ...run, maxRss: stopped?.max_rss_bytes as number };
 }
 
 Deno.test("minio-hitlogs: a 100 MiB window uploads as multipart; memory does not grow with it", async () => {
