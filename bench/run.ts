@@ -36,7 +36,7 @@
  */
 import { parseArgs } from "node:util";
 import { makeHit, random } from "../test/hits.ts";
-import { freePort, listening } from "../test/helpers.ts";
+import { freePort, listening, START_FLAGS } from "../test/helpers.ts";
 import { makeForwardFile, postBodies, sendForward, slowClients } from "./senders.ts";
 import { compare, differentialLines } from "../test/differential.ts";
 import { quickHit } from "../src/hit/scan.ts";
@@ -64,11 +64,9 @@ const root = new URL("../", import.meta.url).pathname;
 const mod = `${root}mod.ts`;
 /**
  * hitship runs as it ships: the permissions and V8 flags of `deno task start` (which the
- * Dockerfile's entrypoint repeats), read from deno.json so the two cannot drift apart.
+ * Dockerfile's entrypoint repeats).
  */
-const PERMISSIONS = (JSON.parse(await Deno.readTextFile(`${root}deno.json`)).tasks.start as string)
-  .split(/\s+/)
-  .filter((arg) => arg.startsWith("--allow-") || arg.startsWith("--v8-flags="));
+const PERMISSIONS = START_FLAGS;
 
 interface Measure {
   name: string;

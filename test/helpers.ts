@@ -17,13 +17,16 @@ export const RUN_PERMISSIONS = [
 export const MOD = new URL("../mod.ts", import.meta.url).pathname;
 
 /**
- * The V8 flags hitship ships with (`deno task start`, which the Dockerfile's entrypoint repeats),
- * read from deno.json: memory is measured as it runs in the image.
+ * The permissions and V8 flags of `deno task start` (which the Dockerfile's entrypoint repeats),
+ * read from deno.json so that nothing run here drifts from how hitship ships.
  */
-export const V8_FLAGS: string[] =
+export const START_FLAGS: string[] =
   (JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url))).tasks
     .start as string)
-    .split(/\s+/).filter((arg) => arg.startsWith("--v8-flags="));
+    .split(/\s+/).filter((arg) => arg.startsWith("--allow-") || arg.startsWith("--v8-flags="));
+
+/** The V8 flags hitship ships with: the tests measure memory as it runs in the image. */
+export const V8_FLAGS: string[] = START_FLAGS.filter((arg) => arg.startsWith("--v8-flags="));
 
 /** What a finished CLI run printed. */
 export interface CliRun {
