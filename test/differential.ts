@@ -150,6 +150,9 @@ export function differentialLines(n: number, seed = 7): string[] {
               "\\b",
               "\\ud800",
               "\\uDFFF",
+              "\\ud83d\\ude00",
+              "\\uD83D\\u0041",
+              "\\udc00\\ud800",
               "\\x41",
               "\\u12",
               "\u0007",
@@ -202,6 +205,11 @@ export function differentialLines(n: number, seed = 7): string[] {
               "true",
               '{"a":1,"a":2}',
               '{"\\u0061":1}',
+              '{"\\ud800":1}',
+              "1e400",
+              "-1E+0309",
+              "[1e-400]",
+              '"\\uDBFF\\uDFFF"',
             ])
           }}`;
     }

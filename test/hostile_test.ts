@@ -2,7 +2,8 @@
  * A property test of the whole data path: 100,000+ generated hostile lines (deep nesting in every
  * field at every depth up to 100,000, BOMs at line starts, NUL bytes, invalid UTF-8, lone
  * surrogates, numbers at the edges, lines at and around max_line_bytes, mutated hits) mixed with
- * valid hits, through the real CLI. The process lives, every valid hit is shipped byte-exact and
+ * valid hits, through the real CLI, against the rules written apart (JSON, UTF-8, I-JSON, depth,
+ * keys once, the schema). The process lives, every valid hit is shipped byte-exact and
  * in order, every export parses as strict JSON, and every rejection has a reason.
  */
 import assert from "node:assert/strict";
@@ -36,6 +37,22 @@ function depthOf(value: unknown): number {
     for (const child of Object.values(v as Record<string, unknown>)) stack.push([child, d + 1]);
   }
   return deepest;
+}
+
+/** I-JSON (RFC 7493): no lone surrogate in a string or a key, every number a finite double. */
+function isIJson(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === "string" && !v.isWellFormed()) return false;
+    if (typeof v === "number" && !Number.isFinite(v)) return false;
+    if (v === null || typeof v !== "object") continue;
+    for (const [key, child] of Object.entries(v as Record<string, unknown>)) {
+      if (!key.isWellFormed()) return false;
+      stack.push(child);
+    }
+  }
+  return true;
 }
 
 /**
@@ -102,6 +119,7 @@ function oracle(bytes: Uint8Array): Uint8Array | "reject" | "skip" {
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) return "reject";
   if (depthOf(value) > 64) return "reject";
+  if (!isIJson(value)) return "reject";
   return hitSchema.safeParse(value).success ? bytes : "reject";
 }
 

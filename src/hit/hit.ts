@@ -379,6 +379,60 @@ export function duplicateKey(text: string, value: unknown): string | undefined {
   return path && `${formatPath(path)}: appears twice in one object`;
 }
 
+/** An escaped UTF-16 surrogate: `\uD800` to `\uDFFF`. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+/** A number written with a three-digit exponent or 309 digits: it may pass a double's range. */
+const LARGE_NUMBER = /[eE][+-]?\d{3}|\d{309}/;
+
+/**
+ * Why JSON `text`, parsed as `value`, is not I-JSON (RFC 7493), or undefined: a string (a key
+ * too) holding a lone surrogate (written as an escape: as UTF-8 bytes it is not valid UTF-8), or a
+ * number beyond a double's range (`1e400`, which `JSON.parse` makes `Infinity`). Readers differ on
+ * both: one replaces the surrogate, another fails; one keeps `1e400`, another writes `null`. Only
+ * a text that shows one of them is walked.
+ *
+ * @example
+ * ```ts
+ * import { notIJson } from "./hit.ts";
+ * const text = '{"tags":{"n":1e400}}';
+ * notIJson(text, JSON.parse(text)); // "tags.n: a number beyond the range of a double ..."
+ * ```
+ */
+export function notIJson(text: string, value: unknown): string | undefined {
+  const surrogates = text.includes("\\") && SURROGATE_ESCAPE.test(text);
+  const large = LARGE_NUMBER.test(text);
+  if (!surrogates && !large) return undefined;
+  const path: PropertyKey[] = [];
+  const walk = (v: unknown): string | undefined => {
+    if (typeof v === "string") {
+      return v.isWellFormed() ? undefined : "a string holds a lone UTF-16 surrogate";
+    }
+    if (typeof v === "number") {
+      return Number.isFinite(v) ? undefined : "a number beyond the range of a double";
+    }
+    if (v === null || typeof v !== "object") return undefined;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        const why = walk(v[i]);
+        if (why) return why;
+        path.pop();
+      }
+      return undefined;
+    }
+    for (const key in v) {
+      if (!key.isWellFormed()) return "a key holds a lone UTF-16 surrogate";
+      path.push(key);
+      const why = walk((v as Record<string, unknown>)[key]);
+      if (why) return why;
+      path.pop();
+    }
+    return undefined;
+  };
+  const why = walk(value);
+  return why && `${formatPath(path) || "the hit"}: ${why} (not I-JSON, RFC 7493)`;
+}
+
 /**
  * The hit schema's checks, written out by hand for speed: true only for what
  * {@linkcode hitSchema} accepts (a property test holds them together). When it says false, the
@@ -412,6 +466,8 @@ export type LineCheck =
 /**
  * Checks one line of the node's hit stream (without its line terminator).
  *
+ * @param explain Word the reason of a line that only the zod schema rejects (false: an empty
+ * reason, for a line that is only counted).
  * @returns The parsed hit, or the reason the line is rejected: the path of the first bad field and
  * what was expected (`status_code: expected an integer, got "abc"`).
  *
@@ -422,16 +478,16 @@ export type LineCheck =
  * if (!result.ok) console.log(result.reason);
  * ```
  */
-export function checkLine(line: string): LineCheck {
+export function checkLine(line: string, explain = true): LineCheck {
   try {
-    return check(line);
+    return check(line, explain);
   } catch (error) {
     // Whatever goes wrong with one line is that line's rejection, never the process's.
     return { ok: false, reason: `cannot check the line: ${(error as Error)?.message ?? error}` };
   }
 }
 
-function check(line: string): LineCheck {
+function check(line: string, explain: boolean): LineCheck {
   if (nestsDeeperThan(line, MAX_DEPTH)) {
     return { ok: false, reason: `nests deeper than ${MAX_DEPTH} levels of objects and arrays` };
   }
@@ -447,7 +503,10 @@ function check(line: string): LineCheck {
   }
   const twice = duplicateKey(line, value);
   if (twice) return { ok: false, reason: twice };
+  const unsafe = notIJson(line, value);
+  if (unsafe) return { ok: false, reason: unsafe };
   if (isValidHit(value as Record<string, unknown>)) return { ok: true, hit: value as Hit };
+  if (!explain) return { ok: false, reason: "" };
   const result = hitSchema.safeParse(value, { reportInput: true });
   if (result.success) return { ok: true, hit: value as Hit };
   const issue = result.error.issues[0]!;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { checkLine } from "./hit.ts";
+import { makeHit } from "../../test/hits.ts";
 
 const sample = {
   time: "1687241470",
@@ -285,4 +286,28 @@ Deno.test("checkLine() takes a valid hit written with an escaped key after a hos
   const result = checkLine(escaped);
   assert.equal(result.ok, true, JSON.stringify(result));
   assert.equal((result as { hit: { ip: string } }).hit.ip, "127.0.0.1");
+});
+
+Deno.test("checkLine() takes I-JSON only: a lone surrogate or a number beyond a double is rejected with its place", () => {
+  const hit = JSON.stringify(makeHit(1));
+  const withUri = (uri: string) => hit.replace(/"uri":"[^"]*"/, `"uri":"${uri}"`);
+  const reject = (line: string, reason: RegExp) => {
+    const result = checkLine(line);
+    assert.equal(result.ok, false, line);
+    if (!result.ok) assert.match(result.reason, reason);
+  };
+  reject(withUri("/a\\ud800"), /^uri: a string holds a lone UTF-16 surrogate \(not I-JSON/);
+  reject(withUri("/a\\uDC00\\uD800"), /^uri: a string holds a lone UTF-16 surrogate/);
+  reject(withUri("\\uD83D\\u0041"), /^uri: a string holds a lone UTF-16 surrogate/);
+  reject(
+    hit.replace('"tags":{', '"tags":{"n":1e400,'),
+    /^tags\.n: a number beyond the range of a double/,
+  );
+  reject(hit.replace('"tags":{', '"tags":{"n":[-1E+0309],'), /^tags\.n\[0\]: a number beyond/);
+  reject(hit.slice(0, -1) + ',"x":{"\\udfff":1}}', /^x: a key holds a lone UTF-16 surrogate/);
+  reject('{"\\udfff":1,' + hit.slice(1), /^the hit: a key holds a lone UTF-16 surrogate/);
+  // A pair is one character; a tiny number is a zero; digits in strings are text.
+  assert.ok(checkLine(withUri("/\\ud83d\\ude00")).ok);
+  assert.ok(checkLine(hit.replace('"tags":{', '"tags":{"n":1e-400,"m":1.5e300,')).ok);
+  assert.ok(checkLine(withUri("/e1000" + "9".repeat(400))).ok);
 });
