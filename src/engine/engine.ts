@@ -528,7 +528,7 @@ export class Engine {
       logger: this.#logger,
       clock: this.#clock,
       stdin,
-      submit: (body) => ingester.submit(body),
+      submit: (body, options) => ingester.submit(body, options),
       full: () =>
         this.#full || ingester.waiting || this.journal.bytes >= this.config.max_journal_bytes,
     });

@@ -22,6 +22,11 @@ export interface DeadLetterRecord {
   truncated?: boolean;
   /** The input it came from. */
   input?: string;
+  /**
+   * For a summary record: how many rejected lines (or records) it stands for, whose own records
+   * were not kept. `line` is then the first of them (0: records that were never lines).
+   */
+  count?: number;
 }
 
 const RAW_LIMIT = 64 * 1024;
@@ -74,6 +79,19 @@ export class DeadLetter {
     this.#pending.push(JSON.stringify(record) + "\n");
   }
 
+  /** Queues one record for `count` rejected lines that are not kept one by one. */
+  summary(line: number, count: number, reason: string, input?: string): void {
+    const record: DeadLetterRecord = {
+      time: new Date(this.#now()).toISOString(),
+      line,
+      reason,
+      raw: "",
+      count,
+    };
+    if (input !== undefined) record.input = input;
+    this.#pending.push(JSON.stringify(record) + "\n");
+  }
+
   /**
    * Writes the queued records; never throws.
    *
@@ -83,15 +101,17 @@ export class DeadLetter {
     if (this.#pending.length === 0) return 0;
     const records = this.#pending;
     this.#pending = [];
+    let written = 0;
     try {
-      await this.#write(encoder.encode(records.join("")));
+      written = await this.#write(records);
       if (this.#failing) {
         this.#failing = false;
         this.#logger?.info("The dead-letter file is written again", { path: this.path });
       }
       return 0;
     } catch (error) {
-      this.dropped += records.length;
+      const lost = records.length - written;
+      this.dropped += lost;
       this.#size = -1; // unknown after a failed write: stat it again
       if (!this.#failing) {
         this.#failing = true;
@@ -102,19 +122,51 @@ export class DeadLetter {
           { path: this.path },
         );
       }
-      return records.length;
+      return lost;
     }
   }
 
-  async #write(data: Uint8Array): Promise<void> {
+  /**
+   * Appends the records, rotating the file whenever the next would take it past `maxBytes`, so
+   * that it stays within its size whatever one flush brings (a record larger than that alone
+   * fills a file of its own). Resolves with how many were written; a failure throws.
+   */
+  async #write(records: string[]): Promise<number> {
     if (this.#size < 0) {
       this.#size = await Deno.stat(this.path).then((s) => s.size, () => 0);
     }
-    if (this.#size > 0 && this.#size + data.length > this.#maxBytes) {
-      await Deno.rename(this.path, this.path.replace(/\.ndjson$/, ".1.ndjson"));
-      this.#size = 0;
+    let written = 0;
+    let batch: Uint8Array[] = [];
+    let batchBytes = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const data = new Uint8Array(batchBytes);
+      let at = 0;
+      for (const part of batch) {
+        data.set(part, at);
+        at += part.length;
+      }
+      await Deno.writeFile(this.path, data, { append: true, create: true });
+      this.#size += data.length;
+      written += batch.length;
+      batch = [];
+      batchBytes = 0;
+    };
+    for (const record of records) {
+      const bytes = encoder.encode(record);
+      if (this.#size + batchBytes > 0 && this.#size + batchBytes + bytes.length > this.#maxBytes) {
+        await flush();
+        if (this.#size > 0) {
+          await Deno.rename(this.path, this.path.replace(/\.ndjson$/, ".1.ndjson"));
+          this.#size = 0;
+        }
+      }
+      batch.push(bytes);
+      batchBytes += bytes.length;
+      // Written in pieces of about 1 MiB: no flush holds more than that beyond its records.
+      if (batchBytes >= 1024 * 1024) await flush();
     }
-    await Deno.writeFile(this.path, data, { append: true, create: true });
-    this.#size += data.length;
+    await flush();
+    return written;
   }
 }

@@ -54,3 +54,24 @@ Deno.test("DeadLetter drops, counts and warns once when it cannot write; it neve
   assert.equal(JSON.parse(await Deno.readTextFile(letters.path)).line, 4);
   assert.match(logger.records.at(-1)!.msg, /written again/);
 });
+
+Deno.test("DeadLetter stays within its size however much one flush brings, and keeps a summary record", async () => {
+  const dir = await Deno.makeTempDir();
+  const letters = new DeadLetter(dir, 10_000, () => 0);
+  for (let i = 0; i < 2_000; i++) letters.add(i + 1, "expected a JSON object", enc.encode("{}"));
+  letters.summary(2_001, 5_000_000, "5000000 more rejected lines", "http");
+  assert.equal(await letters.flush(), 0);
+  const current = await Deno.readTextFile(letters.path);
+  const old = await Deno.readTextFile(`${dir}/dead-letter.1.ndjson`);
+  assert.ok(current.length <= 10_000 && old.length <= 10_000, `${current.length}, ${old.length}`);
+  const last = JSON.parse(current.trim().split("\n").at(-1)!);
+  assert.deepEqual(last, {
+    time: "1970-01-01T00:00:00.000Z",
+    line: 2_001,
+    reason: "5000000 more rejected lines",
+    raw: "",
+    count: 5_000_000,
+    input: "http",
+  });
+  await Deno.remove(dir, { recursive: true });
+});

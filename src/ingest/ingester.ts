@@ -3,18 +3,11 @@
  *
  * @module
  */
-import {
-  checkLine,
-  type Hit,
-  isValidHit,
-  keysAreSound,
-  MAX_DEPTH,
-  nestsDeeperThan,
-} from "../hit/hit.ts";
-import { quickHit } from "../hit/scan.ts";
+import type { Hit } from "../hit/hit.ts";
+import { type CheckedRegion, LineChecker, type Rejection } from "./line_check.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { InputCheckpoint, Journal } from "../journal/journal.ts";
-import type { JsonValue, SubmitResult } from "../sdk/input.ts";
+import type { JsonValue, SubmitOptions, SubmitResult } from "../sdk/input.ts";
 import type { Logger } from "../base/log.ts";
 import { type InputStatus, newInputStatus, type StatusBoard } from "../status/status.ts";
 
@@ -166,18 +159,29 @@ export interface IngesterOptions {
   input?: string;
 }
 
-const BOM = [0xef, 0xbb, 0xbf];
-const PIECE_BYTES = 32 * 1024;
+/**
+ * Rejected lines of one body (an HTTP request, a batch of records) kept with their reasons in the
+ * dead-letter file; the rest are counted, and told in one summary record.
+ */
+export const MAX_BODY_DEAD_LETTERS = 100;
 
-function grow(ends: Int32Array): Int32Array {
-  const bigger = new Int32Array(ends.length * 2);
-  bigger.set(ends);
-  return bigger;
-}
-
-function isBlank(bytes: Uint8Array): boolean {
-  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== CR) return false;
-  return true;
+/** What one ingest step of {@linkcode Ingester} takes. */
+interface Batch {
+  /** Complete lines from the splitter, before the region. */
+  lines: Line[];
+  /** Where the input stands after these lines, for inputs with checkpoints. */
+  at?: (() => JsonValue) | undefined;
+  /** Complete lines, each ending in `\n`, checked and journaled at once. */
+  region?: Uint8Array | undefined;
+  /** Numbers the lines: the input's stream, or a body of its own. */
+  splitter: LineSplitter;
+  /**
+   * Given for a body: adds up what was accepted and rejected; the journal is not waited for (when
+   * it is full nothing is journaled or counted), dead letters are capped, the loop turns.
+   */
+  result?: SubmitResult | undefined;
+  /** Records an input could not make lines of, counted as rejected. */
+  unreadable?: SubmitOptions["unreadable"];
 }
 
 /**
@@ -187,24 +191,20 @@ function isBlank(bytes: Uint8Array): boolean {
 export class Ingester {
   readonly #o: IngesterOptions;
   readonly #splitter: LineSplitter;
-  /** Keeps a BOM as U+FEFF: a BOM dropped by decoding would still be in the journaled bytes. */
-  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-  /** Replaces bad bytes with U+FFFD instead of throwing: {@linkcode #bulk}'s first try. */
-  readonly #fastDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
-  readonly #maxLineBytes: number;
+  readonly #checker: LineChecker;
   #loggedRejections = 0;
   #started = false;
   #turn: Promise<void> | undefined;
   #turned = false;
   #turnArmedAt = 0;
+  /** Line ends of the stream's regions, reused (a body's are its own: bodies may interleave). */
   #ends: Int32Array = new Int32Array(4096);
-  /** The line ends of the last region {@linkcode #bulk} passed, when it found them all. */
-  #regionEnds: Int32Array | undefined;
 
   constructor(options: IngesterOptions) {
     this.#o = { ...options };
-    this.#maxLineBytes = options.maxLineBytes ?? 1024 * 1024;
-    this.#splitter = new LineSplitter(this.#maxLineBytes);
+    const maxLineBytes = options.maxLineBytes ?? 1024 * 1024;
+    this.#splitter = new LineSplitter(maxLineBytes);
+    this.#checker = new LineChecker(maxLineBytes);
   }
 
   /** What sees every valid hit from now on (`undefined`: nothing, and no hit is kept). */
@@ -263,9 +263,12 @@ export class Ingester {
     if (last + 1 > start) splitter.push(chunk.subarray(last + 1));
     else if (!region && start < chunk.length) splitter.push(chunk.subarray(start));
     const at = options.checkpoint;
-    return this.#ingest(lines, at ? () => at(splitter.pendingBytes) : undefined, region).then(
-      () => {},
-    );
+    return this.#ingest({
+      lines,
+      at: at ? () => at(splitter.pendingBytes) : undefined,
+      region,
+      splitter,
+    }).then(() => {});
   }
 
   /**
@@ -279,7 +282,11 @@ export class Ingester {
       this.#started = true;
     }
     const at = options.checkpoint;
-    await this.#ingest(last ? [last] : [], at === undefined ? undefined : () => at);
+    await this.#ingest({
+      lines: last ? [last] : [],
+      at: at === undefined ? undefined : () => at,
+      splitter: this.#splitter,
+    });
   }
 
   /** The incomplete line is gone (a file truncated under the reader); lines count from 1. */
@@ -289,76 +296,11 @@ export class Ingester {
     this.#started = true;
     this.#counters.truncations++;
     const at = options.checkpoint;
-    return this.#ingest([], at === undefined ? undefined : () => at).then(() => {});
-  }
-
-  /**
-   * Checks a region of complete lines at once: one decode, and for each line `JSON.parse` and the
-   * hit checks. When every line is a valid hit, the region goes to the journal as it is.
-   *
-   * @param hits Where the parsed hits go, when something observes them.
-   * @returns How many lines the region holds, or `undefined` when some line needs a closer look.
-   */
-  #bulk(region: Uint8Array, hits: Hit[] | undefined): number | undefined {
-    let count = 0;
-    // Where each line ends, for the journal to hand to outputs: string offsets are byte offsets
-    // while every piece is ASCII (a multi-byte character makes the string shorter than its bytes).
-    let ascii = true;
-    let ends = this.#ends;
-    this.#regionEnds = undefined;
-    const longest = this.#maxLineBytes / 3; // a UTF-16 unit is at most 3 UTF-8 bytes
-    // Decoded in pieces of about 32 KiB: strings that small stay in V8's young generation, where
-    // a megabyte string would get pages of its own, and page faults, every time.
-    for (let start = 0; start < region.length;) {
-      let end = region.indexOf(NEWLINE, Math.min(start + PIECE_BYTES, region.length - 1)) + 1;
-      if (end === 0) end = region.length;
-      const piece = region.subarray(start, end);
-      // The replacing decoder is Deno's fast path (3.7 times the strict one's speed on hits); a
-      // U+FFFD in its text, from bad bytes or written as such, sends the piece to the strict one.
-      let text = this.#fastDecoder.decode(piece);
-      if (text.includes("\uFFFD")) {
-        try {
-          text = this.#decoder.decode(piece);
-        } catch {
-          return undefined;
-        }
-      }
-      ascii &&= text.length === end - start;
-      let from = 0;
-      for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", from)) {
-        if (i === from || i - from > longest || text.charCodeAt(i - 1) === 13) return undefined;
-        if (ascii) {
-          if (count === ends.length) ends = this.#ends = grow(ends);
-          ends[count] = start + i;
-        }
-        // A BOM, too deep a nesting, or anything else amiss: the line by line path says why.
-        const line = text.slice(from, i);
-        if (!hits && quickHit(line)) {
-          // A hit written the node's way, and nobody looks at it: no objects built.
-          count++;
-          from = i + 1;
-          continue;
-        }
-        if (nestsDeeperThan(line, MAX_DEPTH)) return undefined;
-        let value: unknown;
-        try {
-          value = JSON.parse(line);
-          if (
-            value === null || typeof value !== "object" || Array.isArray(value) ||
-            !isValidHit(value as Record<string, unknown>) || !keysAreSound(line, value)
-          ) return undefined;
-        } catch {
-          return undefined;
-        }
-        // Kept only for an observer: a hit nobody holds dies young, which keeps GC cheap.
-        hits?.push(value as Hit);
-        count++;
-        from = i + 1;
-      }
-      start = end;
-    }
-    if (ascii) this.#regionEnds = ends.subarray(0, count); // valid until the next region
-    return count;
+    return this.#ingest({
+      lines: [],
+      at: at === undefined ? undefined : () => at,
+      splitter: this.#splitter,
+    }).then(() => {});
   }
 
   /**
@@ -367,128 +309,132 @@ export class Ingester {
    * newline. Resolves once its valid hits are in the journal, with what was accepted and rejected
    * (the first ten reasons; every rejected line goes to the dead-letter file).
    */
-  async submit(body: Uint8Array): Promise<SubmitResult> {
+  async submit(body: Uint8Array, options: SubmitOptions = {}): Promise<SubmitResult> {
     const result: SubmitResult = { accepted: 0, rejected: 0, errors: [], full: false };
-    if (body.length === 0) return result;
+    if (body.length === 0 && !options.unreadable) return result;
     // One region, one append: the body is journaled whole or not at all.
     let region = body;
-    if (body[body.length - 1] !== NEWLINE) {
+    if (body.length > 0 && body[body.length - 1] !== NEWLINE) {
       region = new Uint8Array(body.length + 1);
       region.set(body);
       region[body.length] = NEWLINE;
     }
-    const journaled = await this.#ingest(
-      [],
-      undefined,
-      region,
-      new LineSplitter(this.#maxLineBytes),
+    const journaled = await this.#ingest({
+      lines: [],
+      region: region.length > 0 ? region : undefined,
+      splitter: new LineSplitter(),
       result,
-    );
+      unreadable: options.unreadable,
+    });
     if (!journaled) return { accepted: 0, rejected: 0, errors: [], full: true };
     this.#counters.offset += body.length;
     return result;
   }
 
-  /**
-   * @param at Where the input stands after these lines, for inputs with checkpoints.
-   * @param splitter Numbers the lines: the input's stream, or a body of its own.
-   * @param result Adds up what was accepted and rejected; given, the journal is not waited for:
-   * when it is full nothing is journaled, nothing counted, and the method resolves false.
-   * @returns True when the lines are journaled.
-   */
-  async #ingest(
-    lines: Line[],
-    at: (() => JsonValue) | undefined,
-    region?: Uint8Array,
-    splitter: LineSplitter = this.#splitter,
-    result?: SubmitResult,
-  ): Promise<boolean> {
+  /** Checks lines and journals the valid ones with the checkpoint; keeps the rejected ones. */
+  async #ingest(batch: Batch): Promise<boolean> {
+    const { splitter, result } = batch;
     const input = this.#counters;
-    // Counted, and rejected lines kept, once the lines are journaled.
+    const onHit = this.#o.onHit;
+    const maxRejections = result ? MAX_BODY_DEAD_LETTERS : Infinity;
+    const rejections: Rejection[] = [];
+    let omitted = 0;
+    let firstOmitted = 0;
     let lineCount = 0;
-    const rejections: Array<{ line: Line; reason: string; bytes: Uint8Array }> = [];
     const valid: Uint8Array[] = [];
-    let raw: Uint8Array | undefined;
-    let rawCount = 0;
-    if (region) {
-      const first = splitter.lineNumber + 1;
-      let regionLines = 0;
-      const onHit = this.#o.onHit;
-      const hits: Hit[] | undefined = onHit ? [] : undefined;
-      const count = this.#bulk(region, hits);
-      if (count !== undefined) {
-        raw = region;
-        rawCount = regionLines = count;
-        if (onHit) { for (const hit of hits!) onHit(hit); }
-      } else {
-        let from = 0;
-        let number = first;
-        for (let i = region.indexOf(NEWLINE); i >= 0; i = region.indexOf(NEWLINE, from)) {
-          const end = i > from && region[i - 1] === CR ? i - 1 : i;
-          const line: Line = { number: number++, bytes: region.subarray(from, end) };
-          if (end - from > this.#maxLineBytes) line.oversized = end - from;
-          lines.push(line);
-          regionLines++;
-          from = i + 1;
-        }
-      }
-      splitter.advance(regionLines);
-    }
-    lineCount += rawCount;
-    for (const line of lines) {
-      let bytes = line.bytes;
-      // A BOM at the start of any line (files joined, a writer restarted) is not shipped: an
-      // export with one inside is not JSON.
-      if (bytes[0] === BOM[0] && bytes[1] === BOM[1] && bytes[2] === BOM[2]) {
-        bytes = bytes.subarray(3);
-      }
-      if (line.oversized === undefined && isBlank(bytes)) continue;
+    for (const line of batch.lines) {
+      const { verdict, bytes } = this.#checker.one(line.bytes, {
+        oversized: line.oversized,
+        onHit: onHit !== undefined,
+        explain: rejections.length < maxRejections,
+      });
+      if (verdict === undefined) continue; // blank
       lineCount++;
-      const reason = this.#check(bytes, line);
-      if (typeof reason === "object") {
+      if (typeof verdict !== "string") {
         valid.push(bytes);
-        this.#o.onHit?.(reason);
-        continue;
-      }
-      rejections.push({ line, reason, bytes });
+        if (verdict !== true) onHit?.(verdict);
+      } else if (rejections.length < maxRejections) {
+        rejections.push({ line: line.number, reason: verdict, bytes });
+      } else if (omitted++ === 0) firstOmitted = line.number;
     }
+    let checked: CheckedRegion | undefined;
+    if (batch.region) {
+      checked = await this.#checker.region(batch.region, {
+        firstLine: splitter.lineNumber + 1,
+        onHit,
+        maxRejections: maxRejections - rejections.length,
+        yieldEvery: result !== undefined,
+        ends: result ? undefined : this.#ends,
+      });
+      const ends = checked.ends;
+      if (!result && ends && ends.buffer.byteLength > this.#ends.buffer.byteLength) {
+        this.#ends = new Int32Array(ends.buffer);
+      }
+      splitter.advance(checked.numbered);
+      lineCount += checked.lines;
+      rejections.push(...checked.rejections);
+      if (checked.omitted > 0 && omitted === 0) firstOmitted = checked.firstOmitted;
+      omitted += checked.omitted;
+    }
+    const at = batch.at;
     const checkpoint = at && { state: at(), line: splitter.lineNumber };
     const journaled = await this.#append({
       lines: valid,
-      raw,
-      rawCount,
-      rawEnds: raw ? this.#regionEnds : undefined,
+      raw: checked?.shipped,
+      rawCount: checked?.hits ?? 0,
+      rawEnds: checked?.ends,
       input: this.input,
       checkpoint,
     }, result === undefined);
     if (!journaled) return false;
-    input.lines += lineCount;
-    input.hits += valid.length + rawCount;
-    if (result) result.accepted += valid.length + rawCount;
-    for (const { line, reason, bytes } of rejections) {
-      input.rejected++;
-      if (result) {
-        result.rejected++;
-        if (result.errors.length < 10) result.errors.push({ line: line.number, reason });
-      }
-      this.#o.deadLetter.add(line.number, reason, bytes, this.input);
-      if (this.#loggedRejections++ < 100) {
-        this.#o.logger.warn(`Rejected line ${line.number}: ${reason}`, {
-          line: line.number,
-          input: this.input,
-        });
-      } else if (this.#loggedRejections === 101) {
-        this.#o.logger.warn("More lines rejected: see the dead-letter file", {
-          path: this.#o.deadLetter.path,
-        });
-      }
+    const hits = valid.length + (checked?.hits ?? 0);
+    const unreadable = batch.unreadable?.count ?? 0;
+    const rejected = rejections.length + omitted + unreadable;
+    input.lines += lineCount + unreadable;
+    input.hits += hits;
+    input.rejected += rejected;
+    if (result) {
+      result.accepted += hits;
+      result.rejected += rejected;
+      for (const { line, reason } of rejections.slice(0, 10)) result.errors.push({ line, reason });
     }
+    this.#keep(rejections, omitted, firstOmitted, batch.unreadable);
     input.dead_letters_dropped += await this.#o.deadLetter.flush();
     this.#o.status.journal.bytes = this.#o.journal.bytes;
     this.#o.status.journal.segments = this.#o.journal.segmentCount;
     this.#o.status.changed();
     await this.#fair();
     return true;
+  }
+
+  /** Rejected lines to the dead-letter file and the log (the first 100 of a run logged). */
+  #keep(
+    rejections: Rejection[],
+    omitted: number,
+    firstOmitted: number,
+    unreadable: SubmitOptions["unreadable"],
+  ): void {
+    const { deadLetter, logger } = this.#o;
+    const input = this.input;
+    for (const { line, reason, bytes } of rejections) {
+      deadLetter.add(line, reason, bytes, input);
+      if (this.#loggedRejections++ < 100) {
+        logger.warn(`Rejected line ${line}: ${reason}`, { line, input });
+      } else if (this.#loggedRejections === 101) {
+        logger.warn("More lines rejected: see the dead-letter file", { path: deadLetter.path });
+      }
+    }
+    if (omitted > 0) {
+      const reason = `${omitted} more rejected lines of this body, from line ${firstOmitted}, ` +
+        `are counted but not kept (the first ${MAX_BODY_DEAD_LETTERS} of a body are)`;
+      deadLetter.summary(firstOmitted, omitted, reason, input);
+      logger.warn(`Rejected ${omitted} more lines of one body`, { input, from_line: firstOmitted });
+    }
+    if (unreadable && unreadable.count > 0) {
+      const reason = `${unreadable.count} records could not be read as hits: ${unreadable.reason}`;
+      deadLetter.summary(0, unreadable.count, reason, input);
+      logger.warn(`Rejected ${unreadable.count} records: ${unreadable.reason}`, { input });
+    }
   }
 
   /**
@@ -573,20 +519,5 @@ export class Ingester {
       await status.stateChanged();
     }
     return true;
-  }
-
-  /** The hit, or why the line is rejected. */
-  #check(bytes: Uint8Array, line: Line): Hit | string {
-    if (line.oversized !== undefined) {
-      return `line is ${line.oversized} bytes, longer than max_line_bytes (${this.#maxLineBytes})`;
-    }
-    let text: string;
-    try {
-      text = this.#decoder.decode(bytes);
-    } catch {
-      return "not valid UTF-8";
-    }
-    const result = checkLine(text);
-    return result.ok ? result.hit : result.reason;
   }
 }

@@ -69,6 +69,15 @@ export interface SubmitResult {
   full: boolean;
 }
 
+/** What an input says of a body besides its lines. */
+export interface SubmitOptions {
+  /**
+   * Records the input could not make lines of (a Forward entry that is not `[time, record]`, say):
+   * counted as rejected, and told in one dead letter with the reason, not one each.
+   */
+  unreadable?: { count: number; reason: string };
+}
+
 /** What the engine hands to an input's `open`. */
 export interface InputContext {
   /** The input's name (`input` for the one input of the `input:` shorthand). */
@@ -87,8 +96,11 @@ export interface InputContext {
    * Checks and journals a whole body of hit lines (NDJSON; the last line may lack its newline)
    * apart from the input's stream, for inputs that answer a sender (HTTP, Forward): resolves once
    * the body's valid hits are in the journal. Bodies may be submitted at once from many requests.
+   * A large body is checked in turns, so that the event loop serves others meanwhile; the first
+   * 100 rejected lines of a body go to the dead-letter file with their reasons, the rest are
+   * counted and told in one summary record.
    */
-  submit(body: Uint8Array): Promise<SubmitResult>;
+  submit(body: Uint8Array, options?: SubmitOptions): Promise<SubmitResult>;
   /** True while the journal or the disk is full: an input that can tell senders to wait should. */
   full(): boolean;
 }
