@@ -35,6 +35,9 @@ export { BufferPool, release } from "../base/buffer_pool.ts";
 export { parseJson } from "../hit/hit.ts";
 export { listenAddress, splitAddress } from "../base/address.ts";
 export { gunzip, UnpackedTooLarge } from "../base/gzip.ts";
+export { isJsonText } from "../base/json_syntax.ts";
+export { Deadline, Timeout } from "../base/deadline.ts";
+export { ConnectionSlots } from "../base/slots.ts";
 export type { Logger } from "../base/log.ts";
 export {
   type Batch,
@@ -55,6 +58,7 @@ export {
   type InputPlugin,
   type InputPluginSpec,
   type JsonValue,
+  type SubmitOptions,
   type SubmitResult,
 } from "./input.ts";
 export { type BatchConfig, batchOptionsOf, type BatchShape, batchShape } from "./batch.ts";
@@ -85,5 +89,6 @@ export {
   type BoundedServerOptions,
   type HttpAnswer,
   type HttpRequest,
+  type HttpRequestHead,
   serveBounded,
-} from "../base/http_server.ts";
+} from "../base/http/server.ts";

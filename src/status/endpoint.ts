@@ -7,7 +7,7 @@
 import process from "node:process";
 import type { StatusDocument } from "./status.ts";
 import { labelText, type Telemetry } from "./telemetry.ts";
-import { type BoundedServer, serveBounded } from "../base/http_server.ts";
+import { type BoundedServer, serveBounded } from "../base/http/server.ts";
 import type { Logger } from "../base/log.ts";
 import { splitAddress } from "../base/address.ts";
 

@@ -14,7 +14,9 @@ import {
   gunzip,
   type HttpAnswer,
   type HttpRequest,
+  type HttpRequestHead,
   type InputContext,
+  isJsonText,
   listenAddress,
   release,
   serveBounded,
@@ -48,13 +50,18 @@ export const httpInputSchema = z.strictObject({
       "is answered 503 with Retry-After before its body is read (one is always taken)",
   }),
   max_connections: z.int().min(1).max(10_000).default(256).meta({
-    description: "Connections at once; more are closed at once",
+    description: "Connections at once; at the limit the connection that has made no progress " +
+      "for longest (at least 1 s) is closed to take a new one, else the new one is closed",
   }),
   header_timeout: duration({ min: 100 }).prefault("10s").meta({
     description: "Time for a request's head to arrive",
   }),
   body_timeout: duration({ min: 100 }).prefault("60s").meta({
-    description: "Time for a request's body to arrive",
+    description: "Longest time for a request's body to arrive",
+  }),
+  min_body_rate: byteSize({ min: 1, max: 1024 ** 3 }).prefault("1KiB").meta({
+    description: "Bytes per second a body must arrive at, on average, after its first 10 s; a " +
+      "slower one is closed, so slow senders cannot hold connections and memory",
   }),
 });
 
@@ -73,7 +80,6 @@ const TYPES = [
 ];
 
 const encoder = new TextEncoder();
-const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) => ({
   status,
@@ -102,37 +108,34 @@ function firstSignificant(body: Uint8Array): number {
   return -1;
 }
 
-/** Whether `bytes` are one JSON value. */
-function isJson(bytes: Uint8Array): boolean {
-  try {
-    JSON.parse(strict.decode(bytes));
-    return true;
-  } catch {
-    return false;
+const isSpace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
+
+/**
+ * Copies `bytes` from `start` to `end` into `out` at `at` as one line: trimmed, the CR and LF
+ * between tokens (none can be inside a string) as spaces, and a `\n` after it. Returns where the
+ * line ends in `out`; nothing is written for an empty one.
+ */
+function copyLine(bytes: Uint8Array, start: number, end: number, out: Uint8Array, at: number) {
+  while (start < end && isSpace(bytes[start]!)) start++;
+  while (end > start && isSpace(bytes[end - 1]!)) end--;
+  if (end === start) return at;
+  for (let i = start; i < end; i++) {
+    const b = bytes[i]!;
+    out[at++] = b === 0x0a || b === 0x0d ? 0x20 : b;
   }
+  out[at++] = 0x0a;
+  return at;
 }
-
-/** `bytes` as one line: the CR and LF between tokens (none can be inside a string) as spaces. */
-function oneLine(bytes: Uint8Array): Uint8Array {
-  let start = 0;
-  let end = bytes.length;
-  while (start < end && WHITESPACE.has(bytes[start]!)) start++;
-  while (end > start && WHITESPACE.has(bytes[end - 1]!)) end--;
-  const line = bytes.slice(start, end);
-  for (let i = line.indexOf(0x0a); i >= 0; i = line.indexOf(0x0a, i + 1)) line[i] = 0x20;
-  for (let i = line.indexOf(0x0d); i >= 0; i = line.indexOf(0x0d, i + 1)) line[i] = 0x20;
-  return line;
-}
-
-const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
 /**
  * The elements of a valid JSON array, from `start` (its `[`), as they are written, one per line:
  * the bytes of each hit as the sender wrote them (numbers with every digit, keys as they come, a
- * key twice left for the check to say), not parsed and written again.
+ * key twice left for the check to say), not parsed and written again. One pass, into one buffer
+ * no larger than the body: no object for any element.
  */
 function elementLines(body: Uint8Array, start: number): Uint8Array {
-  const parts: Uint8Array[] = [];
+  const out = new Uint8Array(body.length);
+  let at = 0;
   let depth = 0;
   let from = start + 1;
   for (let i = start; i < body.length; i++) {
@@ -142,79 +145,92 @@ function elementLines(body: Uint8Array, start: number): Uint8Array {
     } else if (b === 0x5b || b === 0x7b) depth++;
     else if (b === 0x5d || b === 0x7d) {
       if (--depth === 0) {
-        const last = oneLine(body.subarray(from, i));
-        if (last.length > 0) parts.push(last);
+        at = copyLine(body, from, i, out, at);
         break;
       }
     } else if (b === 0x2c && depth === 1) {
-      parts.push(oneLine(body.subarray(from, i)));
+      at = copyLine(body, from, i, out, at);
       from = i + 1;
     }
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length + 1, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-    out[at++] = 0x0a;
-  }
-  return out;
+  return out.subarray(0, at);
 }
 
 /**
  * The hit lines of a body: NDJSON as it is; a JSON array as one line per element; one JSON object
  * spread over several lines as one line. `undefined` when the body is neither JSON nor NDJSON.
+ * Told without parsing the body into values (see `isJsonText`).
  */
 function hitLines(body: Uint8Array): Uint8Array | undefined {
   const first = firstSignificant(body);
   if (first === -1) return new Uint8Array(0);
   if (body[first] === 0x5b) { // [
-    if (!isJson(body)) return undefined;
+    if (!isJsonText(body, first)) return undefined;
     return elementLines(body, first);
   }
   if (body[first] !== 0x7b) return undefined; // {
   // One object over several lines (pretty-printed) is one hit; NDJSON goes as it is.
   // A first line that is a whole JSON value on its own says NDJSON, without reading the rest.
-  const newline = body.indexOf(0x0a);
+  const newline = body.indexOf(0x0a, first);
   if (
-    newline >= 0 && newline < body.length - 1 && !isJson(body.subarray(0, newline)) &&
-    isJson(body)
+    newline >= 0 && newline < body.length - 1 && !isJsonText(body, first, newline) &&
+    isJsonText(body, first)
   ) {
-    return oneLine(body.subarray(first));
+    const out = new Uint8Array(body.length - first + 1);
+    return out.subarray(0, copyLine(body, first, body.length, out, 0) - 1);
   }
   return body;
 }
 
-/** Answers one request: checks it, submits its hits, says what became of them. */
-async function answer(
-  request: HttpRequest,
+/**
+ * Why a request is refused from its head, before its body is read: another path, a missing or
+ * wrong token, a content type or encoding not taken, a full journal. Undefined: read the body.
+ */
+function refusal(
+  head: HttpRequestHead,
   config: HttpInputConfig,
   context: InputContext,
   token: Uint8Array | undefined,
-): Promise<HttpAnswer> {
-  if (request.method === "GET" || request.method === "HEAD") {
-    // The health answer for load balancers, on the input's own port.
-    return context.full() ? json(503, { status: "full" }) : json(200, { status: "ok" });
-  }
-  if (request.path !== config.path) {
+): HttpAnswer | undefined {
+  if (head.method === "GET" || head.method === "HEAD") return undefined;
+  if (head.path !== config.path) {
     return json(405, { error: `POST hits to ${config.path}` }, { allow: "GET, HEAD" });
   }
   if (token) {
-    const given = /^Bearer\s+(.+)$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+    const given = /^Bearer\s+(.+)$/i.exec(head.headers.get("authorization") ?? "")?.[1];
     if (!given || !sameSecret(given.trim(), token)) {
       return json(401, { error: "a valid Authorization: Bearer token is required" }, {
         "www-authenticate": "Bearer",
       });
     }
   }
-  const type = request.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
+  const type = head.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
   if (type && !TYPES.includes(type)) {
     return json(415, {
       error: `content type "${type}" is not taken: send NDJSON (application/x-ndjson) or JSON`,
     });
   }
+  const encoding = head.headers.get("content-encoding")?.trim().toLowerCase();
+  if (encoding && !ENCODINGS.includes(encoding)) {
+    return json(415, { error: `content encoding "${encoding}" is not taken: use gzip or none` });
+  }
   if (context.full()) {
     return json(503, { error: "the journal is full: try again later" }, { "retry-after": "5" });
+  }
+  return undefined;
+}
+
+const ENCODINGS = ["gzip", "x-gzip", "identity"];
+
+/** Answers one request whose head was taken: unpacks it, submits its hits, says what became of them. */
+async function answer(
+  request: HttpRequest,
+  config: HttpInputConfig,
+  context: InputContext,
+): Promise<HttpAnswer> {
+  if (request.method === "GET" || request.method === "HEAD") {
+    // The health answer for load balancers, on the input's own port.
+    return context.full() ? json(503, { status: "full" }) : json(200, { status: "ok" });
   }
   let body = request.body;
   const encoding = request.headers.get("content-encoding")?.trim().toLowerCase();
@@ -223,11 +239,11 @@ async function answer(
       body = await gunzip(body, config.max_body_bytes);
     } catch (error) {
       return error instanceof UnpackedTooLarge
-        ? json(413, { error: `the body is larger than ${config.max_body_bytes} bytes unpacked` })
-        : json(400, { error: "the body is not valid gzip" });
+        ? json(413, {
+          error: `the body unpacks past max_body_bytes (${config.max_body_bytes} bytes)`,
+        })
+        : json(400, { error: `the body is not valid gzip: ${(error as Error).message}` });
     }
-  } else if (encoding && encoding !== "identity") {
-    return json(415, { error: `content encoding "${encoding}" is not taken: use gzip or none` });
   }
   const lines = hitLines(body);
   if (!lines) return json(400, { error: "the body is neither JSON nor NDJSON of hits" });
@@ -263,10 +279,12 @@ export const httpInput = defineInput({
       maxConnections: config.max_connections,
       headerTimeout: config.header_timeout,
       bodyTimeout: config.body_timeout,
+      minBodyRate: config.min_body_rate,
+      checkHead: (head) => refusal(head, config, context, token),
       tls,
       logger: context.logger,
       clock: context.clock,
-    }, (request) => answer(request, config, context, token));
+    }, (request) => answer(request, config, context));
     context.logger.info(`HTTP input "${context.name}" listens on ${config.listen}`, {
       input: context.name,
       tls: tls !== undefined,
