@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { type EventModes, FluentClient, FluentSocketEvent } from "@fluent-org/logger";
 import { Packr } from "msgpackr";
 import {
+  collectLog,
+  forwardConnection,
   freePort,
   listening,
   makeTestCertificate,
@@ -22,21 +24,6 @@ import { startReceiver } from "./receiver.ts";
 
 const dec = new TextDecoder();
 const packr = new Packr({ useRecords: false });
-
-/** Reads hitship's log to its end in the background; `logged` tests the messages so far. */
-function collect(stream: ReadableStream<Uint8Array>): {
-  logged(pattern: RegExp): boolean;
-  text(): string;
-  done: Promise<void>;
-} {
-  let text = "";
-  const done = (async () => {
-    for await (const chunk of stream) text += dec.decode(chunk, { stream: true });
-  })();
-  const messages = () =>
-    text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).msg as string);
-  return { logged: (pattern) => messages().some((m) => pattern.test(m)), text: () => text, done };
-}
 
 const sorted = (values: unknown[]) => values.map((v) => JSON.stringify(v)).toSorted();
 
@@ -120,7 +107,7 @@ outputs: [{ name: local, type: file, path: ${dir}/out, interval: 1h }]
   );
   const child = spawnCli(["run", "--config", config], { env: { FORWARD_KEY: "k3y-of-the-site" } });
   child.stdin.close();
-  const stderr = collect(child.stderr);
+  const stderr = collectLog(child.stderr);
   await listening(port);
   const ca = await Deno.readTextFile(tls.ca);
   const client = (sharedKey: string, hostname: string, withCa = true) =>
@@ -251,35 +238,9 @@ outputs:
 });
 
 /** A raw connection: bytes sent as they are, and what the server answers (null once it closes). */
-async function rawConnection(port: number): Promise<{
-  send(bytes: Uint8Array): Promise<void>;
-  read(): Promise<unknown | null>;
-  close(): void;
-}> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const buffer = new Uint8Array(4096);
-  return {
-    async send(bytes) {
-      await conn.write(bytes);
-    },
-    async read() {
-      try {
-        const timer = setTimeout(() => conn.close(), 30_000); // a test that would hang fails
-        const got = await conn.read(buffer).finally(() => clearTimeout(timer));
-        return got === null
-          ? null
-          : new Packr({ useRecords: false }).unpack(buffer.subarray(0, got));
-      } catch {
-        return null; // reset
-      }
-    },
-    close: () => conn.close(),
-  };
-}
-
 Deno.test("forward input: malformed msgpack, an unknown mode and a message over the limit close that connection with a reason; bad records are rejected; others go on", async () => {
   const { dir, port, child } = await forwardToFile(", max_message_bytes: 2KiB");
-  const stderr = collect(child.stderr);
+  const stderr = collectLog(child.stderr);
   const client = new FluentClient("wallarm", {
     eventMode: "Message",
     socket: { host: "127.0.0.1", port },
@@ -300,14 +261,14 @@ Deno.test("forward input: malformed msgpack, an unknown mode and a message over 
     ["nested past 512", new Uint8Array(600).fill(0x91), /nests deeper than 512 levels/],
   ];
   for (const [what, bytes, reason] of cases) {
-    const raw = await rawConnection(port);
+    const raw = await forwardConnection(port);
     await raw.send(bytes);
     assert.equal(await raw.read(), null, `${what}: the connection is closed`);
     raw.close();
     await until(`${what} logged`, () => stderr.logged(reason));
   }
   // Records that are not hits, or nest too deep, are rejected; the connection goes on.
-  const raw = await rawConnection(port);
+  const raw = await forwardConnection(port);
   let deep: unknown = 1;
   for (let i = 0; i < 70; i++) deep = [deep];
   const valid = makeHit(500);
@@ -336,13 +297,13 @@ Deno.test("forward input: malformed msgpack, an unknown mode and a message over 
 
 Deno.test("forward input: large messages arriving at once hold at most max_buffered_bytes; past it a connection is closed with a reason, and the other's message goes through", async () => {
   const { dir, port, child } = await forwardToFile(", max_buffered_bytes: 1MiB");
-  const stderr = collect(child.stderr);
+  const stderr = collectLog(child.stderr);
   // Two messages of 600 KB each: both held at once would need more than 1 MiB of buffers.
   const hits = [0, 1].map((i) => ({ ...makeHit(i), pad: "x".repeat(600_000) }));
   const messages = hits.map((hit, i) =>
     packr.pack(["wallarm.hits", 1, hit, { chunk: `big-${i}` }])
   );
-  const conns = await Promise.all([rawConnection(port), rawConnection(port)]);
+  const conns = await Promise.all([forwardConnection(port), forwardConnection(port)]);
   // The first halves of both, then the rest of each: one grows past what is left, and goes.
   for (const [i, conn] of conns.entries()) await conn.send(messages[i]!.subarray(0, 400_000));
   const answers = await Promise.all(conns.map(async (conn, i) => {
@@ -358,7 +319,7 @@ Deno.test("forward input: large messages arriving at once hold at most max_buffe
     () => stderr.logged(/would pass max_buffered_bytes \(1048576\)/),
   );
   // Later, with the room back, one large message still goes through.
-  const again = await rawConnection(port);
+  const again = await forwardConnection(port);
   const other = acked[0]!.ack === "big-0" ? 1 : 0;
   await again.send(messages[other]!);
   assert.deepEqual(await again.read(), { ack: `big-${other}` });

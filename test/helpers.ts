@@ -243,3 +243,59 @@ export async function makeTestCertificate(dir: string): Promise<TestCertificate>
   );
   return { ca: at("ca.pem"), cert: at("tls.pem"), key: at("tls.key") };
 }
+
+/** Reads hitship's log to its end in the background; `logged` tests the messages so far. */
+export function collectLog(stream: ReadableStream<Uint8Array>): {
+  logged(pattern: RegExp): boolean;
+  text(): string;
+  done: Promise<void>;
+} {
+  let text = "";
+  const decoder = new TextDecoder();
+  const done = (async () => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  })();
+  const messages = () =>
+    text.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l).msg as string);
+  return { logged: (pattern) => messages().some((m) => pattern.test(m)), text: () => text, done };
+}
+
+/** A raw Forward connection: bytes out, one msgpack answer (an ack) in, or null once closed. */
+export async function forwardConnection(port: number): Promise<{
+  send(bytes: Uint8Array): Promise<void>;
+  read(): Promise<unknown | null>;
+  close(): void;
+}> {
+  const { Packr } = await import("msgpackr");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const buffer = new Uint8Array(4096);
+  return {
+    async send(bytes) {
+      await conn.write(bytes);
+    },
+    async read() {
+      try {
+        const timer = setTimeout(() => conn.close(), 30_000); // a test that would hang fails
+        const got = await conn.read(buffer).finally(() => clearTimeout(timer));
+        return got === null
+          ? null
+          : new Packr({ useRecords: false }).unpack(buffer.subarray(0, got));
+      } catch {
+        return null; // reset
+      }
+    },
+    close: () => {
+      try {
+        conn.close();
+      } catch {
+        // closed already
+      }
+    },
+  };
+}
+
+/** The peak resident memory of a running process (`VmHWM`), in MiB. */
+export function peakRssMiB(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}

@@ -43,10 +43,23 @@ export const forwardInputSchema = z.strictObject({
       "closed with a logged reason, and its sender sends again (one is always taken)",
   }),
   max_connections: z.int().min(1).max(10_000).default(256).meta({
-    description: "Connections at once; more are closed at once",
+    description: "Connections at once; at the limit the connection that has made no progress " +
+      "for longest (at least 1 s) is closed to take a new one, else the new one is closed",
   }),
   handshake_timeout: duration({ min: 100 }).prefault("10s").meta({
     description: "Time for the sender's PING after the HELO",
+  }),
+  message_timeout: duration({ min: 100 }).prefault("60s").meta({
+    description: "Longest time for a message to arrive whole once it began; a connection that " +
+      "takes longer is closed (its sender sends again)",
+  }),
+  min_message_rate: byteSize({ min: 1, max: 1024 ** 3 }).prefault("1KiB").meta({
+    description: "Bytes per second a message must arrive at, on average, after its first 10 s; " +
+      "a slower connection is closed, so stalled senders cannot hold slots and memory",
+  }),
+  idle_timeout: duration({ min: 100 }).prefault("60s").meta({
+    description: "Time a connection may wait between messages (and to take an ack) before it " +
+      "is closed; senders open a new one",
   }),
 });
 

@@ -331,8 +331,9 @@ export class JsonWriter {
 
   /**
    * Writes the msgpack value at `at` as JSON: strings and binaries as strings, maps as objects
-   * (keys that are not strings as their JSON text), an EventTime as seconds, other extensions
-   * and non-finite floats as null.
+   * (keys that are not strings as their JSON text), an EventTime as seconds with its nanoseconds
+   * exactly (`1687247390.999999999`), other extensions as null; a float that is not finite makes
+   * the record unusable (JSON has none).
    *
    * @returns Where the next value starts.
    * @throws {MsgpackError} When the value is cut short, is no msgpack, or nests too deep.
@@ -369,9 +370,13 @@ export class JsonWriter {
         return next;
       case EXT:
         if (b[start - 1] === 0 && n === 8) {
+          // Seconds and nanoseconds, written exactly: as a double they would round.
           const seconds = this.#read(b, start, 4).getUint32(0);
           const nanos = this.#read(b, start + 4, 4).getUint32(0);
-          this.#number(seconds + nanos / 1e9);
+          if (nanos > 999_999_999) throw new MsgpackError("an EventTime with more than 1e9 ns");
+          let text = String(seconds);
+          if (nanos > 0) text += "." + String(nanos).padStart(9, "0").replace(/0+$/, "");
+          this.ascii(text);
         } else {
           this.ascii("null");
         }
@@ -430,8 +435,9 @@ export class JsonWriter {
     const v = this.#read(b, at, bytes);
     if (k === FLOAT) {
       const x = bytes === 4 ? v.getFloat32(0) : v.getFloat64(0);
-      if (Number.isFinite(x)) this.ascii(String(x));
-      else this.ascii("null");
+      // JSON has no NaN or Infinity; writing null instead would change the hit.
+      if (!Number.isFinite(x)) throw new MsgpackError(`a float that is not finite (${x})`);
+      this.ascii(String(x));
       return;
     }
     if (bytes === 8) {

@@ -90,11 +90,25 @@ Deno.test("msgpack: keys keep their order, __proto__ is a key like any other, 64
   assert.equal(json(new Uint8Array([0xff])), "-1");
   assert.equal(json(new Uint8Array([0x81, 0x07, 0xc3])), '{"7":true}');
   assert.equal(json(new Uint8Array([0xc4, 0x02, 0x68, 0x69])), '"hi"');
-  assert.equal(json(packr.pack(NaN)), "null");
+  // JSON has no NaN or Infinity: such a record is unusable, never a different hit.
+  assert.throws(() => json(packr.pack(NaN)), /a float that is not finite \(NaN\)/);
+  assert.throws(() => json(packr.pack([1, -Infinity])), /not finite \(-Infinity\)/);
   assert.equal(
     json(new Uint8Array([0xd7, 0x00, 0x64, 0x91, 0x9c, 0xfe, 0x1d, 0xcd, 0x65, 0x00])),
     "1687264510.5",
   );
+  // Seconds and nanoseconds exactly: 1687247390.999999999 as a double would be 1687247391.
+  const eventTime = (seconds: number, nanos: number) => {
+    const bytes = new Uint8Array(10);
+    bytes.set([0xd7, 0x00]);
+    new DataView(bytes.buffer).setUint32(2, seconds);
+    new DataView(bytes.buffer).setUint32(6, nanos);
+    return bytes;
+  };
+  assert.equal(json(eventTime(1687247390, 999_999_999)), "1687247390.999999999");
+  assert.equal(json(eventTime(1687247390, 5)), "1687247390.000000005");
+  assert.equal(json(eventTime(1687247390, 0)), "1687247390");
+  assert.throws(() => json(eventTime(1, 1_000_000_000)), /more than 1e9 ns/);
 });
 
 Deno.test("msgpack: a record nested too deep or cut short is an error, not a crash", () => {

@@ -7,11 +7,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import { decode, encode } from "@msgpack/msgpack";
 import {
+  ConnectionSlots,
+  Deadline,
   gunzip,
   type InputContext,
   type Logger,
   release,
   splitAddress,
+  Timeout,
   UnpackedTooLarge,
 } from "@hitship/hitship/sdk";
 import { JsonWriter, MessageFramer, MsgpackError, peek, skip } from "./msgpack.ts";
@@ -31,6 +34,10 @@ const MESSAGE_DEPTH = 512;
 const GATHER_BYTES = 4 * 1024 * 1024;
 /** What every connection reads into; a message larger than this grows it from the budget. */
 const READ_BYTES = 64 * 1024;
+/** Unusable entries of one message written as lines (with their reasons); the rest are counted. */
+const MAX_UNUSABLE_LINES = 100;
+/** A message's first 10 s do not count for its rate. */
+const MESSAGE_GRACE_MS = 10_000;
 
 /** Bytes of grown read buffers held at once, over all connections of one input. */
 class Budget {
@@ -86,26 +93,40 @@ class Connection {
   readonly #framer = new MessageFramer(MESSAGE_DEPTH);
   readonly #writer = new JsonWriter(MESSAGE_DEPTH);
   readonly #budget: Budget;
+  readonly #slots: ConnectionSlots<Deno.Conn>;
+  readonly #deadline: Deadline;
   #buffer = new Uint8Array(READ_BYTES);
   #start = 0;
   #length = 0;
   #received = false;
+  /** When the message being read began to arrive (clock time), or -1 between messages. */
+  #messageSince = -1;
+  /** The handshake must be done by then (clock time), or -1. */
+  #handshakeBy = -1;
+  /** Unusable entries of the message being written: the first are lines, the rest counted. */
+  #unusableCount = 0;
+  /** Unusable entries counted, not written, since the last journal append, and why. */
+  #unreadable = { count: 0, reason: "" };
 
   constructor(
     conn: Deno.Conn,
     config: ForwardInputConfig,
     context: InputContext,
     budget: Budget,
+    slots: ConnectionSlots<Deno.Conn>,
   ) {
     this.#conn = conn;
     this.#config = config;
     this.#context = context;
     this.#wanted = tagMatcher(config.tags);
     this.#budget = budget;
+    this.#slots = slots;
+    this.#deadline = new Deadline(conn, context.clock);
   }
 
   /** Gives back what the buffer holds from the budget, and its memory. */
   close(): void {
+    this.#deadline.clear();
     if (this.#buffer.length > READ_BYTES) {
       this.#budget.held -= this.#buffer.length - READ_BYTES;
       release(this.#buffer);
@@ -118,15 +139,24 @@ class Connection {
     for (;;) {
       const acks: unknown[] = [];
       this.#writer.reset();
-      for (;;) {
-        const message = this.#next();
-        if (!message) break;
-        const chunk = await this.#records(message);
-        if (chunk !== undefined) acks.push({ ack: chunk });
-        if (this.#writer.length >= GATHER_BYTES) break;
+      let refused: unknown;
+      try {
+        for (;;) {
+          const message = this.#next();
+          if (!message) break;
+          const chunk = await this.#records(message);
+          if (chunk !== undefined) acks.push({ ack: chunk });
+          if (this.#writer.length >= GATHER_BYTES) break;
+        }
+      } catch (error) {
+        // The messages before a broken one are kept, and acknowledged, before the connection goes.
+        refused = error;
       }
-      if (this.#writer.length > 0) await this.#journal(this.#writer.bytes());
+      if (this.#writer.length > 0 || this.#unreadable.count > 0) {
+        await this.#journal(this.#writer.bytes());
+      }
       if (acks.length > 0) await this.#write(...acks);
+      if (refused !== undefined) throw refused;
       if (this.#length - this.#start > this.#config.max_message_bytes) {
         throw new Refused(`a message is larger than ${this.#config.max_message_bytes} bytes`);
       }
@@ -143,8 +173,11 @@ class Connection {
       data.set(part, at);
       at += part.length;
     }
+    this.#deadline.set(this.#context.clock.now() + this.#config.idle_timeout);
     let written = 0;
-    while (written < data.length) written += await this.#conn.write(data.subarray(written));
+    while (written < data.length) {
+      written += await this.#deadline.io(this.#conn.write(data.subarray(written)));
+    }
   }
 
   /** Reads more; false at the end of the stream. */
@@ -179,12 +212,18 @@ class Connection {
       if (this.#buffer.length > READ_BYTES) release(this.#buffer);
       this.#buffer = bigger;
     }
+    this.#deadline.set(this.#readBy());
     let n: number | null;
     try {
-      n = await this.#conn.read(this.#buffer.subarray(this.#length));
+      n = await this.#deadline.io(this.#conn.read(this.#buffer.subarray(this.#length)));
     } catch (error) {
+      if (error instanceof Timeout) throw new Refused(this.#lateReason());
       if (!this.#received) throw new Probe((error as Error).message);
       throw error;
+    }
+    if (n !== null) {
+      this.#slots.progress(this.#conn);
+      if (this.#messageSince < 0 && n > 0) this.#messageSince = this.#context.clock.now();
     }
     if (n === null && !this.#received) throw new Probe("closed");
     this.#received ||= n !== null;
@@ -194,6 +233,32 @@ class Connection {
     }
     this.#length += n;
     return true;
+  }
+
+  /**
+   * When the read under way must end (clock time): the handshake's time; a message begun must
+   * arrive whole within `message_timeout`, and after its first 10 s at `min_message_rate` on
+   * average; between messages, `idle_timeout`.
+   */
+  #readBy(): number {
+    const now = this.#context.clock.now();
+    if (this.#handshakeBy >= 0) return this.#handshakeBy;
+    if (this.#messageSince < 0) return now + this.#config.idle_timeout;
+    const received = this.#length - this.#start;
+    return this.#messageSince + Math.min(
+      this.#config.message_timeout,
+      MESSAGE_GRACE_MS + (received / this.#config.min_message_rate) * 1000,
+    );
+  }
+
+  /** Why a read that the deadline cut short was cut. */
+  #lateReason(): string {
+    if (this.#handshakeBy >= 0) return "no PING in time";
+    if (this.#messageSince < 0) {
+      return `no message within idle_timeout (${this.#config.idle_timeout} ms)`;
+    }
+    return `a message did not arrive within message_timeout (${this.#config.message_timeout} ms) ` +
+      `or at min_message_rate (${this.#config.min_message_rate} bytes/s)`;
   }
 
   /** The next complete message read (a view into the buffer until the next read), if any. */
@@ -211,6 +276,8 @@ class Connection {
       throw new Refused(`a message is larger than ${this.#config.max_message_bytes} bytes`);
     }
     this.#start += end;
+    // The next message begins with the bytes after this one, if any came.
+    this.#messageSince = this.#start < this.#length ? this.#context.clock.now() : -1;
     return pending.subarray(0, end);
   }
 
@@ -218,23 +285,12 @@ class Connection {
     const key = this.#config.shared_key!;
     const nonce = new Uint8Array(randomBytes(16));
     await this.#write(["HELO", { nonce, auth: "", keepalive: true }]);
-    const by = this.#context.clock.now() + this.#config.handshake_timeout;
+    this.#handshakeBy = this.#context.clock.now() + this.#config.handshake_timeout;
     let message: Uint8Array | undefined;
     while (!(message = this.#next())) {
-      const late = new AbortController();
-      const timer = this.#context.clock.sleep(
-        Math.max(1, by - this.#context.clock.now()),
-        late.signal,
-      ).then(() => {
-        throw new Refused("no PING in time");
-      });
-      timer.catch(() => {});
-      try {
-        if (!await Promise.race([this.#read(), timer])) throw new Refused("no PING");
-      } finally {
-        late.abort();
-      }
+      if (!await this.#read()) throw new Refused("no PING");
     }
+    this.#handshakeBy = -1;
     let ping: unknown;
     try {
       ping = decode(message, limits);
@@ -261,6 +317,7 @@ class Connection {
    */
   async #records(b: Uint8Array): Promise<unknown> {
     const end = b.length;
+    this.#unusableCount = 0;
     try {
       const top = peek(b, 0, end);
       if (top.kind !== "array" || top.size < 2) {
@@ -347,18 +404,36 @@ class Connection {
     }
   }
 
+  /**
+   * An entry that cannot be a hit: a line the check rejects with the reason, for the first of a
+   * message; the rest are counted, and told in one dead letter.
+   */
   #unusable(reason: string): void {
-    this.#writer.ascii(JSON.stringify(`unusable record: ${reason}`));
-    this.#writer.byte(NEWLINE);
+    if (this.#unusableCount++ < MAX_UNUSABLE_LINES) {
+      this.#writer.ascii(JSON.stringify(`unusable record: ${reason}`));
+      this.#writer.byte(NEWLINE);
+      return;
+    }
+    this.#unreadable.count++;
+    this.#unreadable.reason ||= `more than ${MAX_UNUSABLE_LINES} unusable records in one ` +
+      `message, the first of them: ${reason}`;
   }
 
   /** Journals the lines, waiting while the journal is full (the acks wait with them). */
   async #journal(lines: Uint8Array): Promise<void> {
-    for (;;) {
-      const result = await this.#context.submit(lines);
-      if (!result.full) return;
-      if (this.#context.signal.aborted) throw new Refused("stopping before the records fit");
-      await this.#context.clock.sleep(1000, this.#context.signal).catch(() => {});
+    const unreadable = this.#unreadable.count > 0 ? { ...this.#unreadable } : undefined;
+    this.#unreadable = { count: 0, reason: "" };
+    this.#deadline.clear(); // journaling is not the sender's time
+    this.#slots.busy(this.#conn, true);
+    try {
+      for (;;) {
+        const result = await this.#context.submit(lines, unreadable && { unreadable });
+        if (!result.full) return;
+        if (this.#context.signal.aborted) throw new Refused("stopping before the records fit");
+        await this.#context.clock.sleep(1000, this.#context.signal).catch(() => {});
+      }
+    } finally {
+      this.#slots.busy(this.#conn, false);
     }
   }
 }
@@ -372,7 +447,7 @@ async function acceptAll(
   context: InputContext,
   logger: Logger,
 ): Promise<void> {
-  const open = new Set<Deno.Conn>();
+  const slots = new ConnectionSlots<Deno.Conn>(config.max_connections, context.clock);
   const close = (conn: Deno.Conn) => {
     try {
       conn.close();
@@ -382,7 +457,7 @@ async function acceptAll(
   };
   context.signal.addEventListener("abort", () => {
     listener.close();
-    for (const conn of open) close(conn);
+    slots.closeAll();
   }, { once: true });
   const budget = new Budget(config.max_buffered_bytes);
   let lastWarning = 0;
@@ -399,13 +474,20 @@ async function acceptAll(
       await context.clock.sleep(100).catch(() => {});
       continue;
     }
-    if (open.size >= config.max_connections) {
+    const evicted = slots.evicted;
+    if (!slots.admit(conn)) {
       close(conn);
       continue;
     }
-    open.add(conn);
+    if (slots.evicted > evicted) {
+      logger.warn(
+        `The forward input is at max_connections (${config.max_connections}): it closed the ` +
+          "connection that had made no progress for longest to take a new one",
+        { input: context.name },
+      );
+    }
     const peer = (conn.remoteAddr as Deno.NetAddr).hostname;
-    const connection = new Connection(conn, config, context, budget);
+    const connection = new Connection(conn, config, context, budget, slots);
     connection.serve().catch((error) => {
       if (context.signal.aborted) return;
       const reason = (error as Error)?.message ?? String(error);
@@ -414,7 +496,7 @@ async function acceptAll(
         { input: context.name },
       );
     }).finally(() => {
-      open.delete(conn);
+      slots.release(conn);
       close(conn);
       connection.close();
     });
