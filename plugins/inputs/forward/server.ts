@@ -75,7 +75,7 @@ async function unpack(data: Uint8Array, max: number): Promise<Uint8Array> {
     return await gunzip(data, max);
   } catch (error) {
     if (error instanceof UnpackedTooLarge) {
-      throw new Refused(`a compressed message unpacks past ${max} bytes`);
+      throw new Refused(`a compressed message unpacks past max_message_bytes (${max} bytes)`);
     }
     throw new Refused(`a compressed message cannot be gunzipped: ${(error as Error).message}`);
   }
