@@ -32,6 +32,8 @@ export class Deadline {
   readonly #conn: { close(): void };
   readonly #clock: Clock;
   #by = Infinity;
+  /** The time the armed timer fires at. */
+  #armedFor = Infinity;
   #stop: AbortController | undefined;
   /** The time passed and the connection was closed. */
   expired = false;
@@ -52,14 +54,30 @@ export class Deadline {
     return this.#by;
   }
 
-  /** Closes the connection at `by` (clock time), unless set again first. */
+  /**
+   * Closes the connection at `by` (clock time), unless set again first. A later time than the one
+   * a timer is armed for does not arm a new one: when that timer fires, it waits on for the rest
+   * (a deadline that moves with every read costs one timer, not one a read).
+   */
   set(by: number): void {
     if (by === this.#by) return;
-    this.clear();
+    const armed = this.#armedFor;
     this.#by = by;
+    if (this.#stop && by >= armed) return;
+    this.#arm(by);
+  }
+
+  #arm(at: number): void {
+    this.#stop?.abort(CLEARED);
     const stop = new AbortController();
     this.#stop = stop;
-    this.#clock.sleep(Math.max(1, by - this.#clock.now()), stop.signal).then(() => {
+    this.#armedFor = at;
+    this.#clock.sleep(Math.max(1, at - this.#clock.now()), stop.signal).then(() => {
+      if (this.#stop !== stop) return;
+      if (this.#clock.now() < this.#by) {
+        this.#arm(this.#by); // moved later meanwhile
+        return;
+      }
       this.expired = true;
       try {
         this.#conn.close();
@@ -74,6 +92,7 @@ export class Deadline {
     this.#stop?.abort(CLEARED);
     this.#stop = undefined;
     this.#by = Infinity;
+    this.#armedFor = Infinity;
   }
 
   /** Runs an I/O call; one the deadline cut short throws {@linkcode Timeout}. */
