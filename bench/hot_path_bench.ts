@@ -6,7 +6,7 @@ import { formatBody, formatFramed } from "../src/sdk/body.ts";
 import { checkLine, hitSchema, keysAreSound } from "../src/hit/hit.ts";
 import { LineSplitter } from "../src/ingest/ingester.ts";
 import { Journal } from "../src/journal/journal.ts";
-import { rememberLineEnds } from "../src/journal/line_ends.ts";
+import { rememberLineEnds } from "../src/base/line_ends.ts";
 import { makeHit } from "../test/hits.ts";
 
 const enc = new TextEncoder();

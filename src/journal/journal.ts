@@ -7,49 +7,16 @@
  *
  * @module
  */
-import { alignedBuffer, DirectAppender } from "../base/direct_io.ts";
-import { BufferPool } from "../base/buffer_pool.ts";
-import { joinPath, readAt, readJsonFile, writeAllSync, writeFileAtomicSync } from "../base/fs.ts";
 import { type Clock, systemClock } from "../base/clock.ts";
 import type { Logger } from "../base/log.ts";
-import type { JsonValue } from "../sdk/input.ts";
-import { LineEndIndex } from "./line_ends.ts";
-import { JournalReader } from "./reader.ts";
+import { type InputCheckpoint, readCommit, writeCommit } from "./checkpoint.ts";
+import { LineEndIndex } from "../base/line_ends.ts";
+import type { Position } from "./position.ts";
+import { JournalReader, type ReaderSource } from "./reader.ts";
+import { cutSegments, findSegments, Segments } from "./segments.ts";
 
-/** A place in the journal: a byte offset and a hit sequence number, both counted from the start. */
-export interface Position {
-  /** Bytes from the start of the journal, line terminators included. */
-  offset: number;
-  /** Hits from the start of the journal. */
-  seq: number;
-}
-
-/** The start of an empty journal. */
-export const ORIGIN: Position = { offset: 0, seq: 0 };
-
-interface Segment {
-  start: Position;
-  path: string;
-  /** Size in bytes; for the active segment, its committed size. */
-  size: number;
-}
-
-/**
- * Where an input stood when its lines were journaled: its own state, which the journal keeps
- * without knowing what it means (a file's identity and offset, say), and how many lines of its
- * current stream came before, so that line numbers go on after a restart.
- */
-export interface InputCheckpoint {
-  state: JsonValue;
-  line: number;
-}
-
-interface CheckpointFile {
-  journal: Position;
-  inputs?: Record<string, InputCheckpoint>;
-  /** The one file input's state, as data directories made before named inputs hold it. */
-  input?: ({ line?: number } & { [key: string]: JsonValue | undefined }) | null;
-}
+export { ORIGIN, type Position } from "./position.ts";
+export type { InputCheckpoint } from "./checkpoint.ts";
 
 /** What {@linkcode Journal.append} writes and commits. */
 export interface AppendEntry {
@@ -85,39 +52,8 @@ export interface JournalOptions {
   clock?: Clock;
 }
 
-/** Appends to the active segment. */
-interface SegmentWriter {
-  write(data: Uint8Array): void;
-  /** Cuts the segment back to `size` bytes. */
-  truncate(size: number): void;
-  close(): void;
-}
-
-/** Appends through the page cache. */
-class BufferedAppender implements SegmentWriter {
-  readonly #file: Deno.FsFile;
-  constructor(path: string) {
-    this.#file = Deno.openSync(path, { create: true, append: true });
-  }
-  write(data: Uint8Array): void {
-    writeAllSync(this.#file, data);
-  }
-  truncate(size: number): void {
-    this.#file.truncateSync(size);
-  }
-  close(): void {
-    this.#file.close();
-  }
-}
-
 const NEWLINE = 0x0a;
 const MARK_BYTES = 256 * 1024;
-const CHECKPOINT = "checkpoint.json";
-const NAME = /^(\d{16})-(\d{12})\.ndjson$/;
-
-function segmentName(start: Position): string {
-  return `${String(start.offset).padStart(16, "0")}-${String(start.seq).padStart(12, "0")}.ndjson`;
-}
 
 /**
  * The append-only journal of one hitship instance.
@@ -135,20 +71,16 @@ function segmentName(start: Position): string {
 export class Journal {
   readonly dir: string;
   readonly segmentBytes: number;
-  #segments: Segment[];
-  #file!: SegmentWriter;
-  #direct: boolean;
+  readonly #segments: Segments;
   #end: Position;
   #waiters = new Set<() => void>();
   #closed = false;
   #writeBuffer = new Uint8Array(256 * 1024);
-  #checkpoints: Record<string, InputCheckpoint> = {};
-  #clock: Clock = systemClock;
+  #checkpoints: Record<string, InputCheckpoint>;
+  #checkpointWritten = false;
+  readonly #clock: Clock;
   #releases = 0;
   #spaceWaiters = new Set<() => void>();
-  #checkpointWritten = false;
-  readonly #readBuffers = new BufferPool();
-  readonly #alignedBuffers = new BufferPool();
   /** Positions between appends, at least `MARK_BYTES` apart, to find lines without reading. */
   #marks: Position[] = [];
   /**
@@ -157,96 +89,70 @@ export class Journal {
    * output has still to deliver; lines from before this process count from its start.
    */
   #times: Array<[number, number]> = [];
-  #openedAt = 0;
-  #openedEnd = 0;
+  readonly #openedAt: number;
+  readonly #openedEnd: number;
   /** Line ends of recent appends: where each starts, and where its lines end, relative to it. */
   readonly #lineIndex = new LineEndIndex();
+  /** What readers read through: the segments, the end, the buffers, the known line ends. */
+  readonly #source: ReaderSource;
 
-  private constructor(dir: string, segmentBytes: number, segments: Segment[], direct: boolean) {
-    this.dir = dir;
-    this.segmentBytes = segmentBytes;
+  private constructor(
+    segments: Segments,
+    end: Position,
+    checkpoints: Record<string, InputCheckpoint>,
+    options: JournalOptions,
+  ) {
+    this.dir = segments.dir;
+    this.segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     this.#segments = segments;
-    this.#direct = direct;
-    const last = segments.at(-1)!;
-    this.#end = { offset: last.start.offset + last.size, seq: last.start.seq };
-    this.#file = this.#openWriter(last);
+    this.#end = end;
+    this.#checkpoints = checkpoints;
+    this.#clock = options.clock ?? systemClock;
+    this.#openedAt = this.#clock.now();
+    this.#openedEnd = end.offset;
+    const journalEnd = (): Position => this.#end;
+    this.#source = {
+      get end() {
+        return journalEnd();
+      },
+      get direct() {
+        return segments.direct;
+      },
+      segmentAt: (offset) => segments.segmentAt(offset),
+      takeBuffer: (size) => segments.takeBuffer(size),
+      giveBuffer: (buffer) => segments.giveBuffer(buffer),
+      takeAligned: (size) => segments.takeAligned(size),
+      giveAligned: (buffer) => segments.giveAligned(buffer),
+      lineEnds: (offset, length) => this.#lineIndex.lineEnds(offset, length),
+    };
   }
 
   /** Whether segments are read and written with direct I/O. */
   get direct(): boolean {
-    return this.#direct;
-  }
-
-  /** Opens a segment to append to: with direct I/O while the filesystem allows it. */
-  #openWriter(segment: Segment): SegmentWriter {
-    if (this.#direct) {
-      const direct = DirectAppender.open(segment.path, segment.size, this.dir);
-      if (direct) return direct;
-      this.#direct = false;
-    }
-    return new BufferedAppender(segment.path);
+    return this.#segments.direct;
   }
 
   /**
    * Opens (or creates) the journal in `dir`. A torn record at the end, left by a crash in the
-   * middle of a write, is cut off with a warning.
+   * middle of a write, is cut off with a warning, and so are lines appended after the last commit
+   * (their input had not committed them: it reads them again).
    */
   static async open(dir: string, options: JournalOptions = {}): Promise<Journal> {
     await Deno.mkdir(dir, { recursive: true });
-    const segments: Segment[] = [];
-    for await (const entry of Deno.readDir(dir)) {
-      const match = entry.isFile ? NAME.exec(entry.name) : null;
-      if (!match) continue;
-      const path = joinPath(dir, entry.name);
-      const size = (await Deno.stat(path)).size;
-      segments.push({ start: { offset: Number(match[1]), seq: Number(match[2]) }, path, size });
-    }
-    segments.sort((a, b) => a.start.offset - b.start.offset);
-    if (segments.length === 0) {
-      const path = joinPath(dir, segmentName(ORIGIN));
-      await Deno.writeFile(path, new Uint8Array(0));
-      segments.push({ start: ORIGIN, path, size: 0 });
-    }
-    const last = segments.at(-1)!;
-    const { size, complete, torn, lines } = scanSegment(last.path);
-    if (complete < size) {
-      // Zero bytes after the last line are the padding of a direct write, left by a stop
-      // without a clean close; anything else is a record torn by a crash.
-      if (torn) {
-        options.logger?.warn("Cut a torn record off the end of the journal", {
-          segment: last.path,
-          bytes: size - complete,
-        });
-      }
-      await Deno.truncate(last.path, complete);
-    }
-    last.size = complete;
-    let end: Position = { offset: last.start.offset + complete, seq: last.start.seq + lines };
-    const saved = await readJsonFile<CheckpointFile>(joinPath(dir, CHECKPOINT));
-    const inputs = savedInputs(saved);
-    if (saved && Object.keys(inputs).length > 0 && saved.journal.offset < end.offset) {
-      // Lines appended after the last checkpoint: the input had not committed them, so they are
-      // cut here and read again from the input.
+    const { list, end: found } = await findSegments(dir, options.logger);
+    let end = found;
+    const commit = await readCommit(dir);
+    const inputs = commit?.inputs ?? {};
+    if (commit && Object.keys(inputs).length > 0 && commit.end.offset < end.offset) {
       options.logger?.warn("Cut journal lines written after the last input checkpoint", {
-        bytes: end.offset - saved.journal.offset,
-        lines: end.seq - saved.journal.seq,
+        bytes: end.offset - commit.end.offset,
+        lines: end.seq - commit.end.seq,
       });
-      await truncateSegments(segments, saved.journal);
-      end = saved.journal;
+      await cutSegments(list, commit.end);
+      end = commit.end;
     }
-    await Deno.remove(joinPath(dir, "direct-probe")).catch(() => {});
-    const journal = new Journal(
-      dir,
-      options.segmentBytes ?? 64 * 1024 * 1024,
-      segments,
-      options.directIO ?? true,
-    );
-    journal.#end = end;
-    journal.#checkpoints = inputs;
-    journal.#clock = options.clock ?? systemClock;
-    journal.#openedAt = journal.#clock.now();
-    journal.#openedEnd = journal.#end.offset;
-    return journal;
+    const segments = new Segments(dir, list, options.directIO ?? true);
+    return new Journal(segments, end, inputs, options);
   }
 
   /** Where an input stood at its last commit, to resume it from; `null` when it never did. */
@@ -261,19 +167,17 @@ export class Journal {
 
   /** The position of the oldest line still kept. */
   get start(): Position {
-    return this.#segments[0]!.start;
+    return this.#segments.start;
   }
 
   /** Bytes on disk in all segments. */
   get bytes(): number {
-    let total = 0;
-    for (const segment of this.#segments) total += segment.size;
-    return total;
+    return this.#segments.bytes;
   }
 
   /** Number of segment files. */
   get segmentCount(): number {
-    return this.#segments.length;
+    return this.#segments.count;
   }
 
   /**
@@ -281,13 +185,7 @@ export class Journal {
    * (still appended to). Deleting it frees the most space for the least loss.
    */
   get oldest(): { start: Position; end: Position; active: boolean } {
-    const segments = this.#segments;
-    const active = segments.length === 1;
-    return {
-      start: segments[0]!.start,
-      end: active ? this.#end : segments[1]!.start,
-      active,
-    };
+    return this.#segments.oldest(this.#end);
   }
 
   /**
@@ -296,7 +194,7 @@ export class Journal {
    */
   roll(): void {
     if (this.#closed) return;
-    if (this.#segments.at(-1)!.size > 0) this.#roll();
+    if (this.#segments.active.size > 0) this.#segments.roll(this.#end);
   }
 
   /**
@@ -317,8 +215,8 @@ export class Journal {
 
   #append(entry: AppendEntry): Position {
     const lines = entry.lines ?? [];
-    const { raw, rawEnds, input } = entry;
     const rawCount = entry.rawCount ?? 0;
+    const { input } = entry;
     const checkpoint = input === undefined ? null : entry.checkpoint ?? null;
     const before = input === undefined ? null : this.#checkpoints[input] ?? null;
     if (
@@ -328,75 +226,82 @@ export class Journal {
       return this.#end;
     }
     if (this.#closed) throw new Error("Cannot append: the journal is closed");
-    let active = this.#segments.at(-1)!;
-    if (active.size > 0 && active.size >= this.segmentBytes) active = this.#roll();
-    let framed = 0;
-    for (const line of lines) framed += line.length + 1;
-    const total = framed + (raw?.length ?? 0);
-    let buffer: Uint8Array;
-    if (framed === 0 && raw) {
-      buffer = raw; // already framed lines: written as they are
-    } else {
-      // One write buffer, reused: appends are awaited one at a time.
-      if (this.#writeBuffer.length < total) {
-        this.#writeBuffer = new Uint8Array(Math.max(total, this.#writeBuffer.length * 2));
-      }
-      buffer = this.#writeBuffer.subarray(0, total);
-      let at = 0;
-      for (const line of lines) {
-        buffer.set(line, at);
-        at += line.length;
-        buffer[at++] = NEWLINE;
-      }
-      if (raw) buffer.set(raw, at);
-    }
-    try {
-      this.#file.write(buffer);
-    } catch (error) {
-      try {
-        this.#file.truncate(active.size);
-      } catch {
-        // the write's error is the one to report
-      }
-      throw error;
-    }
-    active.size += total;
-    const end = { offset: this.#end.offset + total, seq: this.#end.seq + lines.length + rawCount };
+    const active = this.#segments.active;
+    if (active.size > 0 && active.size >= this.segmentBytes) this.#segments.roll(this.#end);
+    const { buffer, framed } = this.#frame(lines, entry.raw);
+    this.#segments.write(buffer);
+    const end = {
+      offset: this.#end.offset + buffer.length,
+      seq: this.#end.seq + lines.length + rawCount,
+    };
     const checkpoints = checkpoint === null
       ? this.#checkpoints
       : { ...this.#checkpoints, [input!]: checkpoint };
     if (!this.#checkpointWritten || Object.keys(checkpoints).length > 0) {
       // The rename of the checkpoint file is the commit point.
-      const record: CheckpointFile = { journal: end, inputs: checkpoints };
       try {
-        writeFileAtomicSync(joinPath(this.dir, CHECKPOINT), JSON.stringify(record));
+        writeCommit(this.dir, end, checkpoints);
       } catch (error) {
-        active.size -= total;
-        try {
-          this.#file.truncate(active.size);
-        } catch {
-          // the checkpoint's error is the one to report
-        }
+        this.#segments.unwrite(buffer.length);
         throw error;
       }
       this.#checkpointWritten = true;
       this.#checkpoints = checkpoints;
     }
-    const known = !raw || rawEnds?.length === rawCount;
-    if (known && this.#lineIndex.fits(lines.length + rawCount)) {
-      // The line ends of the whole append: the framed lines' from their lengths, then raw's.
-      const ends = new Int32Array(lines.length + rawCount);
-      let at = 0;
-      lines.forEach((line, k) => {
-        at += line.length + 1;
-        ends[k] = at - 1;
-      });
-      if (rawEnds) {
-        for (let k = 0; k < rawCount; k++) ends[lines.length + k] = framed + rawEnds[k]!;
-      }
-      this.#lineIndex.add(this.#end.offset, ends);
-    }
+    this.#indexLines(lines, framed, entry.raw ? entry.rawEnds : undefined, rawCount);
     this.#end = end;
+    this.#noteAppend(end);
+    return end;
+  }
+
+  /** The bytes of an append: `lines` framed into the reused write buffer, then `raw`. */
+  #frame(
+    lines: readonly Uint8Array[],
+    raw: Uint8Array | undefined,
+  ): { buffer: Uint8Array; framed: number } {
+    let framed = 0;
+    for (const line of lines) framed += line.length + 1;
+    if (framed === 0 && raw) return { buffer: raw, framed }; // already framed: as they are
+    const total = framed + (raw?.length ?? 0);
+    // One write buffer, reused: appends are awaited one at a time.
+    if (this.#writeBuffer.length < total) {
+      this.#writeBuffer = new Uint8Array(Math.max(total, this.#writeBuffer.length * 2));
+    }
+    const buffer = this.#writeBuffer.subarray(0, total);
+    let at = 0;
+    for (const line of lines) {
+      buffer.set(line, at);
+      at += line.length;
+      buffer[at++] = NEWLINE;
+    }
+    if (raw) buffer.set(raw, at);
+    return { buffer, framed };
+  }
+
+  /** Keeps the line ends of an append at the journal's end, when every one of them is known. */
+  #indexLines(
+    lines: readonly Uint8Array[],
+    framed: number,
+    rawEnds: Int32Array | undefined,
+    rawCount: number,
+  ): void {
+    const known = rawCount === 0 || rawEnds?.length === rawCount;
+    if (!known || !this.#lineIndex.fits(lines.length + rawCount)) return;
+    // The framed lines' ends from their lengths, then raw's.
+    const ends = new Int32Array(lines.length + rawCount);
+    let at = 0;
+    lines.forEach((line, k) => {
+      at += line.length + 1;
+      ends[k] = at - 1;
+    });
+    if (rawEnds) {
+      for (let k = 0; k < rawCount; k++) ends[lines.length + k] = framed + rawEnds[k]!;
+    }
+    this.#lineIndex.add(this.#end.offset, ends);
+  }
+
+  /** Marks, times, and the readers waiting for lines, after an append that ends at `end`. */
+  #noteAppend(end: Position): void {
     const lastMark = this.#marks.at(-1);
     if (end.offset - (lastMark?.offset ?? 0) >= MARK_BYTES) this.#marks.push(end);
     const now = this.#clock.now();
@@ -406,7 +311,6 @@ export class Journal {
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     for (const wake of waiters) wake();
-    return this.#end;
   }
 
   /**
@@ -425,22 +329,6 @@ export class Journal {
     // The first group that ends past `offset` holds it; lines from before the open, none.
     const group = times[lo];
     return group && offset >= this.#openedEnd ? group[1] : this.#openedAt;
-  }
-
-  #roll(): Segment {
-    const active = this.#segments.at(-1)!;
-    this.#file.close();
-    const path = joinPath(this.dir, segmentName(this.#end));
-    const segment = { start: { ...this.#end }, path, size: 0 };
-    try {
-      this.#file = this.#openWriter(segment);
-    } catch (error) {
-      // No new segment (a full disk): the old one stays active.
-      this.#file = this.#openWriter(active);
-      throw error;
-    }
-    this.#segments.push(segment);
-    return segment;
   }
 
   /**
@@ -514,9 +402,13 @@ export class Journal {
     return from;
   }
 
-  /** A reader from `from` (up to the end, or `until`). */
-  reader(from: Position, until?: Position): JournalReader {
-    return new JournalReader(this, from, until);
+  /**
+   * A reader from `from` (up to the end, or `until`).
+   *
+   * @param chunkBytes Bytes read at most per call. @default 1 MiB
+   */
+  reader(from: Position, until?: Position, chunkBytes?: number): JournalReader {
+    return new JournalReader(this.#source, from, until, chunkBytes);
   }
 
   /**
@@ -526,86 +418,28 @@ export class Journal {
    * @returns How many segments were deleted.
    */
   async retain(ranges: ReadonlyArray<{ from: number; to: number }>): Promise<number> {
-    const keep: Segment[] = [];
-    const drop: Segment[] = [];
-    const last = this.#segments.length - 1;
-    this.#segments.forEach((segment, i) => {
-      const start = segment.start.offset;
-      const end = start + segment.size;
-      const needed = i === last || ranges.some((r) => r.from < end && r.to > start);
-      (needed ? keep : drop).push(segment);
-    });
-    if (drop.length === 0) {
-      // Outputs moved on even if nothing could go: a full journal's input looks again.
-      this.#wakeSpaceWaiters();
-      return 0;
+    const dropped = await this.#segments.retain(ranges);
+    if (dropped > 0) {
+      const first = this.#segments.start.offset;
+      const gone = this.#marks.findIndex((m) => m.offset >= first);
+      this.#marks.splice(0, gone < 0 ? this.#marks.length : gone);
+      const past = this.#times.findIndex(([to]) => to > first);
+      this.#times.splice(0, past < 0 ? this.#times.length : past);
+      this.#lineIndex.forgetBefore(first);
     }
-    this.#segments = keep;
-    const first = keep[0]!.start.offset;
-    const gone = this.#marks.findIndex((m) => m.offset >= first);
-    this.#marks.splice(0, gone < 0 ? this.#marks.length : gone);
-    const past = this.#times.findIndex(([to]) => to > first);
-    this.#times.splice(0, past < 0 ? this.#times.length : past);
-    this.#lineIndex.forgetBefore(first);
-    for (const segment of drop) {
-      await Deno.remove(segment.path).catch((error) => {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      });
-    }
-    this.#wakeSpaceWaiters();
-    return drop.length;
-  }
-
-  #wakeSpaceWaiters(): void {
+    // Outputs moved on, even if nothing could go: a full journal's input looks again.
     this.#releases++;
     const waiters = [...this.#spaceWaiters];
     this.#spaceWaiters.clear();
     for (const wake of waiters) wake();
-  }
-
-  /**
-   * @internal A read buffer of at least `size` bytes from the journal's pool. Readers come and go
-   * with every batch; pooling their buffers keeps large allocations (and so memory) low.
-   */
-  takeBuffer(size: number): Uint8Array {
-    return this.#readBuffers.take(size) ?? new Uint8Array(size);
-  }
-
-  /** @internal Returns a read buffer to the pool. */
-  giveBuffer(buffer: Uint8Array): void {
-    this.#readBuffers.give(buffer);
-  }
-
-  /**
-   * @internal A buffer aligned for direct reads, of at least `size` bytes (a multiple of
-   * the block size), from the journal's pool; `undefined` when none can be had.
-   */
-  takeAligned(size: number): Uint8Array | undefined {
-    return this.#alignedBuffers.take(size) ?? alignedBuffer(size, this.dir);
-  }
-
-  /** @internal Returns an aligned buffer to the pool. */
-  giveAligned(buffer: Uint8Array): void {
-    this.#alignedBuffers.give(buffer);
-  }
-
-  /** @internal The segment holding `offset`, for readers. */
-  segmentAt(offset: number): { segment: Segment; end: number; next?: Segment } | undefined {
-    const segments = this.#segments;
-    for (let i = segments.length - 1; i >= 0; i--) {
-      const segment = segments[i]!;
-      if (segment.start.offset <= offset) {
-        return { segment, end: segment.start.offset + segment.size, next: segments[i + 1] };
-      }
-    }
-    return undefined;
+    return dropped;
   }
 
   /** Closes the active segment file and wakes every waiter. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#file.close();
+    this.#segments.close();
     for (const wake of this.#waiters) wake();
     this.#waiters.clear();
   }
@@ -621,61 +455,4 @@ function lastAtOrBefore<T>(items: readonly T[], value: number, key: (item: T) =>
     else hi = mid;
   }
   return lo - 1;
-}
-
-/** The inputs' checkpoints of a checkpoint file, whichever version wrote it. */
-function savedInputs(saved: CheckpointFile | undefined): Record<string, InputCheckpoint> {
-  if (!saved) return {};
-  if (saved.inputs) return saved.inputs;
-  if (!saved.input) return {};
-  const { line, ...state } = saved.input;
-  return { input: { state: state as JsonValue, line: line ?? 0 } };
-}
-
-const SCAN_BYTES = 1024 * 1024;
-
-/**
- * Reads a segment a piece at a time (memory stays at one piece whatever its size): where its last
- * complete line ends, whether non-zero bytes follow it (a torn record), and how many lines it
- * holds.
- */
-function scanSegment(
-  path: string,
-): { size: number; complete: number; torn: boolean; lines: number } {
-  using file = Deno.openSync(path, { read: true });
-  const size = file.statSync().size;
-  const buffer = new Uint8Array(Math.min(SCAN_BYTES, Math.max(size, 1)));
-  let complete = 0;
-  let torn = false;
-  // Back from the end to the last newline; what follows it must be zeros (padding) or is torn.
-  for (let end = size; end > 0;) {
-    const start = Math.max(0, end - buffer.length);
-    const piece = buffer.subarray(0, readAt(file, start, buffer.subarray(0, end - start)));
-    const i = piece.lastIndexOf(NEWLINE);
-    const after = piece.subarray(i + 1);
-    if (!torn && after.some((b) => b !== 0)) torn = true;
-    if (i >= 0) {
-      complete = start + i + 1;
-      break;
-    }
-    end = start;
-  }
-  let lines = 0;
-  for (let start = 0; start < complete; start += buffer.length) {
-    const n = readAt(file, start, buffer.subarray(0, Math.min(buffer.length, complete - start)));
-    const piece = buffer.subarray(0, n);
-    for (let i = piece.indexOf(NEWLINE); i >= 0; i = piece.indexOf(NEWLINE, i + 1)) lines++;
-  }
-  return { size, complete, torn, lines };
-}
-
-/** Cuts the segments back to `end`: later segments are deleted, the one holding it truncated. */
-async function truncateSegments(segments: Segment[], end: Position): Promise<void> {
-  while (segments.length > 1 && segments.at(-1)!.start.offset >= end.offset) {
-    await Deno.remove(segments.pop()!.path);
-  }
-  const last = segments.at(-1)!;
-  const size = Math.max(0, end.offset - last.start.offset);
-  await Deno.truncate(last.path, size);
-  last.size = size;
 }

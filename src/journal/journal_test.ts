@@ -103,8 +103,7 @@ Deno.test("JournalReader reads lines longer than its chunk size", async () => {
   const journal = await Journal.open(dir);
   const long = enc.encode(JSON.stringify({ big: "y".repeat(5000) }));
   await journal.append({ lines: [line(1), long, line(2)] });
-  const { JournalReader } = await import("./reader.ts");
-  const reader = new JournalReader(journal, ORIGIN, undefined, 64);
+  const reader = journal.reader(ORIGIN, undefined, 64);
   const got: string[] = [];
   for await (const lines of reader.chunks()) got.push(...lines.map((l) => dec.decode(l)));
   assert.deepEqual(got, [line(1), long, line(2)].map((l) => dec.decode(l)));

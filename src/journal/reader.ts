@@ -7,10 +7,34 @@
 import fs from "node:fs";
 import { BLOCK, isInvalidArgument, openDirect, readFully, roundUp } from "../base/direct_io.ts";
 import { readAt } from "../base/fs.ts";
-import type { Journal, Position } from "./journal.ts";
-import { rememberLineEnds } from "./line_ends.ts";
+import { rememberLineEnds } from "../base/line_ends.ts";
+import type { Position } from "./position.ts";
+import type { Segment } from "./segments.ts";
 
 const NEWLINE = 0x0a;
+
+/**
+ * What a reader reads through: the journal's end and segments, its pooled buffers, and the line
+ * ends it knows. The journal hands one to each reader it makes.
+ */
+export interface ReaderSource {
+  /** The position after the last committed line. */
+  readonly end: Position;
+  /** Whether segments are read with direct I/O. */
+  readonly direct: boolean;
+  /** The segment holding `offset`, where its committed bytes end, and the next one. */
+  segmentAt(offset: number): { segment: Segment; end: number; next?: Segment } | undefined;
+  /** A read buffer of at least `size` bytes. */
+  takeBuffer(size: number): Uint8Array;
+  /** Returns a read buffer. */
+  giveBuffer(buffer: Uint8Array): void;
+  /** A buffer aligned for direct reads, of at least `size` bytes, or `undefined`. */
+  takeAligned(size: number): Uint8Array | undefined;
+  /** Returns an aligned buffer. */
+  giveAligned(buffer: Uint8Array): void;
+  /** Where the lines of `length` bytes from `offset` end, when all are known. */
+  lineEnds(offset: number, length: number): Int32Array | undefined;
+}
 
 /** A chunk of lines read from the journal. */
 export interface JournalChunk {
@@ -24,7 +48,7 @@ export interface JournalChunk {
 
 /** Reads lines from a position forward, a chunk at a time. */
 export class JournalReader {
-  #journal: Journal;
+  #journal: ReaderSource;
   #position: Position;
   #until: Position | undefined;
   #file: Deno.FsFile | undefined;
@@ -34,8 +58,17 @@ export class JournalReader {
   #buffer: Uint8Array | undefined;
   #aligned: Uint8Array | undefined;
 
-  /** @param chunkBytes Bytes read at most per call. @default 1 MiB */
-  constructor(journal: Journal, from: Position, until?: Position, chunkBytes = 1024 * 1024) {
+  /**
+   * A reader through `journal` from `from` (up to its end, or `until`).
+   *
+   * @param chunkBytes Bytes read at most per call. @default 1 MiB
+   */
+  constructor(
+    journal: ReaderSource,
+    from: Position,
+    until?: Position,
+    chunkBytes = 1024 * 1024,
+  ) {
     this.#journal = journal;
     this.#position = { ...from };
     this.#until = until;

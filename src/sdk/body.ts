@@ -5,7 +5,7 @@
  * @module
  */
 import { BufferPool } from "../base/buffer_pool.ts";
-import { lineEndsOf } from "../journal/line_ends.ts";
+import { lineEndsOf } from "../base/line_ends.ts";
 
 /** Export formats. */
 export const FORMATS = ["json", "jsonl"] as const;

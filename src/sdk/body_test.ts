@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { rememberLineEnds } from "../journal/line_ends.ts";
+import { rememberLineEnds } from "../base/line_ends.ts";
 import { bodySize, bodyStream, formatBody } from "./body.ts";
 import { renderKey, withSuffix } from "./key.ts";
 
