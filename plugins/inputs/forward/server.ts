@@ -18,7 +18,7 @@ import {
   UnpackedTooLarge,
 } from "@hitship/hitship/sdk";
 import { JsonWriter, MessageFramer, MsgpackError, peek, skip } from "./msgpack.ts";
-import type { ForwardInputConfig } from "./mod.ts";
+import type { ForwardInputConfig } from "./config.ts";
 
 /** The protocol's own small messages (handshake, options, acks); records never go through it. */
 const limits = { maxDepth: 8, maxStrLength: 64 * 1024, maxArrayLength: 16, maxMapLength: 16 };
