@@ -17,12 +17,12 @@ import { describeIssue, formatPath } from "../base/zod_issue.ts";
 import { LOG_LEVELS } from "../base/log.ts";
 import { namePattern, patternsOverlap } from "./key_overlap.ts";
 import { importPluginModules, resolveModule } from "./plugin_modules.ts";
-import { type EventKind, supportedEventsOf } from "../sdk/output.ts";
+import type { EventKind } from "../sdk/output.ts";
 import type { FilterConfig } from "../hit/filter.ts";
 import type { AlertConfig } from "../hit/alerts.ts";
 import type { InputPlugin } from "../sdk/input.ts";
-import { inputPluginsOf, outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
-import { batchingShape } from "../sdk/batch.ts";
+import type { Plugin } from "../sdk/plugin.ts";
+import { batchingShape, inputPluginsOf, outputPluginsOf, supportedEventsOf } from "./registry.ts";
 
 const { isMap, isScalar, isSeq, LineCounter, parseDocument, visit } = yaml;
 

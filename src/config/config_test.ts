@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { builtinPlugins } from "../../plugins/mod.ts";
 import { ConfigError, parseConfig } from "./config.ts";
-import { outputPluginsOf } from "../sdk/plugin.ts";
+import { outputPluginsOf } from "./registry.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 

@@ -8,7 +8,8 @@
 import { z } from "zod";
 import { builtinPlugins } from "../../plugins/mod.ts";
 import { commonOutputShape, configSchema } from "./config.ts";
-import { outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
+import type { Plugin } from "../sdk/plugin.ts";
+import { outputPluginsOf } from "./registry.ts";
 
 type JsonSchema = {
   type?: string | string[];

@@ -83,13 +83,6 @@ export const batchShape: BatchShape = {
     }),
 };
 
-/** The fields the engine adds to an output plugin that has no `batchOptions` of its own. */
-export const batchingShape = {
-  interval: batchShape.interval,
-  max_hits: batchShape.max_hits,
-  max_bytes: batchShape.max_bytes,
-};
-
 /** The resolved batch fields of an output's config. */
 export interface BatchConfig {
   /** A batch is cut this long after its first hit, ms. */

@@ -32,7 +32,7 @@ export type { input as ZodInput, output as ZodOutput, ZodObject, ZodString, ZodT
 export { byteSize, duration, type Range } from "../base/duration.ts";
 export type { Clock } from "../base/clock.ts";
 export { BufferPool, release } from "../base/buffer_pool.ts";
-export { parseJson } from "../hit/hit.ts";
+export { parseJson } from "../base/json.ts";
 export { listenAddress, splitAddress } from "../base/address.ts";
 export { gunzip, UnpackedTooLarge } from "../base/gzip.ts";
 export { isJsonText } from "../base/json_syntax.ts";

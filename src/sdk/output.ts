@@ -165,26 +165,3 @@ export interface OutputPlugin<S extends z.ZodObject = z.ZodObject> extends Outpu
 export function definePlugin<S extends z.ZodObject>(plugin: OutputPluginSpec<S>): OutputPlugin<S> {
   return { ...plugin, kind: "output" };
 }
-
-/** The `events` an output plugin takes when its config gives none. */
-export function defaultEventsOf(plugin: OutputPluginSpec): ReadonlyArray<EventKind> {
-  return plugin.defaultEvents ?? ["hits"];
-}
-
-/** What an output plugin can receive at all. */
-export function supportedEventsOf(plugin: OutputPluginSpec): ReadonlyArray<EventKind> {
-  return plugin.supportedEvents ?? defaultEventsOf(plugin);
-}
-
-/** How the engine batches for an output: its plugin's `batchOptions`, or the common fields. */
-export function batchingOf(
-  plugin: OutputPluginSpec,
-  config: Record<string, unknown>,
-): BatchOptions {
-  if (plugin.batchOptions) return plugin.batchOptions(config as never);
-  return {
-    interval: config.interval as number,
-    maxHits: config.max_hits as number,
-    maxBytes: config.max_bytes as number,
-  };
-}

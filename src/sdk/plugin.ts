@@ -20,13 +20,3 @@ export function isPlugin(value: unknown): value is Plugin {
     typeof (p.kind === "output" ? (p as OutputPlugin).create : (p as InputPlugin).open) ===
       "function";
 }
-
-/** The output plugins of a list. */
-export function outputPluginsOf(plugins: readonly Plugin[]): OutputPlugin[] {
-  return plugins.filter((p): p is OutputPlugin => p.kind === "output");
-}
-
-/** The input plugins of a list. */
-export function inputPluginsOf(plugins: readonly Plugin[]): InputPlugin[] {
-  return plugins.filter((p): p is InputPlugin => p.kind === "input");
-}
