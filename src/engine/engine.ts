@@ -1,26 +1,33 @@
 /**
  * The engine: one journal, and for each output a runner that reads the journal from its own
  * cursor, filters, batches, and delivers through the shared supervision (retry schedule,
- * failure window, auto-disable, system events). Outputs never wait on each other.
+ * failure window, auto-disable, system events). Outputs never wait on each other. The engine
+ * owns what it acquires (the data directory's lock, the journal, the status file) in one place,
+ * and the inputs, the room in the journal, and the end of a run; its outputs are an
+ * {@linkcode OutputFleet}.
  *
  * @module
  */
 import { type Clock, systemClock } from "../base/clock.ts";
-import { joinPath, readJsonFile } from "../base/fs.ts";
+import { joinPath } from "../base/fs.ts";
 import { jsonLogger, type Logger } from "../base/log.ts";
-import type { Config, InputConfig, OutputConfig } from "../config/config.ts";
-import { AlertWatcher } from "../hit/alerts.ts";
+import type { Config } from "../config/config.ts";
+import { pluginsOfModules } from "../config/plugin_modules.ts";
 import { DeadLetter } from "../ingest/dead_letter.ts";
 import { Ingester } from "../ingest/ingester.ts";
 import { Journal } from "../journal/journal.ts";
-import { pluginsOfModules } from "../config/plugin_modules.ts";
-import { defaultEventsOf, type Output, type SystemEvent } from "../sdk/output.ts";
-import { inputPluginsOf, outputPluginsOf, type Plugin } from "../sdk/plugin.ts";
-import { type OutputStatus, StatusBoard, type StatusDocument } from "../status/status.ts";
+import type { Output } from "../sdk/output.ts";
+import type { Plugin } from "../sdk/plugin.ts";
+import { StatusBoard, type StatusDocument } from "../status/status.ts";
+import { AlertWatcher } from "../hit/alerts.ts";
 import { DataDirLock } from "./data_dir_lock.ts";
-import { deleteIntegration, reportEveryHour } from "./events.ts";
-import { type OutputStateFile, outputStatePath, writeOutputState } from "./output_state.ts";
-import { OutputRunner, pluginFields, type RunnerHost } from "./runner.ts";
+import { reportEveryHour } from "./events.ts";
+import { readInput } from "./inputs.ts";
+import { JournalRoom } from "./room.ts";
+import { type DrainResult, OutputFleet } from "./fleet.ts";
+import type { OutputRunner } from "./runner.ts";
+
+export type { DrainResult } from "./fleet.ts";
 
 /** Options of {@linkcode Engine.start}. */
 export interface EngineOptions {
@@ -36,15 +43,6 @@ export interface EngineOptions {
   outputs?: Record<string, Output>;
   /** How often `hitship enable`/`disable` requests are looked for, in real ms. @default 1000 */
   controlInterval?: number;
-}
-
-/** How a drain ended. */
-export interface DrainResult {
-  /**
-   * Outputs that still hold undelivered hits: those that ran out of time and those that were
-   * auto-disabled. Outputs turned off on purpose are not listed.
-   */
-  undelivered: Record<string, { hits: number; state: OutputStatus["state"] }>;
 }
 
 /**
@@ -68,36 +66,56 @@ export class Engine {
   readonly ingesters: Ingester[];
   readonly #logger: Logger;
   readonly #clock: Clock;
-  /** @ignore The outputs' runners (for hitship's own tests). */
-  readonly runners: OutputRunner[] = [];
-  readonly #stop = new AbortController();
-  readonly #runs = new Map<OutputRunner, { stop: AbortController; done: Promise<void> }>();
-  #options: EngineOptions = { plugins: [] };
+  readonly #fleet: OutputFleet;
+  readonly #options: EngineOptions;
+  /** What the engine acquired (lock, journal, status file): released at its end, in reverse. */
+  #resources = new AsyncDisposableStack();
   /** The plugins the options give, and those of the config's `plugins:` modules. */
   #plugins: readonly Plugin[] = [];
-  #hostname = "";
   #alerts: AlertWatcher;
   #control: Promise<void> = Promise.resolve();
   #draining = false;
   readonly #timers = new AbortController();
   #reporting: Promise<void> = Promise.resolve();
-  #applying: Promise<void> = Promise.resolve();
-  #lock: DataDirLock | undefined;
-  #full = false;
+  readonly #room: JournalRoom;
 
   private constructor(
     config: Config,
-    journal: Journal,
-    status: StatusBoard,
-    logger: Logger,
-    clock: Clock,
+    acquired: { journal: Journal; status: StatusBoard },
+    options: EngineOptions & { clock: Clock; logger: Logger; hostname: string },
   ) {
+    const { journal, status } = acquired;
+    const { clock, logger } = options;
     this.config = config;
     this.journal = journal;
     this.status = status;
+    this.#options = options;
     this.#logger = logger;
     this.#clock = clock;
-    this.#alerts = new AlertWatcher(config.alerts, (event) => this.#emit(event));
+    this.#room = new JournalRoom(
+      journal,
+      status,
+      () => this.config.max_journal_bytes,
+      () => this.runners,
+    );
+    this.#fleet = new OutputFleet({
+      clock,
+      logger,
+      status,
+      hostname: options.hostname,
+      outputs: options.outputs,
+      host: {
+        journal,
+        clock,
+        logger,
+        telemetry: status.telemetry,
+        stopping: this.#timers.signal,
+        status,
+        releaseSegments: () => this.#room.release(),
+        full: () => this.#room.full,
+      },
+    });
+    this.#alerts = new AlertWatcher(config.alerts, (event) => this.#fleet.emit(event));
     const deadLetter = new DeadLetter(
       config.data_dir,
       config.dead_letter_max_bytes,
@@ -113,9 +131,9 @@ export class Engine {
         input: input.name,
         maxLineBytes: input.max_line_bytes,
         maxJournalBytes: config.max_journal_bytes,
-        makeRoom: () => this.#makeRoom(),
+        makeRoom: () => this.#room.make(() => this.#fleet.pokeAll()),
         onResume: () => {
-          this.#full = false;
+          this.#room.full = false;
         },
       })
     );
@@ -123,6 +141,11 @@ export class Engine {
     status.onSnapshot(() => {
       for (const runner of this.runners) runner.status.pending_hits = runner.pendingHits();
     });
+  }
+
+  /** @ignore The outputs' runners (for hitship's own tests). */
+  get runners(): readonly OutputRunner[] {
+    return this.#fleet.runners;
   }
 
   /** @ignore The first input's ingester (for hitship's own tests). */
@@ -138,30 +161,47 @@ export class Engine {
     }
   }
 
-  /** Opens the journal and state in `data_dir`, builds every output and starts its runner. */
+  /**
+   * Opens the journal and state in `data_dir`, builds every output and starts its runner. What it
+   * acquires is released in one place: at once when starting fails, at the engine's end otherwise.
+   */
   static async start(config: Config, options: EngineOptions): Promise<Engine> {
     const clock = options.clock ?? systemClock;
     const logger = options.logger ?? jsonLogger(config.log_level);
+    await using resources = new AsyncDisposableStack();
     // First the lock: opening the journal cuts what another process has not committed yet.
     const lock = await DataDirLock.acquire(config.data_dir);
-    let journal: Journal;
-    try {
-      await Deno.mkdir(joinPath(config.data_dir, "outputs"), { recursive: true });
-      const statusDir = config.status_file.replace(/\/[^/]*$/, "");
-      if (statusDir !== config.status_file) {
-        // A status file that cannot be written is said in the log; it does not stop shipping.
-        await Deno.mkdir(statusDir, { recursive: true }).catch(() => {});
-      }
-      journal = await Journal.open(joinPath(config.data_dir, "journal"), {
-        segmentBytes: config.journal_segment_bytes,
-        directIO: config.journal_direct_io,
-        logger,
-        clock,
-      });
-    } catch (error) {
-      lock.release();
-      throw error;
+    resources.defer(() => lock.release());
+    await Deno.mkdir(joinPath(config.data_dir, "outputs"), { recursive: true });
+    const statusDir = config.status_file.replace(/\/[^/]*$/, "");
+    if (statusDir !== config.status_file) {
+      // A status file that cannot be written is said in the log; it does not stop shipping.
+      await Deno.mkdir(statusDir, { recursive: true }).catch(() => {});
     }
+    const journal = await Journal.open(joinPath(config.data_dir, "journal"), {
+      segmentBytes: config.journal_segment_bytes,
+      directIO: config.journal_direct_io,
+      logger,
+      clock,
+    });
+    resources.defer(() => journal.close());
+    const status = Engine.#statusBoard(config, clock, logger, lock);
+    const hostname = options.hostname ?? Deno.hostname();
+    const engine = new Engine(config, { journal, status }, {
+      ...options,
+      clock,
+      logger,
+      hostname,
+    });
+    await engine.#startOutputs();
+    // Started: the engine owns what it acquired, and writes the last status at its end.
+    engine.#resources = resources.move();
+    engine.#resources.defer(() => status.close());
+    return engine;
+  }
+
+  /** The status model of a run, its write errors told in the log and beside the lock. */
+  static #statusBoard(config: Config, clock: Clock, logger: Logger, lock: DataDirLock) {
     const status = new StatusBoard(
       config.status_file,
       clock,
@@ -180,132 +220,40 @@ export class Engine {
       } else logger.info("The status file is written again", { status_file: config.status_file });
       lock.noteStatusError(config.status_file, error);
     });
-    const engine = new Engine(config, journal, status, logger, clock);
-    engine.#lock = lock;
-    engine.#options = options;
-    try {
-      engine.#plugins = await engine.#withModules(config);
-    } catch (error) {
-      journal.close();
-      lock.release();
-      throw error;
-    }
-    engine.#hostname = options.hostname ?? Deno.hostname();
-    try {
-      for (const outputConfig of config.outputs) {
-        engine.runners.push(await engine.#build(outputConfig, false));
-      }
-    } catch (error) {
-      journal.close();
-      lock.release();
-      throw error;
+    return status;
+  }
+
+  /** Builds every output and starts its runner, the hourly report and the request watcher. */
+  async #startOutputs(): Promise<void> {
+    const { config, status, journal } = this;
+    this.#plugins = await this.#withModules(config);
+    for (const outputConfig of config.outputs) {
+      this.#fleet.runners.push(await this.#fleet.build(outputConfig, config, this.#plugins, false));
     }
     status.journal.bytes = journal.bytes;
     status.journal.segments = journal.segmentCount;
     await status.stateChanged();
-    await engine.#findRemoved();
-    for (const runner of engine.runners) engine.#launch(runner);
-    if (engine.runners.some((r) => r.takes("report"))) {
-      engine.#reporting = reportEveryHour(engine.#clock, engine.#timers.signal, () => ({
+    await this.#fleet.findRemoved(config);
+    for (const runner of this.runners) this.#fleet.launch(runner);
+    if (this.runners.some((r) => r.takes("report"))) {
+      this.#reporting = reportEveryHour(this.#clock, this.#timers.signal, () => ({
         lines: status.input.lines,
         hits: status.input.hits,
         rejected: status.input.rejected,
-        delivered: Object.fromEntries(engine.runners.map((r) => [r.name, r.status.delivered_hits])),
-      }), (event) => engine.#emit(event));
+        delivered: Object.fromEntries(this.runners.map((r) => [r.name, r.status.delivered_hits])),
+      }), (event) => this.#fleet.emit(event));
     }
-    engine.#control = engine.#applyRequestsEvery(options.controlInterval ?? 1000);
-    return engine;
-  }
-
-  /**
-   * Outputs whose state is in `data_dir` but which the config no longer has: removed while
-   * hitship was stopped. Each is announced once.
-   */
-  async #findRemoved(): Promise<void> {
-    const dir = joinPath(this.config.data_dir, "outputs");
-    const names = new Set(this.config.outputs.map((o) => o.name));
-    for await (const entry of Deno.readDir(dir)) {
-      const name = /^(.+)\.json$/.exec(entry.name)?.[1];
-      if (!entry.isFile || !name || names.has(name) || name.endsWith(".request")) continue;
-      const state = await readJsonFile<OutputStateFile>(joinPath(dir, entry.name)).catch(() =>
-        undefined
-      );
-      if (state?.version === 1 && !state.removed_at) await this.#removed(name, state.type);
-    }
-  }
-
-  /** An output left the config: `delete_integration` for the others, noted in its state. */
-  async #removed(name: string, type: string): Promise<void> {
-    this.#emit(deleteIntegration(name, type, this.#clock.now()), name);
-    const path = outputStatePath(this.config.data_dir, name);
-    try {
-      const state = await readJsonFile<OutputStateFile>(path);
-      if (state) {
-        await writeOutputState(path, {
-          ...state,
-          removed_at: new Date(this.#clock.now()).toISOString(),
-        });
-      }
-    } catch (error) {
-      this.#logger.warn(
-        `Cannot note that output "${name}" was removed: ${(error as Error).message}`,
-      );
-    }
+    this.#control = this.#fleet.watchRequests(
+      this.config.data_dir,
+      this.#options.controlInterval ?? 1000,
+      this.#timers.signal,
+    );
   }
 
   /** The options' plugins and those of a config's `plugins:` modules. */
   async #withModules(config: Config): Promise<readonly Plugin[]> {
     const given = this.#options.plugins;
     return [...given, ...await pluginsOfModules(config.plugins, given)];
-  }
-
-  /** Builds an output and its runner; an output new to `data_dir` starts at the journal's end. */
-  async #build(outputConfig: OutputConfig, fresh: boolean): Promise<OutputRunner> {
-    const plugin = outputPluginsOf(this.#plugins).find((p) => p.type === outputConfig.type);
-    if (!plugin) throw new Error(`Unknown output type "${outputConfig.type}"`);
-    const output = this.#options.outputs?.[outputConfig.name] ??
-      await plugin.create(pluginFields(outputConfig) as never, {
-        name: outputConfig.name,
-        clock: this.#clock,
-        logger: this.#logger,
-        hostname: this.#hostname,
-        events: outputConfig.events ?? defaultEventsOf(plugin),
-      });
-    const runner = new OutputRunner(this.#host, {
-      config: outputConfig,
-      plugin,
-      output,
-      hostname: this.#hostname,
-      statePath: outputStatePath(this.config.data_dir, outputConfig.name),
-      retry: this.config.retry,
-      autoDisable: this.config.auto_disable,
-    });
-    this.status.outputs[outputConfig.name] = runner.status;
-    await runner.load(fresh);
-    return runner;
-  }
-
-  #launch(runner: OutputRunner): void {
-    const stop = new AbortController();
-    if (this.#stop.signal.aborted) stop.abort(this.#stop.signal.reason);
-    const onStop = () => stop.abort(this.#stop.signal.reason);
-    this.#stop.signal.addEventListener("abort", onStop, { once: true });
-    const done = runner.run(stop.signal).finally(() =>
-      this.#stop.signal.removeEventListener("abort", onStop)
-    );
-    this.#runs.set(runner, { stop, done });
-  }
-
-  /** Stops one output's runner and saves its state; its hits stay in the journal. */
-  async #retire(runner: OutputRunner): Promise<void> {
-    const run = this.#runs.get(runner);
-    run?.stop.abort(new Error("reload"));
-    await run?.done;
-    this.#runs.delete(runner);
-    await runner.save();
-    await runner.output.close?.();
-    this.runners.splice(this.runners.indexOf(runner), 1);
-    delete this.status.outputs[runner.name];
   }
 
   /**
@@ -324,23 +272,6 @@ export class Engine {
       }
     }
     this.#plugins = await this.#withModules(next);
-    const shared = JSON.stringify([current.retry, current.auto_disable]) !==
-      JSON.stringify([next.retry, next.auto_disable]);
-    const byName = new Map(next.outputs.map((o) => [o.name, o]));
-    const added: string[] = [];
-    const removed: string[] = [];
-    const changed: string[] = [];
-    for (const runner of [...this.runners]) {
-      const wanted = byName.get(runner.name);
-      if (!wanted) {
-        await this.#retire(runner);
-        removed.push(runner.name);
-        await this.#removed(runner.name, runner.type);
-      } else if (shared || JSON.stringify(wanted) !== JSON.stringify(runner.config)) {
-        await this.#retire(runner);
-        changed.push(runner.name);
-      }
-    }
     this.config = {
       ...current,
       outputs: next.outputs,
@@ -349,65 +280,13 @@ export class Engine {
       alerts: next.alerts,
       plugins: next.plugins,
     };
-    this.#alerts = new AlertWatcher(next.alerts, (event) => this.#emit(event));
+    const changes = await this.#fleet.reload(current, this.config, this.#plugins, this.#draining);
+    this.#alerts = new AlertWatcher(next.alerts, (event) => this.#fleet.emit(event));
     this.#watchHits();
-    const running = new Set(this.runners.map((r) => r.name));
-    for (const outputConfig of next.outputs) {
-      if (running.has(outputConfig.name)) continue;
-      const isNew = !changed.includes(outputConfig.name);
-      const runner = await this.#build(outputConfig, isNew);
-      this.runners.push(runner);
-      if (this.#draining) runner.drain();
-      this.#launch(runner);
-      if (isNew) added.push(outputConfig.name);
-    }
-    // Keep the config's order of outputs.
-    this.runners.sort((a, b) =>
-      next.outputs.findIndex((o) => o.name === a.name) -
-      next.outputs.findIndex((o) => o.name === b.name)
-    );
     this.status.lastConfigError = null;
     await this.status.stateChanged();
-    this.#logger.info("Config reloaded", { added, removed, changed });
-    return { added, removed, changed };
-  }
-
-  /**
-   * Applies `hitship enable`/`disable` requests as they come, until the engine stops: on a
-   * file-system event in `data_dir/outputs`, and every `ms` where there are no such events.
-   */
-  async #applyRequestsEvery(ms: number): Promise<void> {
-    const signal = this.#timers.signal;
-    let watcher: Deno.FsWatcher | undefined;
-    try {
-      watcher = Deno.watchFs(joinPath(this.config.data_dir, "outputs"), { recursive: false });
-    } catch {
-      watcher = undefined;
-    }
-    if (watcher) {
-      const close = () => watcher!.close();
-      signal.addEventListener("abort", close, { once: true });
-      try {
-        for await (const event of watcher) {
-          if (event.paths.some((path) => path.endsWith(".request.json"))) {
-            await this.applyRequests();
-          }
-        }
-      } catch {
-        // the directory went away
-      } finally {
-        signal.removeEventListener("abort", close);
-      }
-      if (signal.aborted) return;
-    }
-    for (;;) {
-      try {
-        await this.#clock.sleep(ms, signal);
-      } catch {
-        return;
-      }
-      await this.applyRequests();
-    }
+    this.#logger.info("Config reloaded", changes);
+    return changes;
   }
 
   /**
@@ -415,47 +294,12 @@ export class Engine {
    * engine applies them as their files appear.
    */
   applyRequests(): Promise<void> {
-    // One pass at a time; a call during a pass runs after it (its request may have come late).
-    this.#applying = this.#applying.then(async () => {
-      try {
-        for (const runner of this.runners) await runner.applyRequest();
-      } catch (error) {
-        this.#logger.error(`Cannot apply an enable/disable request: ${(error as Error).message}`);
-      }
-    });
-    return this.#applying;
+    return this.#fleet.applyRequests();
   }
 
   /** @ignore The runner of an output (for hitship's own tests). */
   runner(name: string): OutputRunner | undefined {
-    return this.runners.find((r) => r.name === name);
-  }
-
-  /** Resolves when every runner has ended, including runners started by a reload meanwhile. */
-  async #allDone(): Promise<void> {
-    for (;;) {
-      const runs = [...this.#runs.values()].map((r) => r.done);
-      await Promise.all(runs);
-      if ([...this.#runs.values()].every((r) => runs.includes(r.done))) return;
-    }
-  }
-
-  /** What the runners may ask of the engine. */
-  get #host(): RunnerHost {
-    return {
-      journal: this.journal,
-      telemetry: this.status.telemetry,
-      clock: this.#clock,
-      logger: this.#logger,
-      changed: () => this.status.changed(),
-      stateChanged: () => this.status.stateChanged(),
-      emit: (event, from) => this.#emit(event, from),
-      releaseSegments: () => this.#releaseSegments(),
-      hitsDone: () => this.#hitsDone(),
-      pokeAll: () => this.#pokeAll(),
-      full: () => this.#full,
-      afterDelay: (ms, fn) => this.#afterDelay(ms, fn),
-    };
+    return this.#fleet.runner(name);
   }
 
   /** The status now: what the status file and `/metrics` show. */
@@ -479,120 +323,27 @@ export class Engine {
     return this.#draining;
   }
 
-  /** True once every output has drained its hits. */
-  #hitsDone(): boolean {
-    return this.runners.every((r) => r.hitsDone);
-  }
-
-  /** Wakes every idle output. */
-  #pokeAll(): void {
-    for (const runner of this.runners) runner.poke();
-  }
-
-  /** Queues a system event for every output, but `from`, whose `events` include its kind. */
-  #emit(event: SystemEvent, from?: string): void {
-    this.#logger.info(event.summary, { event: event.name, ...event.details });
-    for (const runner of this.runners) {
-      if (runner.name !== from && runner.takes(event.kind)) runner.queueEvent(event);
-    }
-  }
-
   /**
-   * Reads the input until it ends (stdin, a file read once) or `signal` aborts: its plugin gives
-   * events, each checked and journaled before the next is asked for.
+   * Reads the inputs until they end (stdin, a file read once) or `signal` aborts: each plugin
+   * gives events, each checked and journaled before the next is asked for.
    *
    * @param stdin The standard input to give an input that reads it. @default the process's own
    */
   async readInputs(signal: AbortSignal, stdin?: ReadableStream<Uint8Array>): Promise<void> {
-    await Promise.all(
-      this.config.inputs.map((input, i) =>
-        this.#readInput(input, this.ingesters[i]!, signal, stdin)
-      ),
-    );
-  }
-
-  /** Reads one input until it ends or `signal` aborts. */
-  async #readInput(
-    input: InputConfig,
-    ingester: Ingester,
-    signal: AbortSignal,
-    stdin: ReadableStream<Uint8Array> | undefined,
-  ): Promise<void> {
-    const { type, name, max_line_bytes: _max, ...fields } = input;
-    const plugin = inputPluginsOf(this.#plugins).find((p) => p.type === type);
-    if (!plugin) throw new Error(`Unknown input type "${type}"`);
-    const opened = plugin.open(fields as never, {
-      name,
-      checkpoint: this.journal.checkpointOf(name)?.state ?? null,
-      signal,
-      logger: this.#logger,
-      clock: this.#clock,
-      stdin,
-      submit: (body, options) => ingester.submit(body, options),
-      full: () =>
-        this.#full || ingester.waiting || this.journal.bytes >= this.config.max_journal_bytes,
-    });
-    if (opened instanceof Promise) return await opened; // a server: it submits what it gets
-    for await (const event of opened) {
-      if (event.kind === "data") {
-        await ingester.push(event.data, {
-          checkpoint: event.checkpoint,
-          resumed: event.resumed,
-          offset: event.offset,
-        });
-      } else if (event.kind === "end") {
-        await ingester.end({ checkpoint: event.checkpoint, next: event.next });
-        if (!event.next) return;
-      } else await ingester.discard({ checkpoint: event.checkpoint });
-      if (signal.aborted) return;
-    }
-  }
-
-  /** Runs `fn` after `ms` of the engine's clock, unless the engine stops first. */
-  #afterDelay(ms: number, fn: () => void): void {
-    this.#clock.sleep(ms, this.#timers.signal).then(fn, () => {});
-  }
-
-  /**
-   * Frees the oldest journal segment when only outputs that are off still need it (their hits in
-   * it are dropped for them alone, counted), or when no output needs it at all (the active
-   * segment is rolled first). The input calls it when the journal or the disk is full.
-   *
-   * @returns True when a segment was freed; false when an output that is on still needs it.
-   */
-  async #makeRoom(): Promise<boolean> {
-    const journal = this.journal;
-    const oldest = journal.oldest;
-    if (oldest.end.offset <= oldest.start.offset) return false; // nothing in it
-    const holders = this.runners.filter((r) => r.needs(oldest.start.offset, oldest.end.offset));
-    if (holders.some((r) => !r.disabled)) {
-      // An output that is on is behind: it cuts its batch now rather than wait for the
-      // interval, which the full journal would not let end.
-      this.#full = true;
-      this.#pokeAll();
-      return false;
-    }
-    if (oldest.active) {
-      try {
-        journal.roll();
-      } catch {
-        return false; // no new segment can be made (a full disk): the input waits
-      }
-    }
-    for (const runner of holders) await runner.dropThrough(oldest.end);
-    const before = journal.segmentCount;
-    await this.#releaseSegments();
-    return journal.segmentCount < before;
-  }
-
-  /** Deletes the journal segments no output needs any more. */
-  async #releaseSegments(): Promise<void> {
-    const ranges = this.runners.flatMap((r) => r.neededRanges());
-    await this.journal.retain(ranges);
-    this.status.journal.bytes = this.journal.bytes;
-    this.status.journal.segments = this.journal.segmentCount;
-    // Room again: outputs go back to their intervals (a server input never pauses to say so).
-    if (this.journal.bytes < this.config.max_journal_bytes) this.#full = false;
+    await Promise.all(this.config.inputs.map((input, i) => {
+      const ingester = this.ingesters[i]!;
+      return readInput(input, ingester, {
+        plugins: this.#plugins,
+        journal: this.journal,
+        logger: this.#logger,
+        clock: this.#clock,
+        signal,
+        stdin,
+        full: () =>
+          this.#room.full || ingester.waiting ||
+          this.journal.bytes >= this.config.max_journal_bytes,
+      });
+    }));
   }
 
   /**
@@ -604,13 +355,13 @@ export class Engine {
     this.#draining = true;
     for (const runner of this.runners) runner.drain();
     const timer = new AbortController();
-    const all = this.#allDone();
+    const all = this.#fleet.allDone();
     const expired = await Promise.race([
       all.then(() => false),
       this.#clock.sleep(timeout, timer.signal).then(() => true, () => false),
     ]);
     timer.abort();
-    if (expired) this.#stop.abort(new Error("drain timeout"));
+    if (expired) this.#fleet.stopAll(new Error("drain timeout"));
     await all;
     return await this.#finish();
   }
@@ -618,8 +369,8 @@ export class Engine {
   /** Stops at once: in-flight requests are aborted, state is saved, nothing is lost. */
   async stop(): Promise<DrainResult> {
     this.#draining = true;
-    this.#stop.abort(new Error("stopped"));
-    await this.#allDone();
+    this.#fleet.stopAll(new Error("stopped"));
+    await this.#fleet.allDone();
     return await this.#finish();
   }
 
@@ -627,26 +378,9 @@ export class Engine {
     this.#timers.abort();
     await this.#control;
     await this.#reporting;
-    const undelivered: DrainResult["undelivered"] = {};
-    for (const runner of this.runners) {
-      await runner.save().catch((error) => {
-        // A full disk: the last saved state stands; what was delivered since is sent again.
-        this.#logger.error(
-          `Cannot save the state of output "${runner.name}": ${(error as Error).message}`,
-          { output: runner.name },
-        );
-      });
-      await runner.output.close?.();
-      const hits = runner.pendingHits();
-      const state = runner.status.state;
-      if (hits > 0 && (!runner.disabled || state === "auto_disabled")) {
-        undelivered[runner.name] = { hits, state };
-      }
-    }
-    await this.#releaseSegments();
-    this.journal.close();
-    await this.status.close();
-    this.#lock?.release();
+    const undelivered = await this.#fleet.finish();
+    await this.#room.release();
+    await this.#resources.disposeAsync();
     return { undelivered };
   }
 }

@@ -71,23 +71,25 @@ export type LossReason = "journal_full" | "skipped_while_disabled";
  */
 export class LossAnnouncer {
   readonly #clock: Clock;
-  readonly #later: (ms: number, fn: () => void) => void;
+  readonly #stopping: AbortSignal;
   readonly #announce: (lost: Record<LossReason, number>) => void;
   #unannounced: Record<LossReason, number> = { journal_full: 0, skipped_while_disabled: 0 };
   #waiting = false;
   #announcedAt = -Infinity;
 
   /**
-   * @param later Runs a function after some time of the clock (cancelled when the engine stops).
+   * An announcer with nothing lost yet.
+   *
+   * @param stopping Aborts when the engine stops: an announcement waiting then is not made.
    * @param announce Sends the event, with the hits lost since the last one.
    */
   constructor(
     clock: Clock,
-    later: (ms: number, fn: () => void) => void,
+    stopping: AbortSignal,
     announce: (lost: Record<LossReason, number>) => void,
   ) {
     this.#clock = clock;
-    this.#later = later;
+    this.#stopping = stopping;
     this.#announce = announce;
   }
 
@@ -99,7 +101,7 @@ export class LossAnnouncer {
     const wait = this.#announcedAt + HOUR - this.#clock.now();
     if (wait <= 0) return this.#flush();
     this.#waiting = true;
-    this.#later(wait, () => this.#flush());
+    this.#clock.sleep(wait, this.#stopping).then(() => this.#flush(), () => {});
   }
 
   #flush(): void {
