@@ -54,152 +54,170 @@ const STATES = ["active", "retrying", "disabled", "auto_disabled"] as const;
 /** When this process started, Unix seconds. */
 const STARTED = (Date.now() - performance.now()) / 1000;
 
-/** The status as Prometheus text exposition format (version 0.0.4). */
-export function metricsText(status: StatusDocument, info: MetricsInfo = {}): string {
-  const now = info.now ?? Date.now();
+type InputFigures = StatusDocument["input"];
+type OutputFigures = StatusDocument["outputs"][string];
+
+/** The families of an input's figures: name, type, help, and the figure. */
+const INPUT_FAMILIES: Array<[string, "counter" | "gauge", string, (i: InputFigures) => number]> = [
+  ["hitship_input_lines_total", "counter", "Lines read from an input", (i) => i.lines],
+  ["hitship_input_hits_total", "counter", "Valid hits read and journaled", (i) => i.hits],
+  [
+    "hitship_input_rejected_total",
+    "counter",
+    "Lines rejected (see the dead-letter file)",
+    (i) => i.rejected,
+  ],
+  ["hitship_input_bytes_total", "counter", "Bytes read from an input", (i) => i.offset],
+  [
+    "hitship_input_paused",
+    "gauge",
+    "1 while an input waits for a full journal",
+    (i) => i.paused ? 1 : 0,
+  ],
+];
+
+/** The families of an output's figures; `now` for the age of what it has still to deliver. */
+const OUTPUT_FAMILIES: Array<
+  [string, "counter" | "gauge", string, (o: OutputFigures, now: number) => number]
+> = [
+  [
+    "hitship_output_delivered_hits_total",
+    "counter",
+    "Hits delivered by an output",
+    (o) => o.delivered_hits,
+  ],
+  [
+    "hitship_output_dropped_hits_total",
+    "counter",
+    "Hits dropped for an output alone: it was off when the journal was full",
+    (o) => o.dropped_hits,
+  ],
+  [
+    "hitship_output_skipped_hits_total",
+    "counter",
+    "Hits an output passed over while it was off (while_disabled: skip)",
+    (o) => o.skipped_hits,
+  ],
+  [
+    "hitship_output_requests_total",
+    "counter",
+    "Delivery requests made by an output",
+    (o) => o.requests,
+  ],
+  [
+    "hitship_output_failed_requests_total",
+    "counter",
+    "Delivery requests that failed",
+    (o) => o.failed_requests,
+  ],
+  [
+    "hitship_output_failure_ratio",
+    "gauge",
+    "Failed share of requests in the auto-disable window",
+    (o) => o.failure_ratio,
+  ],
+  [
+    "hitship_output_retry_attempt",
+    "gauge",
+    "Failed attempts of the current batch (0 when none is failing)",
+    (o) => o.retry_attempt,
+  ],
+  [
+    "hitship_output_pending_hits",
+    "gauge",
+    "Journaled hits an output has still to deliver",
+    (o) => o.pending_hits,
+  ],
+  [
+    "hitship_output_pending_bytes",
+    "gauge",
+    "Bytes of journal an output has still to read",
+    (o) => o.pending_bytes ?? 0,
+  ],
+  [
+    "hitship_output_oldest_pending_age_seconds",
+    "gauge",
+    "Age of the oldest hit an output has still to deliver (0 when none)",
+    (o, now) =>
+      o.oldest_pending_at ? Math.max(0, (now - Date.parse(o.oldest_pending_at)) / 1000) : 0,
+  ],
+];
+
+/** The families of the process and the build. */
+function processFamilies(info: MetricsInfo): string[] {
   const cpu = process.cpuUsage();
-  const inputs = Object.entries(status.inputs ?? { input: status.input });
-  const perInput = (pick: (i: StatusDocument["input"]) => number): Sample[] =>
-    inputs.map(([name, i]) => [{ input: name, type: i.type }, pick(i)]);
-  const outputs = Object.entries(status.outputs);
-  const per = (pick: (o: StatusDocument["outputs"][string]) => number): Sample[] =>
-    outputs.map(([name, o]) => [{ output: name, type: o.type }, pick(o)]);
+  const one = (name: string, type: "counter" | "gauge", help: string, value: number) =>
+    family(name, type, help, [[{}, value]]);
   return [
-    family(
-      "hitship_input_lines_total",
-      "counter",
-      "Lines read from an input",
-      perInput((i) => i.lines),
-    ),
-    family(
-      "hitship_input_hits_total",
-      "counter",
-      "Valid hits read and journaled",
-      perInput((i) => i.hits),
-    ),
-    family(
-      "hitship_input_rejected_total",
-      "counter",
-      "Lines rejected (see the dead-letter file)",
-      perInput((i) => i.rejected),
-    ),
-    family(
-      "hitship_input_bytes_total",
-      "counter",
-      "Bytes read from an input",
-      perInput((i) => i.offset),
-    ),
-    family(
-      "hitship_input_paused",
-      "gauge",
-      "1 while an input waits for a full journal",
-      perInput((i) => i.paused ? 1 : 0),
-    ),
-    family("hitship_journal_bytes", "gauge", "Bytes of journal segments on disk", [[
-      {},
-      status.journal.bytes,
-    ]]),
-    family("hitship_journal_segments", "gauge", "Journal segment files", [[
-      {},
-      status.journal.segments,
-    ]]),
-    family(
-      "hitship_output_delivered_hits_total",
-      "counter",
-      "Hits delivered by an output",
-      per((o) => o.delivered_hits),
-    ),
-    family(
-      "hitship_output_dropped_hits_total",
-      "counter",
-      "Hits dropped for an output alone: it was off when the journal was full",
-      per((o) => o.dropped_hits),
-    ),
-    family(
-      "hitship_output_skipped_hits_total",
-      "counter",
-      "Hits an output passed over while it was off (while_disabled: skip)",
-      per((o) => o.skipped_hits),
-    ),
-    family(
-      "hitship_output_requests_total",
-      "counter",
-      "Delivery requests made by an output",
-      per((o) => o.requests),
-    ),
-    family(
-      "hitship_output_failed_requests_total",
-      "counter",
-      "Delivery requests that failed",
-      per((o) => o.failed_requests),
-    ),
-    family(
-      "hitship_output_failure_ratio",
-      "gauge",
-      "Failed share of requests in the auto-disable window",
-      per((o) => o.failure_ratio),
-    ),
-    family(
-      "hitship_output_retry_attempt",
-      "gauge",
-      "Failed attempts of the current batch (0 when none is failing)",
-      per((o) => o.retry_attempt),
-    ),
-    family(
-      "hitship_output_pending_hits",
-      "gauge",
-      "Journaled hits an output has still to deliver",
-      per((o) => o.pending_hits),
-    ),
-    family(
-      "hitship_output_pending_bytes",
-      "gauge",
-      "Bytes of journal an output has still to read",
-      per((o) => o.pending_bytes ?? 0),
-    ),
-    family(
-      "hitship_output_oldest_pending_age_seconds",
-      "gauge",
-      "Age of the oldest hit an output has still to deliver (0 when none)",
-      per((o) =>
-        o.oldest_pending_at ? Math.max(0, (now - Date.parse(o.oldest_pending_at)) / 1000) : 0
-      ),
-    ),
-    family(
-      "hitship_output_state",
-      "gauge",
-      "1 for the output's current state",
-      outputs.flatMap(([name, o]) =>
-        STATES.map((
-          state,
-        ): Sample => [{ output: name, type: o.type, state }, o.state === state ? 1 : 0])
-      ),
-    ),
     ...(info.journalMaxBytes === undefined ? [] : [
-      family("hitship_journal_max_bytes", "gauge", "max_journal_bytes: where reading pauses", [[
-        {},
+      one(
+        "hitship_journal_max_bytes",
+        "gauge",
+        "max_journal_bytes: where reading pauses",
         info.journalMaxBytes,
-      ]]),
+      ),
     ]),
-    ...(info.ready === undefined ? [] : [
-      family("hitship_ready", "gauge", "1 while /ready answers 200", [[{}, info.ready ? 1 : 0]]),
-    ]),
+    ...(info.ready === undefined
+      ? []
+      : [one("hitship_ready", "gauge", "1 while /ready answers 200", info.ready ? 1 : 0)]),
     family("hitship_build_info", "gauge", "Always 1, with hitship's version", [[
       { version: info.version ?? "unknown" },
       1,
     ]]),
-    family("process_cpu_seconds_total", "counter", "CPU time of the process (user + system)", [[
-      {},
+    one(
+      "process_cpu_seconds_total",
+      "counter",
+      "CPU time of the process (user + system)",
       (cpu.user + cpu.system) / 1e6,
-    ]]),
-    family("process_start_time_seconds", "gauge", "When the process started, Unix seconds", [[
-      {},
+    ),
+    one(
+      "process_start_time_seconds",
+      "gauge",
+      "When the process started, Unix seconds",
       Math.round(STARTED),
-    ]]),
-    family("process_resident_memory_bytes", "gauge", "Resident memory of the process", [[
-      {},
+    ),
+    one(
+      "process_resident_memory_bytes",
+      "gauge",
+      "Resident memory of the process",
       process.memoryUsage.rss(),
-    ]]),
+    ),
+  ];
+}
+
+/** The status as Prometheus text exposition format (version 0.0.4). */
+export function metricsText(status: StatusDocument, info: MetricsInfo = {}): string {
+  const now = info.now ?? Date.now();
+  const inputs = Object.entries(status.inputs ?? { input: status.input });
+  const outputs = Object.entries(status.outputs);
+  const journal = (name: string, help: string, value: number) =>
+    family(name, "gauge", help, [[{}, value]]);
+  const states = outputs.flatMap(([name, o]) =>
+    STATES.map((
+      state,
+    ): Sample => [{ output: name, type: o.type, state }, o.state === state ? 1 : 0])
+  );
+  return [
+    ...INPUT_FAMILIES.map(([name, type, help, pick]) =>
+      family(
+        name,
+        type,
+        help,
+        inputs.map(([input, i]): Sample => [{ input, type: i.type }, pick(i)]),
+      )
+    ),
+    journal("hitship_journal_bytes", "Bytes of journal segments on disk", status.journal.bytes),
+    journal("hitship_journal_segments", "Journal segment files", status.journal.segments),
+    ...OUTPUT_FAMILIES.map(([name, type, help, pick]) =>
+      family(
+        name,
+        type,
+        help,
+        outputs.map(([output, o]): Sample => [{ output, type: o.type }, pick(o, now)]),
+      )
+    ),
+    family("hitship_output_state", "gauge", "1 for the output's current state", states),
+    ...processFamilies(info),
   ].join("\n") + "\n";
 }
 
