@@ -5,8 +5,9 @@
  */
 import type { Hit } from "../hit/hit.ts";
 import { type CheckedRegion, LineChecker, type Rejection } from "./line_check.ts";
+import { Appender, Fairness } from "./appender.ts";
 import type { DeadLetter } from "./dead_letter.ts";
-import type { InputCheckpoint, Journal } from "../journal/journal.ts";
+import type { Journal } from "../journal/journal.ts";
 import type { JsonValue, SubmitOptions, SubmitResult } from "../sdk/input.ts";
 import type { Logger } from "../base/log.ts";
 import { type InputStatus, newInputStatus, type StatusBoard } from "../status/status.ts";
@@ -194,9 +195,8 @@ export class Ingester {
   readonly #checker: LineChecker;
   #loggedRejections = 0;
   #started = false;
-  #turn: Promise<void> | undefined;
-  #turned = false;
-  #turnArmedAt = 0;
+  readonly #fairness = new Fairness();
+  readonly #appender: Appender;
   /** Line ends of the stream's regions, reused (a body's are its own: bodies may interleave). */
   #ends: Int32Array = new Int32Array(4096);
 
@@ -205,6 +205,7 @@ export class Ingester {
     const maxLineBytes = options.maxLineBytes ?? 1024 * 1024;
     this.#splitter = new LineSplitter(maxLineBytes);
     this.#checker = new LineChecker(maxLineBytes);
+    this.#appender = new Appender(options);
   }
 
   /** What sees every valid hit from now on (`undefined`: nothing, and no hit is kept). */
@@ -378,14 +379,18 @@ export class Ingester {
     }
     const at = batch.at;
     const checkpoint = at && { state: at(), line: splitter.lineNumber };
-    const journaled = await this.#append({
-      lines: valid,
-      raw: checked?.shipped,
-      rawCount: checked?.hits ?? 0,
-      rawEnds: checked?.ends,
-      input: this.input,
-      checkpoint,
-    }, result === undefined);
+    const journaled = await this.#appender.append(
+      {
+        lines: valid,
+        raw: checked?.shipped,
+        rawCount: checked?.hits ?? 0,
+        rawEnds: checked?.ends,
+        input: this.input,
+        checkpoint,
+      },
+      this.#counters,
+      result === undefined,
+    );
     if (!journaled) return false;
     const hits = valid.length + (checked?.hits ?? 0);
     const unreadable = batch.unreadable?.count ?? 0;
@@ -403,7 +408,7 @@ export class Ingester {
     this.#o.status.journal.bytes = this.#o.journal.bytes;
     this.#o.status.journal.segments = this.#o.journal.segmentCount;
     this.#o.status.changed();
-    await this.#fair();
+    await this.#fairness.turn();
     return true;
   }
 
@@ -435,89 +440,5 @@ export class Ingester {
       deadLetter.summary(0, unreadable.count, reason, input);
       logger.warn(`Rejected ${unreadable.count} records: ${unreadable.reason}`, { input });
     }
-  }
-
-  /**
-   * Lets the event loop turn (the outputs' network I/O, timers) when the input has kept it busy
-   * for 20 ms: a file read synchronously, or a backlog, would otherwise starve the outputs until
-   * the input ends. A zero-delay timer armed at one chunk shows at the next whether the loop
-   * turned in between; only when it has not is it waited for.
-   */
-  async #fair(): Promise<void> {
-    if (this.#turn && !this.#turned) {
-      if (performance.now() - this.#turnArmedAt < 20) return;
-      await this.#turn;
-    }
-    this.#turned = false;
-    this.#turnArmedAt = performance.now();
-    this.#turn = new Promise((resolve) =>
-      setTimeout(() => {
-        this.#turned = true;
-        resolve();
-      }, 0)
-    );
-  }
-
-  /**
-   * Appends to the journal, waiting while it is full (backpressure) or the disk is full: the
-   * input is not read meanwhile, and nothing is dropped.
-   */
-  async #append(
-    entry: {
-      lines: Uint8Array[];
-      raw?: Uint8Array;
-      rawCount: number;
-      rawEnds?: Int32Array;
-      input: string;
-      checkpoint?: InputCheckpoint;
-    },
-    wait = true,
-  ): Promise<boolean> {
-    const { journal, status, logger } = this.#o;
-    const limit = this.#o.maxJournalBytes ?? Infinity;
-    let reported = false;
-    for (;;) {
-      // Releases since this look wake the wait below at once: none is missed in between.
-      const seen = journal.releases;
-      if (journal.bytes >= limit && entry.lines.length + entry.rawCount > 0) {
-        if (await this.#o.makeRoom?.()) continue;
-        if (!wait) return false;
-        if (!this.#counters.paused) {
-          this.#counters.paused = true;
-          logger.warn("The journal is full: reading pauses until outputs catch up", {
-            journal_bytes: journal.bytes,
-            max_journal_bytes: limit,
-          });
-          await status.stateChanged();
-        }
-        await journal.waitForSpace(1000, seen);
-        continue;
-      }
-      try {
-        await journal.append(entry);
-        break;
-      } catch (error) {
-        const message = (error as Error).message;
-        if (!/os error 28|ENOSPC|No space left/i.test(message)) throw error;
-        if (await this.#o.makeRoom?.()) continue;
-        if (!wait) return false;
-        if (!reported) {
-          reported = true;
-          logger.error(`Cannot write the journal: the disk is full; reading pauses`, {
-            error: message,
-          });
-        }
-        this.#counters.paused = true;
-        await status.stateChanged();
-        await journal.waitForSpace(1000, seen);
-      }
-    }
-    if (this.#counters.paused) {
-      this.#counters.paused = false;
-      this.#o.onResume?.();
-      logger.info("Reading resumes");
-      await status.stateChanged();
-    }
-    return true;
   }
 }

@@ -129,6 +129,31 @@ class LineBytes {
     this.#unlocated++;
   }
 
+  /** Bytes at the line's start (a BOM) and end (a CR) that are not shipped. */
+  #cutStart = 0;
+  #cutEnd = 0;
+
+  /** The current line ships without `start` bytes at its start and `end` at its end. */
+  cut(start: number, end: number): void {
+    this.#cutStart = start;
+    this.#cutEnd = end;
+  }
+
+  /** Whether the line ships other bytes than it has (a BOM or CR is cut). */
+  get isCut(): boolean {
+    return this.#cutStart + this.#cutEnd > 0;
+  }
+
+  /** The size of what the line ships (once located). */
+  get size(): number {
+    return this.end - this.#cutEnd - this.from - this.#cutStart;
+  }
+
+  /** What the line ships (once located): a view of the region. */
+  shipped(): Uint8Array {
+    return this.#region.subarray(this.from + this.#cutStart, this.end - this.#cutEnd);
+  }
+
   /** Finds where the current line is, when not known yet. */
   locate(): void {
     if (this.from >= 0) return;
@@ -139,6 +164,99 @@ class LineBytes {
     this.end = region.indexOf(NEWLINE, at);
     this.#next = this.end + 1;
     this.#unlocated = 0;
+  }
+}
+
+/**
+ * What a region's lines come to as they are judged: the valid lines' bytes (the region itself
+ * while every line so far is shipped as it is; else a copy), their ends, and the rejected ones.
+ */
+class RegionBooks {
+  readonly #region: Uint8Array;
+  readonly #maxRejections: number;
+  #ends: Int32Array;
+  /** Set once a line is not shipped as it is: the valid lines from then on are copied here. */
+  #out: Uint8Array | undefined;
+  #outLength = 0;
+  /** Whether every valid line's end is in `ends`: not where one was shipped in place unlocated. */
+  #endsKnown = true;
+  lines = 0;
+  hits = 0;
+  readonly rejections: Rejection[] = [];
+  omitted = 0;
+  firstOmitted = 0;
+
+  constructor(region: Uint8Array, ends: Int32Array | undefined, maxRejections: number) {
+    this.#region = region;
+    this.#ends = ends ?? new Int32Array(1024);
+    this.#maxRejections = maxRejections;
+  }
+
+  /** Whether the next rejection's reason is kept (and so must be worded). */
+  get explaining(): boolean {
+    return this.rejections.length < this.#maxRejections;
+  }
+
+  /**
+   * From a line that is not shipped as it is on, valid lines are copied: the lines before it
+   * were, so they are the bytes before it, and their ends stand where they were.
+   */
+  #copying(lineStart: number): Uint8Array {
+    if (!this.#out) {
+      this.#out = new Uint8Array(this.#region.length);
+      this.#out.set(this.#region.subarray(0, lineStart));
+      this.#outLength = lineStart;
+    }
+    return this.#out;
+  }
+
+  /** A blank line: skipped, not counted. */
+  skip(bytes: LineBytes): void {
+    bytes.locate();
+    this.#copying(bytes.from);
+  }
+
+  /** A rejected line: counted, its reason kept while under the limit. */
+  reject(number: number, reason: string, bytes: LineBytes): void {
+    bytes.locate();
+    this.#copying(bytes.from);
+    this.lines++;
+    if (this.rejections.length < this.#maxRejections) {
+      this.rejections.push({ line: number, reason, bytes: bytes.shipped() });
+    } else if (this.omitted++ === 0) this.firstOmitted = number;
+  }
+
+  /** A valid line: shipped in place, or copied; its end noted where it is known. */
+  keep(bytes: LineBytes, ascii: boolean): void {
+    this.lines++;
+    const hits = this.hits++;
+    if (hits === this.#ends.length) this.#ends = grow(this.#ends);
+    if (this.#out || bytes.isCut) {
+      bytes.locate();
+      const out = this.#copying(bytes.from);
+      out.set(bytes.shipped(), this.#outLength);
+      this.#outLength += bytes.size;
+      this.#ends[hits] = this.#outLength;
+      out[this.#outLength++] = NEWLINE;
+    } else if (ascii) {
+      this.#ends[hits] = bytes.end;
+    } else {
+      this.#endsKnown = false;
+    }
+  }
+
+  /** The region's outcome, `numbered` lines in all. */
+  result(numbered: number): CheckedRegion {
+    return {
+      numbered,
+      lines: this.lines,
+      hits: this.hits,
+      shipped: this.#out ? this.#out.subarray(0, this.#outLength) : this.#region,
+      ends: this.#endsKnown ? this.#ends.subarray(0, this.hits) : undefined,
+      rejections: this.rejections,
+      omitted: this.omitted,
+      firstOmitted: this.firstOmitted,
+    };
   }
 }
 
@@ -160,24 +278,11 @@ export class LineChecker {
    */
   async region(region: Uint8Array, options: RegionOptions): Promise<CheckedRegion> {
     const onHit = options.onHit;
-    const maxRejections = options.maxRejections ?? Infinity;
-    const rejections: Rejection[] = [];
-    let ends = options.ends ?? new Int32Array(1024);
+    const books = new RegionBooks(region, options.ends, options.maxRejections ?? Infinity);
+    const bytes = new LineBytes(region);
     let number = options.firstLine - 1;
-    let lines = 0;
-    let hits = 0;
-    let omitted = 0;
-    let firstOmitted = 0;
-    // Set once a line is not shipped as it is: the valid lines from then on are copied here.
-    let out: Uint8Array | undefined;
-    let outLength = 0;
     let turned = performance.now();
     let sinceTurn = 0;
-
-    // Whether every valid line's end is in `ends`: not where a piece with multi-byte characters
-    // was shipped as it is (its byte offsets are not looked for then).
-    let endsKnown = true;
-    const bytes = new LineBytes(region);
     for (let start = 0; start < region.length;) {
       let end = region.indexOf(NEWLINE, Math.min(start + PIECE_BYTES, region.length - 1)) + 1;
       if (end === 0) end = region.length;
@@ -185,8 +290,7 @@ export class LineChecker {
       // A U+FFFD in the text, from bad bytes or written as such: such lines are decoded strictly.
       const suspect = text.includes("\uFFFD");
       // Text offsets are byte offsets while every character is one byte. Otherwise a line's
-      // bytes are found only when needed: the n-th `\n` of the text is the n-th of the bytes (a
-      // newline is never part of a replaced sequence), counted from the last line found.
+      // bytes are found only when needed (see LineBytes).
       const ascii = text.length === end - start;
       let from = 0;
       bytes.piece(start);
@@ -194,72 +298,24 @@ export class LineChecker {
         number++;
         bytes.line(ascii ? start + from : -1, ascii ? start + i : -1);
         // The line's text, without a CR before the `\n` and a BOM (U+FEFF is EF BB BF) at its
-        // start; `cut` bytes of both are not shipped.
-        let textFrom = from;
-        let textTo = i;
-        let cutEnd = 0;
-        let cutStart = 0;
-        if (textTo > textFrom && text.charCodeAt(textTo - 1) === CR) {
-          textTo--;
-          cutEnd = 1;
-        }
-        if (text.charCodeAt(textFrom) === BOM) {
-          textFrom++;
-          cutStart = 3;
-        }
-        let verdict: Hit | true | string | undefined; // a hit, or why not; undefined: blank
-        if (text.charCodeAt(textFrom) !== 0x7b && isBlank(text, textFrom, textTo)) {
-          verdict = undefined;
-        } else if (
-          // A character is at most 3 bytes: only a long line needs its bytes counted.
-          (textTo - textFrom) * (ascii ? 1 : 3) > this.#maxLineBytes &&
-          (bytes.locate(), bytes.end - cutEnd - bytes.from - cutStart > this.#maxLineBytes)
-        ) {
-          const size = bytes.end - cutEnd - bytes.from - cutStart;
-          verdict = `line is ${size} bytes, longer than max_line_bytes (${this.#maxLineBytes})`;
-        } else {
-          const explain = rejections.length < maxRejections;
-          let line = text.slice(textFrom, textTo);
-          if (suspect && line.includes("\uFFFD")) {
-            bytes.locate();
-            try {
-              line = this.#strict.decode(
-                region.subarray(bytes.from + cutStart, bytes.end - cutEnd),
-              );
-              verdict = check(line, onHit !== undefined, explain);
-            } catch {
-              verdict = "not valid UTF-8";
-            }
-          } else {
-            verdict = check(line, onHit !== undefined, explain);
-          }
-        }
-        if (verdict === undefined || typeof verdict === "string") {
-          bytes.locate();
-          if (!out) [out, outLength] = this.#copyFrom(region, bytes.from);
-          if (verdict !== undefined) {
-            lines++;
-            if (rejections.length < maxRejections) {
-              const line = region.subarray(bytes.from + cutStart, bytes.end - cutEnd);
-              rejections.push({ line: number, reason: verdict, bytes: line });
-            } else if (omitted++ === 0) firstOmitted = number;
-          }
-        } else {
-          lines++;
-          if (hits === ends.length) ends = grow(ends);
-          if (out || cutStart + cutEnd > 0) {
-            bytes.locate();
-            if (!out) [out, outLength] = this.#copyFrom(region, bytes.from);
-            out.set(region.subarray(bytes.from + cutStart, bytes.end - cutEnd), outLength);
-            outLength += bytes.end - cutEnd - bytes.from - cutStart;
-            ends[hits] = outLength;
-            out[outLength++] = NEWLINE;
-          } else if (ascii) {
-            ends[hits] = start + i;
-          } else {
-            endsKnown = false;
-          }
-          hits++;
+        // start; those bytes are not shipped.
+        const cutEnd = i > from && text.charCodeAt(i - 1) === CR ? 1 : 0;
+        const cutStart = text.charCodeAt(from) === BOM ? 3 : 0;
+        bytes.cut(cutStart, cutEnd);
+        const verdict = this.#judge(
+          text,
+          from + (cutStart ? 1 : 0),
+          i - cutEnd,
+          ascii,
+          suspect,
+          bytes,
+          onHit !== undefined,
+          books.explaining,
+        );
+        if (verdict === undefined) books.skip(bytes);
+        else if (typeof verdict === "string") books.reject(number, verdict, bytes);
+        else {
+          books.keep(bytes, ascii);
           if (verdict !== true) onHit?.(verdict);
         }
         from = i + 1;
@@ -273,27 +329,39 @@ export class LineChecker {
       }
       start = end;
     }
-    return {
-      numbered: number - options.firstLine + 1,
-      lines,
-      hits,
-      shipped: out ? out.subarray(0, outLength) : region,
-      ends: endsKnown ? ends.subarray(0, hits) : undefined,
-      rejections,
-      omitted,
-      firstOmitted,
-    };
+    return books.result(number - options.firstLine + 1);
   }
 
   /**
-   * A buffer for the valid lines of a region that is no longer shipped as it is, holding those
-   * before `lineStart`: until now every line was shipped as it is, so they are the bytes before
-   * it, and their ends stand where they were.
+   * One line's verdict, from its text (`from` to `to`, without CR and BOM): `undefined` for a
+   * blank line, the hit (or `true` when nothing wants it), or why it is rejected.
    */
-  #copyFrom(region: Uint8Array, lineStart: number): [Uint8Array, number] {
-    const out = new Uint8Array(region.length);
-    out.set(region.subarray(0, lineStart));
-    return [out, lineStart];
+  #judge(
+    text: string,
+    from: number,
+    to: number,
+    ascii: boolean,
+    suspect: boolean,
+    bytes: LineBytes,
+    parsed: boolean,
+    explain: boolean,
+  ): Hit | true | string | undefined {
+    if (text.charCodeAt(from) !== 0x7b && isBlank(text, from, to)) return undefined;
+    // A character is at most 3 bytes: only a long line needs its bytes counted.
+    if ((to - from) * (ascii ? 1 : 3) > this.#maxLineBytes) {
+      bytes.locate();
+      if (bytes.size > this.#maxLineBytes) {
+        return `line is ${bytes.size} bytes, longer than max_line_bytes (${this.#maxLineBytes})`;
+      }
+    }
+    const line = text.slice(from, to);
+    if (!suspect || !line.includes("\uFFFD")) return check(line, parsed, explain);
+    bytes.locate();
+    try {
+      return check(this.#strict.decode(bytes.shipped()), parsed, explain);
+    } catch {
+      return "not valid UTF-8";
+    }
   }
 
   /**
