@@ -14,6 +14,8 @@ import { LineEndIndex } from "../base/line_ends.ts";
 import type { Position } from "./position.ts";
 import { JournalReader, type ReaderSource } from "./reader.ts";
 import { cutSegments, findSegments, Segments } from "./segments.ts";
+import { AppendIndex } from "./append_index.ts";
+import { Waiters } from "../base/waiters.ts";
 
 export { ORIGIN, type Position } from "./position.ts";
 export type { InputCheckpoint } from "./checkpoint.ts";
@@ -53,7 +55,28 @@ export interface JournalOptions {
 }
 
 const NEWLINE = 0x0a;
-const MARK_BYTES = 256 * 1024;
+
+/** What readers read through: the segments, the journal's end, and the line ends it knows. */
+function readerSource(
+  end: () => Position,
+  segments: Segments,
+  lineIndex: LineEndIndex,
+): ReaderSource {
+  return {
+    get end() {
+      return end();
+    },
+    get direct() {
+      return segments.direct;
+    },
+    segmentAt: (offset) => segments.segmentAt(offset),
+    takeBuffer: (size) => segments.takeBuffer(size),
+    giveBuffer: (buffer) => segments.giveBuffer(buffer),
+    takeAligned: (size) => segments.takeAligned(size),
+    giveAligned: (buffer) => segments.giveAligned(buffer),
+    lineEnds: (offset, length) => lineIndex.lineEnds(offset, length),
+  };
+}
 
 /**
  * The append-only journal of one hitship instance.
@@ -73,24 +96,18 @@ export class Journal {
   readonly segmentBytes: number;
   readonly #segments: Segments;
   #end: Position;
-  #waiters = new Set<() => void>();
+  /** Readers waiting for lines. */
+  readonly #readers = new Waiters();
   #closed = false;
   #writeBuffer = new Uint8Array(256 * 1024);
   #checkpoints: Record<string, InputCheckpoint>;
   #checkpointWritten = false;
   readonly #clock: Clock;
   #releases = 0;
-  #spaceWaiters = new Set<() => void>();
-  /** Positions between appends, at least `MARK_BYTES` apart, to find lines without reading. */
-  #marks: Position[] = [];
-  /**
-   * When lines were appended: [end offset, clock time of the first append of a second], one entry
-   * per second at most (a later append of that second moves its end). For the age of what an
-   * output has still to deliver; lines from before this process count from its start.
-   */
-  #times: Array<[number, number]> = [];
-  readonly #openedAt: number;
-  readonly #openedEnd: number;
+  /** Inputs waiting for room. */
+  readonly #space = new Waiters();
+  /** Positions and times of this run's appends. */
+  readonly #appends: AppendIndex;
   /** Line ends of recent appends: where each starts, and where its lines end, relative to it. */
   readonly #lineIndex = new LineEndIndex();
   /** What readers read through: the segments, the end, the buffers, the known line ends. */
@@ -108,23 +125,8 @@ export class Journal {
     this.#end = end;
     this.#checkpoints = checkpoints;
     this.#clock = options.clock ?? systemClock;
-    this.#openedAt = this.#clock.now();
-    this.#openedEnd = end.offset;
-    const journalEnd = (): Position => this.#end;
-    this.#source = {
-      get end() {
-        return journalEnd();
-      },
-      get direct() {
-        return segments.direct;
-      },
-      segmentAt: (offset) => segments.segmentAt(offset),
-      takeBuffer: (size) => segments.takeBuffer(size),
-      giveBuffer: (buffer) => segments.giveBuffer(buffer),
-      takeAligned: (size) => segments.takeAligned(size),
-      giveAligned: (buffer) => segments.giveAligned(buffer),
-      lineEnds: (offset, length) => this.#lineIndex.lineEnds(offset, length),
-    };
+    this.#appends = new AppendIndex(this.#clock.now(), end.offset);
+    this.#source = readerSource(() => this.#end, segments, this.#lineIndex);
   }
 
   /** Whether segments are read and written with direct I/O. */
@@ -300,17 +302,10 @@ export class Journal {
     this.#lineIndex.add(this.#end.offset, ends);
   }
 
-  /** Marks, times, and the readers waiting for lines, after an append that ends at `end`. */
+  /** The appends' index, and the readers waiting for lines, after an append that ends at `end`. */
   #noteAppend(end: Position): void {
-    const lastMark = this.#marks.at(-1);
-    if (end.offset - (lastMark?.offset ?? 0) >= MARK_BYTES) this.#marks.push(end);
-    const now = this.#clock.now();
-    const last = this.#times.at(-1);
-    if (last && now - last[1] < 1000) last[0] = end.offset;
-    else this.#times.push([end.offset, now]);
-    const waiters = [...this.#waiters];
-    this.#waiters.clear();
-    for (const wake of waiters) wake();
+    this.#appends.add(end, this.#clock.now());
+    this.#readers.wakeAll();
   }
 
   /**
@@ -318,17 +313,7 @@ export class Journal {
    * this process opened the journal, when it opened it.
    */
   appendedAt(offset: number): number {
-    const times = this.#times;
-    let lo = 0;
-    let hi = times.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (times[mid]![0] > offset) hi = mid;
-      else lo = mid + 1;
-    }
-    // The first group that ends past `offset` holds it; lines from before the open, none.
-    const group = times[lo];
-    return group && offset >= this.#openedEnd ? group[1] : this.#openedAt;
+    return this.#appends.appendedAt(offset);
   }
 
   /**
@@ -337,19 +322,7 @@ export class Journal {
    */
   waitFor(offset: number, signal?: AbortSignal): Promise<void> {
     if (this.#end.offset > offset || this.#closed) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const wake = () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        this.#waiters.delete(wake);
-        reject(signal!.reason);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.add(wake);
-    });
+    return this.#readers.wait(signal);
   }
 
   /** How many times outputs have released what they passed: a wait for space compares it. */
@@ -364,14 +337,7 @@ export class Journal {
   async waitForSpace(ms: number, since: number = this.#releases): Promise<void> {
     if (this.#releases !== since) return;
     const timer = new AbortController();
-    const woken = new Promise<void>((resolve) => {
-      const done = () => {
-        this.#spaceWaiters.delete(done);
-        resolve();
-      };
-      this.#spaceWaiters.add(done);
-      timer.signal.addEventListener("abort", done);
-    });
+    const woken = this.#space.wait(timer.signal).catch(() => {});
     await Promise.race([woken, this.#clock.sleep(ms, timer.signal).catch(() => {})]);
     timer.abort();
   }
@@ -387,19 +353,10 @@ export class Journal {
   /**
    * The furthest position the journal knows of after `from` and up to `limit` (both line starts)
    * with fewer than `lines` lines and fewer than `bytes` line bytes (terminators not counted)
-   * between it and `from`; `from` itself when it knows none. Positions between appends are kept
-   * from this run, so a batch can be cut without counting every line before its end.
+   * between it and `from`; `from` itself when it knows none (see {@linkcode AppendIndex}).
    */
   skipAhead(from: Position, limit: Position, lines: number, bytes: number): Position {
-    const marks = this.#marks;
-    // From the last mark up to `limit`, back while it is too far.
-    for (let i = lastAtOrBefore(marks, limit.offset, (mark) => mark.offset); i >= 0; i--) {
-      const mark = marks[i]!;
-      if (mark.offset <= from.offset) break;
-      const n = mark.seq - from.seq;
-      if (n < lines && mark.offset - from.offset - n < bytes) return mark;
-    }
-    return from;
+    return this.#appends.skipAhead(from, limit, lines, bytes);
   }
 
   /**
@@ -421,17 +378,12 @@ export class Journal {
     const dropped = await this.#segments.retain(ranges);
     if (dropped > 0) {
       const first = this.#segments.start.offset;
-      const gone = this.#marks.findIndex((m) => m.offset >= first);
-      this.#marks.splice(0, gone < 0 ? this.#marks.length : gone);
-      const past = this.#times.findIndex(([to]) => to > first);
-      this.#times.splice(0, past < 0 ? this.#times.length : past);
+      this.#appends.forgetBefore(first);
       this.#lineIndex.forgetBefore(first);
     }
     // Outputs moved on, even if nothing could go: a full journal's input looks again.
     this.#releases++;
-    const waiters = [...this.#spaceWaiters];
-    this.#spaceWaiters.clear();
-    for (const wake of waiters) wake();
+    this.#space.wakeAll();
     return dropped;
   }
 
@@ -440,19 +392,6 @@ export class Journal {
     if (this.#closed) return;
     this.#closed = true;
     this.#segments.close();
-    for (const wake of this.#waiters) wake();
-    this.#waiters.clear();
+    this.#readers.wakeAll();
   }
-}
-
-/** The index of the last item whose key is at most `value` (items sorted by key), or -1. */
-function lastAtOrBefore<T>(items: readonly T[], value: number, key: (item: T) => number): number {
-  let lo = 0;
-  let hi = items.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (key(items[mid]!) <= value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
 }
