@@ -69,115 +69,134 @@ export class Batcher {
   async collect(): Promise<Cut | "interrupted" | "drained"> {
     const host = this.#host;
     const { journal, clock } = host;
-    const { interval, maxHits, maxBytes } = this.#batching;
-    let count = 0;
-    let raw = 0;
-    let firstAt = 0;
-    let to = host.cursor();
+    const interval = this.#batching.interval;
+    const batch: Growing = { count: 0, raw: 0, firstAt: 0, to: host.cursor() };
     const skip = host.skip();
-    if (skip && to.offset >= skip.from.offset && to.offset < skip.to.offset) {
+    if (skip && batch.to.offset >= skip.from.offset && batch.to.offset < skip.to.offset) {
       host.skipTo(skip.to);
-      to = skip.to;
+      batch.to = skip.to;
     }
-    const stopAt = skip && to.offset < skip.from.offset ? skip.from : undefined;
-    const filter = this.#filter;
+    const stopAt = skip && batch.to.offset < skip.from.offset ? skip.from : undefined;
     let reader: JournalReader | undefined;
-    const cut = (at: Position): Cut => ({ count, raw, to: at });
     try {
       for (;;) {
         if (host.interrupted()) {
-          if (count === 0 && to.offset > host.cursor().offset) host.skipTo(to);
+          if (batch.count === 0 && batch.to.offset > host.cursor().offset) host.skipTo(batch.to);
           return "interrupted";
         }
-        if (!filter) {
-          // Without a filter every line counts: the journal's positions say how many lines and
-          // bytes came, so the batch grows without reading them. Only a batch that would pass
-          // max_hits or max_bytes is read, to find the line to cut at.
-          const end = stopAt && stopAt.offset < journal.end.offset ? stopAt : journal.end;
-          const more = end.seq - to.seq;
-          const moreRaw = end.offset - to.offset - more;
-          if (more > 0 && count + more <= maxHits && raw + moreRaw < maxBytes) {
-            if (count === 0) firstAt = clock.now();
-            count += more;
-            raw += moreRaw;
-            to = end;
-            if (count >= maxHits) return cut(to);
-            continue;
-          }
-          // Past a limit: skip what surely fits, then count the rest line by line.
-          const ahead = journal.skipAhead(to, end, maxHits - count, maxBytes - raw);
-          if (ahead.offset > to.offset) {
-            if (count === 0) firstAt = clock.now();
-            count += ahead.seq - to.seq;
-            raw += ahead.offset - to.offset - (ahead.seq - to.seq);
-            to = ahead;
-          }
-        }
-        if (!reader || reader.position.offset !== to.offset) {
+        if (!this.#filter && this.#growByPositions(batch, stopAt)) return this.#cut(batch);
+        if (!reader || reader.position.offset !== batch.to.offset) {
           reader?.close();
-          reader = journal.reader(to, stopAt);
+          reader = journal.reader(batch.to, stopAt);
         }
-        if (!filter) {
-          // Lines are counted where they lie, to the line where the batch is cut.
-          const data = await reader.readRaw();
-          if (data) {
-            let { offset, seq } = to;
-            let from = 0;
-            for (let i = data.indexOf(NEWLINE); i >= 0; i = data.indexOf(NEWLINE, from)) {
-              const length = i - from;
-              from = i + 1;
-              offset += length + 1;
-              seq++;
-              if (count === 0) firstAt = clock.now();
-              count++;
-              raw += length;
-              if (count >= maxHits || raw >= maxBytes) return cut({ offset, seq });
-            }
-            to = { offset, seq };
-            continue;
-          }
-        }
-        const chunk = filter ? await reader.read() : undefined;
-        if (chunk) {
-          let offset = chunk.start.offset;
-          let seq = chunk.start.seq;
-          for (const line of chunk.lines) {
-            offset += line.length + 1;
-            seq++;
-            if (filter && !filter(parseJson(decoder.decode(line)) as Record<string, unknown>)) {
-              continue;
-            }
-            if (count === 0) firstAt = clock.now();
-            count++;
-            raw += line.length;
-            if (count >= maxHits || raw >= maxBytes) return cut({ offset, seq });
-          }
-          to = chunk.end;
-          continue;
-        }
-        if (stopAt && to.offset >= stopAt.offset) {
+        const read = await this.#readLines(reader, batch);
+        if (read === "cut") return this.#cut(batch);
+        if (read === "more") continue;
+        if (stopAt && batch.to.offset >= stopAt.offset) {
           // Reached the span skipped while the output was off.
-          if (count > 0) return cut(to);
+          if (batch.count > 0) return this.#cut(batch);
           host.skipTo(stopAt);
           return "interrupted";
         }
-        if (
-          count > 0 && (host.draining() || host.full() || clock.now() - firstAt >= interval)
-        ) {
-          return cut(to);
-        }
-        if (count === 0) {
-          if (to.offset > host.cursor().offset) {
-            host.skipTo(to);
+        const due = host.draining() || host.full() || clock.now() - batch.firstAt >= interval;
+        if (batch.count > 0 && due) return this.#cut(batch);
+        if (batch.count === 0) {
+          if (batch.to.offset > host.cursor().offset) {
+            host.skipTo(batch.to);
             await host.passed();
           }
           if (host.draining()) return "drained";
         }
         host.refresh();
-        await host.idle(count > 0 ? firstAt + interval : undefined, to.offset);
+        await host.idle(batch.count > 0 ? batch.firstAt + interval : undefined, batch.to.offset);
       }
     } finally {
       reader?.close();
     }
   }
+
+  #cut(batch: Growing): Cut {
+    return { count: batch.count, raw: batch.raw, to: batch.to };
+  }
+
+  /** Counts `lines` more lines of `raw` bytes into the batch, up to `to`. */
+  #add(batch: Growing, lines: number, raw: number, to: Position): void {
+    if (batch.count === 0 && lines > 0) batch.firstAt = this.#host.clock.now();
+    batch.count += lines;
+    batch.raw += raw;
+    batch.to = to;
+  }
+
+  /**
+   * Without a filter every line counts: the journal's positions say how many lines and bytes
+   * came, so the batch grows without reading them. Only a batch that would pass `max_hits` or
+   * `max_bytes` is read, to find the line to cut at: what surely fits is skipped first.
+   *
+   * @returns True when the batch is full.
+   */
+  #growByPositions(batch: Growing, stopAt: Position | undefined): boolean {
+    const { journal } = this.#host;
+    const { maxHits, maxBytes } = this.#batching;
+    const end = stopAt && stopAt.offset < journal.end.offset ? stopAt : journal.end;
+    const more = end.seq - batch.to.seq;
+    const moreRaw = end.offset - batch.to.offset - more;
+    if (more > 0 && batch.count + more <= maxHits && batch.raw + moreRaw < maxBytes) {
+      this.#add(batch, more, moreRaw, end);
+      return batch.count >= maxHits;
+    }
+    const from = batch.to;
+    const ahead = journal.skipAhead(from, end, maxHits - batch.count, maxBytes - batch.raw);
+    if (ahead.offset > from.offset) {
+      const lines = ahead.seq - from.seq;
+      this.#add(batch, lines, ahead.offset - from.offset - lines, ahead);
+    }
+    return false;
+  }
+
+  /**
+   * Reads the lines at the batch's end and counts them in, to the line where it is cut (a filter
+   * leaves out the lines it does not pass).
+   *
+   * @returns `cut` when the batch is full, `more` when lines were read, `end` at the end.
+   */
+  async #readLines(reader: JournalReader, batch: Growing): Promise<"cut" | "more" | "end"> {
+    const { maxHits, maxBytes } = this.#batching;
+    const filter = this.#filter;
+    if (!filter) {
+      // Lines are counted where they lie, to the line where the batch is cut.
+      const data = await reader.readRaw();
+      if (!data) return "end";
+      let { offset, seq } = batch.to;
+      let from = 0;
+      for (let i = data.indexOf(NEWLINE); i >= 0; i = data.indexOf(NEWLINE, from)) {
+        const length = i - from;
+        from = i + 1;
+        offset += length + 1;
+        this.#add(batch, 1, length, { offset, seq: ++seq });
+        if (batch.count >= maxHits || batch.raw >= maxBytes) return "cut";
+      }
+      return "more";
+    }
+    const chunk = await reader.read();
+    if (!chunk) return "end";
+    let offset = chunk.start.offset;
+    let seq = chunk.start.seq;
+    for (const line of chunk.lines) {
+      offset += line.length + 1;
+      seq++;
+      if (!filter(parseJson(decoder.decode(line)) as Record<string, unknown>)) continue;
+      this.#add(batch, 1, line.length, { offset, seq });
+      if (batch.count >= maxHits || batch.raw >= maxBytes) return "cut";
+    }
+    batch.to = chunk.end;
+    return "more";
+  }
+}
+
+/** A batch as it grows: its hits, their raw bytes, when the first came, where it ends. */
+interface Growing {
+  count: number;
+  raw: number;
+  firstAt: number;
+  to: Position;
 }

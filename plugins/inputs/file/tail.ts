@@ -8,6 +8,7 @@
  * @module
  */
 import type { Clock, Logger } from "@hitship/hitship/sdk";
+import { FileWatch } from "./watch.ts";
 
 /**
  * What the tail yields: data with where it ends in its file (and whether it goes on from the
@@ -157,37 +158,12 @@ export async function* tailFile(
   const buffer = new Uint8Array(CHUNK_BYTES);
   const { path, logger } = options;
   let current = await open(path);
-  const checkpoint = options.checkpoint?.path === path ? options.checkpoint : null;
   // Whether the data read goes on from the checkpoint (its lines go on being counted from there).
-  let resumed = false;
-
-  if (checkpoint && !(current && await isSame(current, checkpoint))) {
-    // Rotated while hitship was down: finish the old file first, if it is still there.
-    const old = await findRotated(checkpoint);
-    if (old) {
-      logger.info("Finishing the rotated file from its checkpoint", {
-        path: old.state.path,
-        offset: checkpoint.offset,
-      });
-      old.state = { ...checkpoint, path: old.state.path };
-      yield* drain(old, buffer, signal, true);
-      old.file.close();
-      yield { kind: "rotated", file: current ? { ...current.state } : { ...old.state, path } };
-    } else if (current) {
-      logger.warn("The input file is not the one of the checkpoint: reading it from the start", {
-        path,
-      });
-    }
-  } else if (current && checkpoint) {
-    current.state.offset = checkpoint.offset;
-    resumed = true;
-    current.state.fingerprint = checkpoint.fingerprint;
-    current.state.fingerprint_bytes = checkpoint.fingerprint_bytes;
-  } else if (current && options.startAt === "end") {
-    current.state.offset = (await current.file.stat()).size;
-  }
-
-  const watcher = options.follow ? watch(path, options.clock, options.pollInterval) : undefined;
+  const resumedFrom = yield* resume(current, options, buffer, signal);
+  let resumed = resumedFrom;
+  const watcher = options.follow
+    ? new FileWatch(path, options.clock, options.pollInterval)
+    : undefined;
   // Whether the last look found something new: then the next look comes soon.
   let grew = true;
   try {
@@ -237,6 +213,50 @@ export async function* tailFile(
   }
 }
 
+/**
+ * Where reading starts, before the tail goes on: at the checkpoint when it is this file's; when
+ * the file rotated while hitship was down, the rotated file is finished first from its
+ * checkpoint; at the end with `start_at: end`; else at the start.
+ *
+ * @returns Whether the data read goes on from the checkpoint.
+ */
+async function* resume(
+  current: Current | undefined,
+  options: TailOptions,
+  buffer: Uint8Array,
+  signal: AbortSignal,
+): AsyncGenerator<TailEvent, boolean> {
+  const { path, logger } = options;
+  const checkpoint = options.checkpoint?.path === path ? options.checkpoint : null;
+  if (checkpoint && !(current && await isSame(current, checkpoint))) {
+    // Rotated while hitship was down: finish the old file first, if it is still there.
+    const old = await findRotated(checkpoint);
+    if (old) {
+      logger.info("Finishing the rotated file from its checkpoint", {
+        path: old.state.path,
+        offset: checkpoint.offset,
+      });
+      old.state = { ...checkpoint, path: old.state.path };
+      yield* drain(old, buffer, signal, true);
+      old.file.close();
+      yield { kind: "rotated", file: current ? { ...current.state } : { ...old.state, path } };
+    } else if (current) {
+      logger.warn("The input file is not the one of the checkpoint: reading it from the start", {
+        path,
+      });
+    }
+    return false;
+  }
+  if (current && checkpoint) {
+    current.state.offset = checkpoint.offset;
+    current.state.fingerprint = checkpoint.fingerprint;
+    current.state.fingerprint_bytes = checkpoint.fingerprint_bytes;
+    return true;
+  }
+  if (current && options.startAt === "end") current.state.offset = (await current.file.stat()).size;
+  return false;
+}
+
 /** Reads from the current offset to the end of the file; returns whether there was anything. */
 async function* drain(
   current: Current,
@@ -273,133 +293,4 @@ function refreshFingerprint(current: Current, size: number, reset: boolean): voi
   if (!reset && bytes <= current.state.fingerprint_bytes) return;
   const print = fingerprint(current.file, bytes);
   current.state = { ...current.state, fingerprint: print.hash, fingerprint_bytes: print.bytes };
-}
-
-/**
- * A file written to more often than every `poll_interval` (500 ms by default) is polled every
- * `poll_interval`, and file-system events are not listened to: a writer that appends a line every
- * 10 ms costs one read, one journal append and one checkpoint per poll, not an event, a read and a
- * checkpoint per write. (Each event costs the watcher thread a few system calls and the event loop
- * a turn: with both, 2,000 hits/s in 100 writes a second took 0.067 CPU-s a second; polling every
- * 100 ms 0.043, every 250 ms 0.027. A poll costs more than its hits as well: the same hits read in
- * smaller pieces took longer each, 2,000 real hits/s for 30 s 78-91 ticks polled every 250 ms,
- * 63-77 every 500 ms, 59-77 every 1 s.) A file written to less often is read on each event, so a
- * trickle of hits costs one read each and no polls. After this long without new data polling stops
- * and the tail sleeps on events again.
- */
-const QUIET_MS = 1000;
-
-/**
- * Where file-system events come, the file is still checked this often (a missed event, a
- * filesystem that reports none for some writes): an idle sidecar wakes every 2 s, not 4 times a
- * second. Without events, `poll_interval` alone.
- */
-const SAFETY_POLL_MS = 2000;
-
-/** Aborts a timer: a constant reason spares creating a `DOMException` (and its stack) each time. */
-const DONE = new Error("done");
-
-/**
- * Waits for the file to change: on file-system events in its directory (with a check every
- * {@linkcode SAFETY_POLL_MS}); polling every `poll_interval` while events come faster than that,
- * until the file has been quiet for {@linkcode QUIET_MS}; polling alone where there are no events.
- */
-function watch(path: string, clock: Clock, pollInterval: number) {
-  const slash = path.lastIndexOf("/");
-  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
-  let wake: (() => void) | undefined;
-  let pending = false;
-  let watcher: Deno.FsWatcher | undefined;
-  // Whether this filesystem gives events at all (false after the first refusal).
-  let eventsWork = true;
-  let quietSince: number | undefined;
-  // Times of the last events: as many in one poll interval as a poll would take in a second
-  // means the file is written to faster than it would be polled.
-  const busyEvents = Math.max(2, Math.ceil(1000 / pollInterval));
-  let recent: number[] = [];
-  let sustained = false;
-
-  const listen = (): boolean => {
-    if (watcher) return true;
-    if (!eventsWork) return false;
-    let current: Deno.FsWatcher;
-    try {
-      current = Deno.watchFs(dir, { recursive: false });
-    } catch {
-      eventsWork = false; // No file-system events here: poll.
-      return false;
-    }
-    watcher = current;
-    recent = [];
-    sustained = false;
-    (async () => {
-      try {
-        for await (const _ of current) {
-          const now = clock.now();
-          recent.push(now);
-          if (recent.length > busyEvents) recent.shift();
-          if (recent.length === busyEvents && now - recent[0]! < 1000) sustained = true;
-          if (wake) wake();
-          else pending = true;
-        }
-      } catch {
-        // The directory went away: polling goes on.
-      }
-      if (watcher === current) watcher = undefined;
-    })();
-    return true;
-  };
-  const stopListening = () => {
-    const current = watcher;
-    watcher = undefined;
-    pending = false;
-    try {
-      current?.close();
-    } catch {
-      // already closed
-    }
-  };
-  const waitOnce = (ms: number, signal: AbortSignal): Promise<void> => {
-    if (pending) {
-      pending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = new AbortController();
-      const done = () => {
-        timer.abort(DONE);
-        signal.removeEventListener("abort", done);
-        wake = undefined;
-        resolve();
-      };
-      clock.sleep(ms, timer.signal).then(done, () => {});
-      signal.addEventListener("abort", done, { once: true });
-      wake = done;
-    });
-  };
-  listen();
-  return {
-    /**
-     * Returns when the file may have changed. `grew`: the last look found new data (or a new
-     * file).
-     */
-    async wait(signal: AbortSignal, grew: boolean): Promise<void> {
-      const now = clock.now();
-      if (grew) quietSince = undefined;
-      else quietSince ??= now;
-      if (watcher) {
-        // Events come faster than polls would: poll instead.
-        if (sustained) stopListening();
-        else return await waitOnce(Math.max(pollInterval, SAFETY_POLL_MS), signal);
-      }
-      if (eventsWork && quietSince !== undefined && now - quietSince >= QUIET_MS && listen()) {
-        // Listening from now: look once more, for what was written before the watch began.
-        return;
-      }
-      await waitOnce(pollInterval, signal);
-    },
-    close() {
-      stopListening();
-    },
-  };
 }

@@ -9,15 +9,14 @@ import { decode, encode } from "@msgpack/msgpack";
 import {
   ConnectionSlots,
   Deadline,
-  gunzip,
   type InputContext,
   type Logger,
   release,
   splitAddress,
   Timeout,
-  UnpackedTooLarge,
 } from "@hitship/hitship/sdk";
-import { JsonWriter, MessageFramer, MsgpackError, peek, skip } from "./msgpack.ts";
+import { MessageFramer } from "./msgpack.ts";
+import { RecordWriter, Refused } from "./records.ts";
 import type { ForwardInputConfig } from "./config.ts";
 
 /** The protocol's own small messages (handshake, options, acks); records never go through it. */
@@ -34,8 +33,6 @@ const MESSAGE_DEPTH = 512;
 const GATHER_BYTES = 4 * 1024 * 1024;
 /** What every connection reads into; a message larger than this grows it from the budget. */
 const READ_BYTES = 64 * 1024;
-/** Unusable entries of one message written as lines (with their reasons); the rest are counted. */
-const MAX_UNUSABLE_LINES = 100;
 /** A message's first 10 s do not count for its rate. */
 const MESSAGE_GRACE_MS = 10_000;
 
@@ -45,8 +42,6 @@ class Budget {
   constructor(readonly max: number) {}
 }
 
-/** Why a connection is closed. */
-class Refused extends Error {}
 /** A connection closed before it sent a byte (a port check of a load balancer): not worth a warning. */
 class Probe extends Error {}
 
@@ -69,18 +64,6 @@ function digest(...parts: Array<string | Uint8Array>): string {
 
 const text = (v: unknown) => v instanceof Uint8Array ? decoder.decode(v) : String(v);
 
-/** A CompressedPackedForward body, unpacked to at most `max` bytes. */
-async function unpack(data: Uint8Array, max: number): Promise<Uint8Array> {
-  try {
-    return await gunzip(data, max);
-  } catch (error) {
-    if (error instanceof UnpackedTooLarge) {
-      throw new Refused(`a compressed message unpacks past max_message_bytes (${max} bytes)`);
-    }
-    throw new Refused(`a compressed message cannot be gunzipped: ${(error as Error).message}`);
-  }
-}
-
 /**
  * One connection: the handshake, then messages in order. The records of the complete messages
  * read so far are journaled together, then each message's `chunk` is acknowledged.
@@ -89,9 +72,8 @@ class Connection {
   readonly #conn: Deno.Conn;
   readonly #config: ForwardInputConfig;
   readonly #context: InputContext;
-  readonly #wanted: (tag: string) => boolean;
   readonly #framer = new MessageFramer(MESSAGE_DEPTH);
-  readonly #writer = new JsonWriter(MESSAGE_DEPTH);
+  readonly #records: RecordWriter;
   readonly #budget: Budget;
   readonly #slots: ConnectionSlots<Deno.Conn>;
   readonly #deadline: Deadline;
@@ -103,10 +85,6 @@ class Connection {
   #messageSince = -1;
   /** The handshake must be done by then (clock time), or -1. */
   #handshakeBy = -1;
-  /** Unusable entries of the message being written: the first are lines, the rest counted. */
-  #unusableCount = 0;
-  /** Unusable entries counted, not written, since the last journal append, and why. */
-  #unreadable = { count: 0, reason: "" };
 
   constructor(
     conn: Deno.Conn,
@@ -118,7 +96,7 @@ class Connection {
     this.#conn = conn;
     this.#config = config;
     this.#context = context;
-    this.#wanted = tagMatcher(config.tags);
+    this.#records = new RecordWriter(tagMatcher(config.tags), config.max_message_bytes);
     this.#budget = budget;
     this.#slots = slots;
     this.#deadline = new Deadline(conn, context.clock);
@@ -138,29 +116,29 @@ class Connection {
     if (this.#config.shared_key) await this.#handshake();
     for (;;) {
       const acks: unknown[] = [];
-      this.#writer.reset();
+      this.#records.reset();
       let refused: unknown;
       try {
         for (;;) {
           const message = this.#next();
           if (!message) break;
-          const chunk = await this.#records(message);
+          const chunk = await this.#records.message(message);
           if (chunk !== undefined) acks.push({ ack: chunk });
-          if (this.#writer.length >= GATHER_BYTES) break;
+          if (this.#records.length >= GATHER_BYTES) break;
         }
       } catch (error) {
         // The messages before a broken one are kept, and acknowledged, before the connection goes.
         refused = error;
       }
-      if (this.#writer.length > 0 || this.#unreadable.count > 0) {
-        await this.#journal(this.#writer.bytes());
+      if (this.#records.length > 0 || this.#records.unreadable.count > 0) {
+        await this.#journal(this.#records.bytes());
       }
       if (acks.length > 0) await this.#write(...acks);
       if (refused !== undefined) throw refused;
       if (this.#length - this.#start > this.#config.max_message_bytes) {
         throw new Refused(`a message is larger than ${this.#config.max_message_bytes} bytes`);
       }
-      if (this.#writer.length >= GATHER_BYTES) continue;
+      if (this.#records.length >= GATHER_BYTES) continue;
       if (!await this.#read()) return;
     }
   }
@@ -310,119 +288,9 @@ class Connection {
     await this.#write(["PONG", true, "", self, digest(saltBytes, self, nonce, key)]);
   }
 
-  /**
-   * Writes one message's records as JSON lines, if its tag is wanted.
-   *
-   * @returns The message's `chunk` option, to acknowledge once the records are journaled.
-   */
-  async #records(b: Uint8Array): Promise<unknown> {
-    const end = b.length;
-    this.#unusableCount = 0;
-    try {
-      const top = peek(b, 0, end);
-      if (top.kind !== "array" || top.size < 2) {
-        throw new Refused("a message that is not [tag, ...]");
-      }
-      let at = top.head;
-      const tagHead = peek(b, at, end);
-      if (tagHead.kind !== "str" && tagHead.kind !== "bin") {
-        throw new Refused("a message whose tag is not a string");
-      }
-      const tag = decoder.decode(b.subarray(at + tagHead.head, at + tagHead.head + tagHead.size));
-      at += tagHead.head + tagHead.size;
-      const wanted = this.#wanted(tag);
-      const second = peek(b, at, end);
-      const option = (index: number) => {
-        if (top.size <= index) return undefined;
-        try {
-          return decode(b.subarray(at, skip(b, at, end)), limits);
-        } catch (error) {
-          throw new Refused(`malformed options: ${(error as Error).message}`);
-        }
-      };
-      let options: unknown;
-      if (second.kind === "int" || second.kind === "float" || second.kind === "ext") {
-        // Message mode: [tag, time, record, option?]
-        if (top.size < 3) throw new Refused("a message without its record");
-        at = skip(b, at, end);
-        if (wanted) at = this.#record(b, at, end);
-        else at = skip(b, at, end);
-        options = option(3);
-      } else if (second.kind === "array") {
-        // Forward mode: [tag, [[time, record], ...], option?]
-        at += second.head;
-        for (let i = 0; i < second.size; i++) {
-          at = wanted ? this.#entry(b, at, end) : skip(b, at, end);
-        }
-        options = option(2);
-      } else if (second.kind === "bin" || second.kind === "str") {
-        // (Compressed)PackedForward: [tag, entries as bytes, option?]
-        let packed = b.subarray(at + second.head, at + second.head + second.size);
-        at += second.head + second.size;
-        options = option(2);
-        if (wanted) {
-          if ((options as { compressed?: unknown })?.compressed === "gzip") {
-            packed = await unpack(packed, this.#config.max_message_bytes);
-          }
-          for (let p = 0; p < packed.length;) p = this.#entry(packed, p, packed.length);
-        }
-      } else {
-        throw new Refused("a message of an unknown mode");
-      }
-      return (options as { chunk?: unknown } | undefined)?.chunk;
-    } catch (error) {
-      if (error instanceof MsgpackError) throw new Refused(`malformed msgpack: ${error.message}`);
-      throw error;
-    }
-  }
-
-  /** An entry `[time, record]` of the Forward modes: the record written, the time passed over. */
-  #entry(b: Uint8Array, at: number, end: number): number {
-    const entry = peek(b, at, end);
-    if (entry.kind !== "array" || entry.size < 2) {
-      this.#unusable("an entry that is not [time, record]");
-      return skip(b, at, end);
-    }
-    let p = skip(b, at + entry.head, end);
-    p = this.#record(b, p, end);
-    for (let i = 2; i < entry.size; i++) p = skip(b, p, end);
-    return p;
-  }
-
-  /** A record as one JSON line; one that cannot be written becomes a line the check rejects. */
-  #record(b: Uint8Array, at: number, end: number): number {
-    const from = this.#writer.length;
-    try {
-      const next = this.#writer.value(b, at, end);
-      this.#writer.byte(NEWLINE);
-      return next;
-    } catch (error) {
-      if (!(error instanceof MsgpackError)) throw error;
-      this.#writer.truncate(from);
-      this.#unusable(error.message);
-      return skip(b, at, end);
-    }
-  }
-
-  /**
-   * An entry that cannot be a hit: a line the check rejects with the reason, for the first of a
-   * message; the rest are counted, and told in one dead letter.
-   */
-  #unusable(reason: string): void {
-    if (this.#unusableCount++ < MAX_UNUSABLE_LINES) {
-      this.#writer.ascii(JSON.stringify(`unusable record: ${reason}`));
-      this.#writer.byte(NEWLINE);
-      return;
-    }
-    this.#unreadable.count++;
-    this.#unreadable.reason ||= `more than ${MAX_UNUSABLE_LINES} unusable records in one ` +
-      `message, the first of them: ${reason}`;
-  }
-
   /** Journals the lines, waiting while the journal is full (the acks wait with them). */
   async #journal(lines: Uint8Array): Promise<void> {
-    const unreadable = this.#unreadable.count > 0 ? { ...this.#unreadable } : undefined;
-    this.#unreadable = { count: 0, reason: "" };
+    const unreadable = this.#records.takeUnreadable();
     this.#deadline.clear(); // journaling is not the sender's time
     this.#slots.busy(this.#conn, true);
     try {
@@ -437,8 +305,6 @@ class Connection {
     }
   }
 }
-
-const NEWLINE = 0x0a;
 
 /** Accepts connections within the limit until the signal aborts; each is served on its own. */
 async function acceptAll(
