@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { formatDuration, parseDuration, parseSize } from "./duration.ts";
+import { formatDuration, parseDuration } from "./duration.ts";
+import { parseSize } from "./size.ts";
 
 Deno.test("parseDuration() reads ms, s, m, h and d", () => {
   assert.equal(parseDuration("500ms"), 500);

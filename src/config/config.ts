@@ -7,7 +7,8 @@
 import type { Document, Node, Pair } from "yaml";
 import { yaml } from "./yaml.ts";
 import { z } from "zod";
-import { byteSize, duration } from "../base/duration.ts";
+import { duration } from "../base/duration.ts";
+import { byteSize } from "../base/size.ts";
 import { listenAddress } from "../base/address.ts";
 import { alertSchema } from "../hit/alerts.ts";
 

@@ -45,6 +45,62 @@ export interface EngineOptions {
   controlInterval?: number;
 }
 
+/** The status model of a run, its write errors told in the log and beside the lock. */
+function statusBoardOf(
+  config: Config,
+  clock: Clock,
+  logger: Logger,
+  lock: DataDirLock,
+): StatusBoard {
+  const status = new StatusBoard(
+    config.status_file,
+    clock,
+    config.inputs.map(({ name, type, path }) => ({
+      name,
+      type,
+      path: typeof path === "string" ? path : null,
+    })),
+  );
+  status.onWriteError((error) => {
+    if (error) {
+      logger.warn(
+        `Cannot write the status file "${config.status_file}": ${error}; shipping goes on, and "hitship status --config" says so`,
+        { status_file: config.status_file },
+      );
+    } else logger.info("The status file is written again", { status_file: config.status_file });
+    lock.noteStatusError(config.status_file, error);
+  });
+  return status;
+}
+
+/** One ingester for each input, sharing the journal and the dead-letter file. */
+function ingestersOf(
+  config: Config,
+  shared: { journal: Journal; status: StatusBoard; logger: Logger; clock: Clock },
+  room: { makeRoom(): Promise<boolean>; onResume(): void },
+): Ingester[] {
+  const { journal, status, logger, clock } = shared;
+  const deadLetter = new DeadLetter(
+    config.data_dir,
+    config.dead_letter_max_bytes,
+    () => clock.now(),
+    logger,
+  );
+  return config.inputs.map((input) =>
+    new Ingester({
+      journal,
+      status,
+      logger,
+      deadLetter,
+      input: input.name,
+      maxLineBytes: input.max_line_bytes,
+      maxJournalBytes: config.max_journal_bytes,
+      makeRoom: room.makeRoom,
+      onResume: room.onResume,
+    })
+  );
+}
+
 /**
  * Runs the data path: input → journal → outputs.
  *
@@ -116,27 +172,12 @@ export class Engine {
       },
     });
     this.#alerts = new AlertWatcher(config.alerts, (event) => this.#fleet.emit(event));
-    const deadLetter = new DeadLetter(
-      config.data_dir,
-      config.dead_letter_max_bytes,
-      () => clock.now(),
-      logger,
-    );
-    this.ingesters = config.inputs.map((input) =>
-      new Ingester({
-        journal,
-        status,
-        logger,
-        deadLetter,
-        input: input.name,
-        maxLineBytes: input.max_line_bytes,
-        maxJournalBytes: config.max_journal_bytes,
-        makeRoom: () => this.#room.make(() => this.#fleet.pokeAll()),
-        onResume: () => {
-          this.#room.full = false;
-        },
-      })
-    );
+    this.ingesters = ingestersOf(config, { journal, status, logger, clock }, {
+      makeRoom: () => this.#room.make(() => this.#fleet.pokeAll()),
+      onResume: () => {
+        this.#room.full = false;
+      },
+    });
     this.#watchHits();
     status.onSnapshot(() => {
       for (const runner of this.runners) runner.status.pending_hits = runner.pendingHits();
@@ -185,7 +226,7 @@ export class Engine {
       clock,
     });
     resources.defer(() => journal.close());
-    const status = Engine.#statusBoard(config, clock, logger, lock);
+    const status = statusBoardOf(config, clock, logger, lock);
     const hostname = options.hostname ?? Deno.hostname();
     const engine = new Engine(config, { journal, status }, {
       ...options,
@@ -198,29 +239,6 @@ export class Engine {
     engine.#resources = resources.move();
     engine.#resources.defer(() => status.close());
     return engine;
-  }
-
-  /** The status model of a run, its write errors told in the log and beside the lock. */
-  static #statusBoard(config: Config, clock: Clock, logger: Logger, lock: DataDirLock) {
-    const status = new StatusBoard(
-      config.status_file,
-      clock,
-      config.inputs.map(({ name, type, path }) => ({
-        name,
-        type,
-        path: typeof path === "string" ? path : null,
-      })),
-    );
-    status.onWriteError((error) => {
-      if (error) {
-        logger.warn(
-          `Cannot write the status file "${config.status_file}": ${error}; shipping goes on, and "hitship status --config" says so`,
-          { status_file: config.status_file },
-        );
-      } else logger.info("The status file is written again", { status_file: config.status_file });
-      lock.noteStatusError(config.status_file, error);
-    });
-    return status;
   }
 
   /** Builds every output and starts its runner, the hourly report and the request watcher. */

@@ -43,11 +43,11 @@ export interface LedgerOptions {
 export class OutputLedger {
   readonly status: OutputStatus;
   readonly state: OutputState;
-  readonly #o: LedgerOptions;
+  readonly #options: LedgerOptions;
 
   /** Books of an output that has delivered nothing yet. */
   constructor(options: LedgerOptions) {
-    this.#o = options;
+    this.#options = options;
     this.status = newOutputStatus(options.type);
     this.state = new OutputState(options.type, options.journal.end, options.rules);
   }
@@ -57,8 +57,8 @@ export class OutputLedger {
    * start-up, or at its end when `fresh` (added by a reload).
    */
   async load(fresh: boolean): Promise<void> {
-    const { journal, clock, logger, name, supervisor } = this.#o;
-    const saved = await readOutputState(this.#o.statePath);
+    const { journal, clock, logger, name, supervisor } = this.#options;
+    const saved = await readOutputState(this.#options.statePath);
     if (saved) {
       const lost = this.state.restore(saved, journal.start);
       if (lost > 0) {
@@ -84,7 +84,7 @@ export class OutputLedger {
   async save(): Promise<void> {
     const file = this.state.file;
     const s = this.status;
-    file.window = this.#o.supervisor.window.toJSON();
+    file.window = this.#options.supervisor.window.toJSON();
     file.counters = {
       delivered_hits: s.delivered_hits,
       requests: s.requests,
@@ -93,17 +93,17 @@ export class OutputLedger {
       skipped_hits: s.skipped_hits,
     };
     file.last_error = s.last_error;
-    await writeOutputState(this.#o.statePath, file);
+    await writeOutputState(this.#options.statePath, file);
   }
 
   /** Hits of the journal the output has still to deliver. */
   pending(): number {
-    return this.state.pending(this.#o.journal.end);
+    return this.state.pending(this.#options.journal.end);
   }
 
   /** The status figures, from the state, the supervision and the journal. */
   refresh(): void {
-    const { journal, supervisor, clock } = this.#o;
+    const { journal, supervisor, clock } = this.#options;
     const s = this.status;
     const failures = supervisor.schedule.failures;
     const { ratio } = supervisor.window.counts(clock.now());
@@ -128,13 +128,13 @@ export class OutputLedger {
 
   /** Turns the output off (`hitship disable`, the config, or auto-disable). */
   turnOff(by: DisabledBy): void {
-    this.state.turnOff(by, this.#o.journal.end);
+    this.state.turnOff(by, this.#options.journal.end);
   }
 
   /** Turns it back on: it resumes from its cursor (passing over what came while off, skipping). */
   turnOn(): void {
-    this.#lost(this.state.turnOn(this.#o.journal.end), "skipped_while_disabled");
-    this.#o.supervisor.schedule.reset();
+    this.#lost(this.state.turnOn(this.#options.journal.end), "skipped_while_disabled");
+    this.#options.supervisor.schedule.reset();
   }
 
   /**
@@ -142,11 +142,11 @@ export class OutputLedger {
    * counted, logged and announced.
    */
   dropThrough(position: Position): number {
-    const dropped = this.state.dropThrough(position, this.#o.journal.end);
+    const dropped = this.state.dropThrough(position, this.#options.journal.end);
     this.#lost(dropped, "journal_full");
-    this.#o.logger.warn(
-      `The journal is full: dropped ${dropped} hits for output "${this.#o.name}", which is off`,
-      { output: this.#o.name, dropped_hits: dropped },
+    this.#options.logger.warn(
+      `The journal is full: dropped ${dropped} hits for output "${this.#options.name}", which is off`,
+      { output: this.#options.name, dropped_hits: dropped },
     );
     return dropped;
   }
@@ -155,13 +155,13 @@ export class OutputLedger {
   #lost(hits: number, reason: LossReason): void {
     if (reason === "journal_full") this.status.dropped_hits += hits;
     else this.status.skipped_hits += hits;
-    this.#o.losses.add(hits, reason);
+    this.#options.losses.add(hits, reason);
   }
 
   /** A request was answered 2xx. */
   succeeded(): void {
     this.status.requests++;
-    this.status.last_success_at = new Date(this.#o.clock.now()).toISOString();
+    this.status.last_success_at = new Date(this.#options.clock.now()).toISOString();
   }
 
   /** A request failed; `retryIn`: when it is tried again (ms), if it is. */
@@ -170,7 +170,7 @@ export class OutputLedger {
     this.status.failed_requests++;
     this.status.last_error = result.error;
     if (retryIn !== undefined) {
-      this.status.next_retry_at = new Date(this.#o.clock.now() + retryIn).toISOString();
+      this.status.next_retry_at = new Date(this.#options.clock.now() + retryIn).toISOString();
     }
   }
 

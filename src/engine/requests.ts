@@ -24,11 +24,11 @@ export interface RequestsOptions {
 
 /** The requests of one output. */
 export class SupervisedRequests {
-  readonly #o: RequestsOptions;
+  readonly #options: RequestsOptions;
 
   /** Requests of the output that `options` describe. */
   constructor(options: RequestsOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /**
@@ -41,35 +41,38 @@ export class SupervisedRequests {
     send: (signal: AbortSignal) => Promise<SendResult>,
     stop: AbortSignal,
   ): Promise<boolean> {
-    const interrupt = AbortSignal.any([stop, this.#o.waker.interruption]);
-    const outcome = await this.#o.supervisor.attempt(
+    const interrupt = AbortSignal.any([stop, this.#options.waker.interruption]);
+    const outcome = await this.#options.supervisor.attempt(
       (signal) => this.#timed(send, signal),
       interrupt,
     );
     if (outcome.kind === "interrupted") return false;
     if (outcome.kind === "delivered") {
-      this.#o.ledger.succeeded();
-      this.#o.ledger.refresh();
-      this.#o.host.status.changed();
+      this.#options.ledger.succeeded();
+      this.#options.ledger.refresh();
+      this.#options.host.status.changed();
       return true;
     }
     const { result } = outcome;
-    this.#o.ledger.failed(result, outcome.kind === "failed" ? outcome.delay : undefined);
-    this.#o.host.logger.warn(`Output "${this.#o.name}" request failed: ${result.error}`, {
-      output: this.#o.name,
-      status: result.status,
-      attempt: outcome.kind === "failed" ? this.#o.supervisor.schedule.failures : undefined,
-    });
+    this.#options.ledger.failed(result, outcome.kind === "failed" ? outcome.delay : undefined);
+    this.#options.host.logger.warn(
+      `Output "${this.#options.name}" request failed: ${result.error}`,
+      {
+        output: this.#options.name,
+        status: result.status,
+        attempt: outcome.kind === "failed" ? this.#options.supervisor.schedule.failures : undefined,
+      },
+    );
     if (outcome.kind === "broken") {
       await this.#autoDisable(outcome);
       return false;
     }
-    this.#o.ledger.refresh();
-    await this.#o.ledger.save();
-    await this.#o.host.status.stateChanged();
-    if (this.#o.ledger.state.disabled || interrupt.aborted) return false;
-    this.#o.waker.forget();
-    await this.#o.supervisor.wait(outcome.delay, interrupt);
+    this.#options.ledger.refresh();
+    await this.#options.ledger.save();
+    await this.#options.host.status.stateChanged();
+    if (this.#options.ledger.state.disabled || interrupt.aborted) return false;
+    this.#options.waker.forget();
+    await this.#options.supervisor.wait(outcome.delay, interrupt);
     return false;
   }
 
@@ -81,8 +84,12 @@ export class SupervisedRequests {
     const started = performance.now();
     const result = await send(signal);
     if (!signal.aborted) {
-      this.#o.host.telemetry.requestDuration.observe(
-        { output: this.#o.name, type: this.#o.type, result: result.ok ? "ok" : "failed" },
+      this.#options.host.telemetry.requestDuration.observe(
+        {
+          output: this.#options.name,
+          type: this.#options.type,
+          result: result.ok ? "ok" : "failed",
+        },
         (performance.now() - started) / 1000,
       );
     }
@@ -91,25 +98,25 @@ export class SupervisedRequests {
 
   async #autoDisable(outcome: Extract<Outcome, { kind: "broken" }>): Promise<void> {
     const { ratio, requests, failures } = outcome.window;
-    this.#o.ledger.turnOff("auto");
-    this.#o.waker.interrupt();
-    this.#o.ledger.refresh();
-    await this.#o.ledger.save();
-    await this.#o.host.status.stateChanged();
-    this.#o.host.logger.error(`Output "${this.#o.name}" auto-disabled`, {
-      output: this.#o.name,
+    this.#options.ledger.turnOff("auto");
+    this.#options.waker.interrupt();
+    this.#options.ledger.refresh();
+    await this.#options.ledger.save();
+    await this.#options.host.status.stateChanged();
+    this.#options.host.logger.error(`Output "${this.#options.name}" auto-disabled`, {
+      output: this.#options.name,
       failure_ratio: ratio,
       requests,
       failures,
     });
-    const now = this.#o.host.clock.now();
+    const now = this.#options.host.clock.now();
     const event = integrationBroken(
-      this.#o.name,
-      this.#o.type,
+      this.#options.name,
+      this.#options.type,
       outcome.window,
       outcome.result.error,
       now,
     );
-    this.#o.host.peers.emit(event, this.#o.name);
+    this.#options.host.peers.emit(event, this.#options.name);
   }
 }

@@ -26,11 +26,11 @@ export interface SwitchOptions {
 
 /** Turns one output on and off. */
 export class OutputSwitch {
-  readonly #o: SwitchOptions;
+  readonly #options: SwitchOptions;
 
   /** The switch of the output that `options` describe. */
   constructor(options: SwitchOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /**
@@ -39,17 +39,17 @@ export class OutputSwitch {
    * `fresh` (added by a reload).
    */
   async load(fresh: boolean, enabled: boolean): Promise<void> {
-    await this.#o.ledger.load(fresh);
+    await this.#options.ledger.load(fresh);
     if (!enabled) this.#turnOff("config");
-    else if (this.#o.ledger.state.file.disabled === "config") this.#turnOn();
-    this.#o.ledger.refresh();
+    else if (this.#options.ledger.state.file.disabled === "config") this.#turnOn();
+    this.#options.ledger.refresh();
     try {
-      await this.#o.ledger.save();
+      await this.#options.ledger.save();
     } catch (error) {
       // A full disk at start: the state is saved again with the first batch; start anyway.
-      this.#o.host.logger.warn(
-        `Cannot save the state of output "${this.#o.name}" now: ${(error as Error).message}`,
-        { output: this.#o.name },
+      this.#options.host.logger.warn(
+        `Cannot save the state of output "${this.#options.name}" now: ${(error as Error).message}`,
+        { output: this.#options.name },
       );
     }
     await this.applyRequest();
@@ -57,14 +57,14 @@ export class OutputSwitch {
 
   /** Applies a pending `hitship enable`/`disable` request for this output, if any. */
   async applyRequest(): Promise<void> {
-    const request = await takeRequest(this.#o.statePath);
+    const request = await takeRequest(this.#options.statePath);
     if (!request) return;
-    if (request.enabled && this.#o.ledger.state.file.disabled === "config") return;
+    if (request.enabled && this.#options.ledger.state.file.disabled === "config") return;
     if (await this.set(request.enabled)) {
-      this.#o.host.logger.info(
-        `Output "${this.#o.name}" ${request.enabled ? "enabled" : "disabled"}`,
+      this.#options.host.logger.info(
+        `Output "${this.#options.name}" ${request.enabled ? "enabled" : "disabled"}`,
         {
-          output: this.#o.name,
+          output: this.#options.name,
         },
       );
     }
@@ -76,34 +76,39 @@ export class OutputSwitch {
    * and announced.
    */
   async dropThrough(position: Position): Promise<void> {
-    if (position.offset <= this.#o.ledger.state.cursor.offset) return;
-    this.#o.ledger.dropThrough(position);
-    this.#o.ledger.refresh();
-    await this.#o.ledger.save();
+    if (position.offset <= this.#options.ledger.state.cursor.offset) return;
+    this.#options.ledger.dropThrough(position);
+    this.#options.ledger.refresh();
+    await this.#options.ledger.save();
   }
 
   #turnOff(by: DisabledBy): void {
-    this.#o.ledger.turnOff(by);
-    this.#o.waker.interrupt();
+    this.#options.ledger.turnOff(by);
+    this.#options.waker.interrupt();
   }
 
   #turnOn(): void {
-    this.#o.ledger.turnOn();
-    this.#o.waker.interrupt();
+    this.#options.ledger.turnOn();
+    this.#options.waker.interrupt();
   }
 
   /** Turns the output on or off by command; returns false when nothing changed. */
   async set(enabled: boolean, by: DisabledBy = "command"): Promise<boolean> {
-    if (enabled === !this.#o.ledger.state.disabled) return false;
+    if (enabled === !this.#options.ledger.state.disabled) return false;
     if (enabled) this.#turnOn();
     else this.#turnOff(by);
-    this.#o.ledger.refresh();
-    await this.#o.ledger.save();
-    await this.#o.host.status.stateChanged();
+    this.#options.ledger.refresh();
+    await this.#options.ledger.save();
+    await this.#options.host.status.stateChanged();
     if (!enabled) {
-      this.#o.host.peers.emit(
-        disableIntegration(this.#o.name, this.#o.type, by, this.#o.host.clock.now()),
-        this.#o.name,
+      this.#options.host.peers.emit(
+        disableIntegration(
+          this.#options.name,
+          this.#options.type,
+          by,
+          this.#options.host.clock.now(),
+        ),
+        this.#options.name,
       );
     }
     return true;

@@ -61,11 +61,11 @@ export interface AppenderOptions {
 
 /** Appends to the journal, with backpressure. */
 export class Appender {
-  readonly #o: AppenderOptions;
+  readonly #options: AppenderOptions;
 
   /** An appender to `options.journal`. */
   constructor(options: AppenderOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /**
@@ -76,14 +76,14 @@ export class Appender {
    * @param counters The input's counters: `paused` while it waits.
    */
   async append(entry: Entry, counters: InputStatus, wait = true): Promise<boolean> {
-    const { journal, status, logger } = this.#o;
-    const limit = this.#o.maxJournalBytes ?? Infinity;
+    const { journal, status, logger } = this.#options;
+    const limit = this.#options.maxJournalBytes ?? Infinity;
     let reported = false;
     for (;;) {
       // Releases since this look wake the wait below at once: none is missed in between.
       const seen = journal.releases;
       if (journal.bytes >= limit && entry.lines.length + entry.rawCount > 0) {
-        if (await this.#o.makeRoom?.()) continue;
+        if (await this.#options.makeRoom?.()) continue;
         if (!wait) return false;
         if (!counters.paused) {
           counters.paused = true;
@@ -102,7 +102,7 @@ export class Appender {
       } catch (error) {
         const message = (error as Error).message;
         if (!/os error 28|ENOSPC|No space left/i.test(message)) throw error;
-        if (await this.#o.makeRoom?.()) continue;
+        if (await this.#options.makeRoom?.()) continue;
         if (!wait) return false;
         if (!reported) {
           reported = true;
@@ -117,7 +117,7 @@ export class Appender {
     }
     if (counters.paused) {
       counters.paused = false;
-      this.#o.onResume?.();
+      this.#options.onResume?.();
       logger.info("Reading resumes");
       await status.stateChanged();
     }

@@ -190,7 +190,7 @@ interface Batch {
  * write per chunk; rejected lines go to the dead-letter file and the log.
  */
 export class Ingester {
-  readonly #o: IngesterOptions;
+  readonly #options: IngesterOptions;
   readonly #splitter: LineSplitter;
   readonly #checker: LineChecker;
   #loggedRejections = 0;
@@ -201,7 +201,7 @@ export class Ingester {
   #ends: Int32Array = new Int32Array(4096);
 
   constructor(options: IngesterOptions) {
-    this.#o = { ...options };
+    this.#options = { ...options };
     const maxLineBytes = options.maxLineBytes ?? 1024 * 1024;
     this.#splitter = new LineSplitter(maxLineBytes);
     this.#checker = new LineChecker(maxLineBytes);
@@ -210,7 +210,7 @@ export class Ingester {
 
   /** What sees every valid hit from now on (`undefined`: nothing, and no hit is kept). */
   set onHit(onHit: ((hit: Hit) => void) | undefined) {
-    this.#o.onHit = onHit;
+    this.#options.onHit = onHit;
   }
 
   /** True while the input waits for room in the journal or on the disk. */
@@ -220,12 +220,12 @@ export class Ingester {
 
   /** The input's name, under which its checkpoints are kept. */
   get input(): string {
-    return this.#o.input ?? "input";
+    return this.#options.input ?? "input";
   }
 
   /** This input's counters in the status. */
   get #counters(): InputStatus {
-    const status = this.#o.status;
+    const status = this.#options.status;
     return status.inputs[this.input] ??= newInputStatus("?", null);
   }
 
@@ -247,7 +247,7 @@ export class Ingester {
     const splitter = this.#splitter;
     if (!this.#started) {
       this.#started = true;
-      const saved = this.#o.journal.checkpointOf(this.input);
+      const saved = this.#options.journal.checkpointOf(this.input);
       splitter.numberFrom(options.resumed ? saved?.line ?? 0 : 0);
     }
     // The line carried over from the last chunk is completed on its own; the complete lines
@@ -336,7 +336,7 @@ export class Ingester {
   async #ingest(batch: Batch): Promise<boolean> {
     const { splitter, result } = batch;
     const input = this.#counters;
-    const onHit = this.#o.onHit;
+    const onHit = this.#options.onHit;
     const maxRejections = result ? MAX_BODY_DEAD_LETTERS : Infinity;
     const rejections: Rejection[] = [];
     let omitted = 0;
@@ -404,10 +404,10 @@ export class Ingester {
       for (const { line, reason } of rejections.slice(0, 10)) result.errors.push({ line, reason });
     }
     this.#keep(rejections, omitted, firstOmitted, batch.unreadable);
-    input.dead_letters_dropped += await this.#o.deadLetter.flush();
-    this.#o.status.journal.bytes = this.#o.journal.bytes;
-    this.#o.status.journal.segments = this.#o.journal.segmentCount;
-    this.#o.status.changed();
+    input.dead_letters_dropped += await this.#options.deadLetter.flush();
+    this.#options.status.journal.bytes = this.#options.journal.bytes;
+    this.#options.status.journal.segments = this.#options.journal.segmentCount;
+    this.#options.status.changed();
     await this.#fairness.turn();
     return true;
   }
@@ -419,7 +419,7 @@ export class Ingester {
     firstOmitted: number,
     unreadable: SubmitOptions["unreadable"],
   ): void {
-    const { deadLetter, logger } = this.#o;
+    const { deadLetter, logger } = this.#options;
     const input = this.input;
     for (const { line, reason, bytes } of rejections) {
       deadLetter.add(line, reason, bytes, input);

@@ -5,7 +5,8 @@
  * @module
  */
 import { z } from "zod";
-import { byteSize, duration } from "../base/duration.ts";
+import { duration } from "../base/duration.ts";
+import { byteSize } from "../base/size.ts";
 import { COMPRESSIONS, FORMATS } from "./body.ts";
 import type { Compression, Format } from "./body.ts";
 import { KEY_FIELDS, PLACEHOLDER, unsafeKey } from "./key.ts";

@@ -29,7 +29,8 @@
 export { z } from "zod";
 /** zod's types that plugin signatures use, by name (`z.input`, `z.output`, ...). */
 export type { input as ZodInput, output as ZodOutput, ZodObject, ZodString, ZodType } from "zod";
-export { byteSize, duration, type Range } from "../base/duration.ts";
+export { duration, type Range } from "../base/duration.ts";
+export { byteSize } from "../base/size.ts";
 export type { Clock } from "../base/clock.ts";
 export { BufferPool, release } from "../base/buffer_pool.ts";
 export { parseJson } from "../base/json.ts";

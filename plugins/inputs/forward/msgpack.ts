@@ -46,75 +46,61 @@ function readHead(b: Uint8Array, at: number, end: number): boolean {
     kind = STR;
     size = t & 0x1f;
   } else {
-    switch (t) {
-      case 0xc0:
-        kind = NIL;
-        size = 0;
-        return true;
-      case 0xc2:
-        kind = FALSE;
-        size = 0;
-        return true;
-      case 0xc3:
-        kind = TRUE;
-        size = 0;
-        return true;
-      case 0xc4:
-      case 0xc5:
-      case 0xc6:
-        kind = BIN;
-        return readLength(b, at, end, 1 << (t - 0xc4), 0);
-      case 0xc7:
-      case 0xc8:
-      case 0xc9:
-        kind = EXT;
-        return readLength(b, at, end, 1 << (t - 0xc7), 1);
-      case 0xca:
-      case 0xcb:
-        kind = FLOAT;
-        size = t === 0xca ? 4 : 8;
-        return true;
-      case 0xcc:
-      case 0xcd:
-      case 0xce:
-      case 0xcf:
-        kind = UINT;
-        size = 1 << (t - 0xcc);
-        return true;
-      case 0xd0:
-      case 0xd1:
-      case 0xd2:
-      case 0xd3:
-        kind = SINT;
-        size = 1 << (t - 0xd0);
-        return true;
-      case 0xd4:
-      case 0xd5:
-      case 0xd6:
-      case 0xd7:
-      case 0xd8:
-        kind = EXT;
-        head = 2;
-        size = 1 << (t - 0xd4);
-        return true;
-      case 0xd9:
-      case 0xda:
-      case 0xdb:
-        kind = STR;
-        return readLength(b, at, end, 1 << (t - 0xd9), 0);
-      case 0xdc:
-      case 0xdd:
-        kind = ARRAY;
-        return readLength(b, at, end, t === 0xdc ? 2 : 4, 0);
-      case 0xde:
-      case 0xdf:
-        kind = MAP;
-        return readLength(b, at, end, t === 0xde ? 2 : 4, 0);
-      default:
-        throw new MsgpackError(`0x${t.toString(16)} at byte ${at} starts no msgpack value`);
-    }
+    return readTypedHead(b, at, end, t);
   }
   return true;
+}
+
+/** The head of a value whose first byte `t` names its type (0xc0 to 0xdf). */
+function readTypedHead(b: Uint8Array, at: number, end: number, t: number): boolean {
+  if (t >= 0xca && t <= 0xd3) {
+    // Numbers: their size follows from the type.
+    kind = t <= 0xcb ? FLOAT : t <= 0xcf ? UINT : SINT;
+    size = t <= 0xcb ? (t === 0xca ? 4 : 8) : 1 << ((t - 0xcc) & 3);
+    return true;
+  }
+  switch (t) {
+    case 0xc0:
+    case 0xc2:
+    case 0xc3:
+      kind = t === 0xc0 ? NIL : t === 0xc2 ? FALSE : TRUE;
+      size = 0;
+      return true;
+    case 0xc4:
+    case 0xc5:
+    case 0xc6:
+      kind = BIN;
+      return readLength(b, at, end, 1 << (t - 0xc4), 0);
+    case 0xc7:
+    case 0xc8:
+    case 0xc9:
+      kind = EXT;
+      return readLength(b, at, end, 1 << (t - 0xc7), 1);
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8:
+      kind = EXT;
+      head = 2;
+      size = 1 << (t - 0xd4);
+      return true;
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
+      kind = STR;
+      return readLength(b, at, end, 1 << (t - 0xd9), 0);
+    case 0xdc:
+    case 0xdd:
+      kind = ARRAY;
+      return readLength(b, at, end, t === 0xdc ? 2 : 4, 0);
+    case 0xde:
+    case 0xdf:
+      kind = MAP;
+      return readLength(b, at, end, t === 0xde ? 2 : 4, 0);
+    default:
+      throw new MsgpackError(`0x${t.toString(16)} at byte ${at} starts no msgpack value`);
+  }
 }
 
 /** Reads a big-endian length of `bytes` bytes after the type byte; `extra` bytes follow it. */

@@ -37,7 +37,7 @@ const READ_BYTES = 64 * 1024;
 const MESSAGE_GRACE_MS = 10_000;
 
 /** Bytes of grown read buffers held at once, over all connections of one input. */
-class Budget {
+class MessageBudget {
   held = 0;
   constructor(readonly max: number) {}
 }
@@ -74,7 +74,7 @@ class Connection {
   readonly #context: InputContext;
   readonly #framer = new MessageFramer(MESSAGE_DEPTH);
   readonly #records: RecordWriter;
-  readonly #budget: Budget;
+  readonly #budget: MessageBudget;
   readonly #slots: ConnectionSlots<Deno.Conn>;
   readonly #deadline: Deadline;
   #buffer = new Uint8Array(READ_BYTES);
@@ -90,7 +90,7 @@ class Connection {
     conn: Deno.Conn,
     config: ForwardInputConfig,
     context: InputContext,
-    budget: Budget,
+    budget: MessageBudget,
     slots: ConnectionSlots<Deno.Conn>,
   ) {
     this.#conn = conn;
@@ -325,7 +325,7 @@ async function acceptAll(
     listener.close();
     slots.closeAll();
   }, { once: true });
-  const budget = new Budget(config.max_buffered_bytes);
+  const budget = new MessageBudget(config.max_buffered_bytes);
   let lastWarning = 0;
   while (!context.signal.aborted) {
     let conn: Deno.Conn;

@@ -120,8 +120,36 @@ export function parseHead(bytes: Uint8Array): RequestHead | HeadError {
   while (text.startsWith("\r\n")) text = text.slice(2);
   if (!text.endsWith("\r\n\r\n")) return new HeadError(400, "The head does not end in CRLF CRLF");
   const lines = text.slice(0, -4).split("\r\n");
-  const requestLine = lines[0]!;
-  const parts = requestLine.split(" ");
+  const request = requestLine(lines[0]!);
+  if (request instanceof HeadError) return request;
+  const fields = headerFields(lines);
+  if (fields instanceof HeadError) return fields;
+  const { headers } = fields;
+  if (request.version === "HTTP/1.1" && fields.hosts !== 1) {
+    return new HeadError(
+      400,
+      fields.hosts === 0 ? "No Host header field" : "More than one Host field",
+    );
+  }
+  const framing = framingOf(headers, request.version, fields);
+  if (framing instanceof HeadError) return framing;
+  const connection = listOf(headers.get("connection") ?? "").map((c) => c.toLowerCase());
+  return {
+    ...request,
+    headers,
+    framing,
+    keepAlive: request.version === "HTTP/1.1"
+      ? !connection.includes("close")
+      : connection.includes("keep-alive"),
+    expectContinue: headers.get("expect")?.toLowerCase() === "100-continue",
+  };
+}
+
+/** The request line: `METHOD SP TARGET SP VERSION`, the target a path or an absolute URL. */
+function requestLine(
+  line: string,
+): Pick<RequestHead, "method" | "target" | "path" | "version"> | HeadError {
+  const parts = line.split(" ");
   if (parts.length !== 3) {
     return new HeadError(400, "The request line is not METHOD SP TARGET SP VERSION");
   }
@@ -145,7 +173,13 @@ export function parseHead(bytes: Uint8Array): RequestHead | HeadError {
   } else {
     return new HeadError(400, "The request target is not a path or an absolute URL");
   }
+  return { method, target, path, version };
+}
 
+/** The header fields of the head's lines (the request line is `lines[0]`), and what framing needs. */
+function headerFields(
+  lines: string[],
+): { headers: Headers; lengths: number; lengthShape: boolean; hosts: number } | HeadError {
   const headers = new Headers();
   let lengths = 0;
   let lengthShape = false;
@@ -167,7 +201,8 @@ export function parseHead(bytes: Uint8Array): RequestHead | HeadError {
           : "A header field name is not a token",
       );
     }
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+    const raw = line.slice(colon + 1);
+    const value = raw.replace(/^[ \t]+|[ \t]+$/g, "");
     if (!isFieldValue(value)) {
       return new HeadError(400, `The ${name} header field holds a control character`);
     }
@@ -175,20 +210,24 @@ export function parseHead(bytes: Uint8Array): RequestHead | HeadError {
     if (lower === "content-length") {
       lengths++;
       // Only digits: OWS before them, spaces after (llhttp refuses a tab there).
-      lengthShape = /^[ \t]*\d+ *$/.test(line.slice(colon + 1));
+      lengthShape = /^[ \t]*\d+ *$/.test(raw);
     }
-    if (lower === "transfer-encoding" && /(,|\t)[ \t]*$/.test(line.slice(colon + 1))) {
+    if (lower === "transfer-encoding" && /(,|\t)[ \t]*$/.test(raw)) {
       // A list that ends empty, or in a tab: readers differ on it (llhttp refuses both).
       return new HeadError(400, "Transfer-Encoding ends in an empty element or a tab");
     }
     if (lower === "host") hosts++;
     headers.append(name, value);
   }
-  if (version === "HTTP/1.1" && hosts !== 1) {
-    return new HeadError(400, hosts === 0 ? "No Host header field" : "More than one Host field");
-  }
+  return { headers, lengths, lengthShape, hosts };
+}
 
-  let framing: Framing = { kind: "none" };
+/** How the body is framed: by `Transfer-Encoding` (ending in `chunked`), by `Content-Length`. */
+function framingOf(
+  headers: Headers,
+  version: RequestHead["version"],
+  fields: { lengths: number; lengthShape: boolean },
+): Framing | HeadError {
   const transferEncoding = headers.get("transfer-encoding");
   const contentLength = headers.get("content-length");
   if (transferEncoding !== null) {
@@ -212,29 +251,12 @@ export function parseHead(bytes: Uint8Array): RequestHead | HeadError {
     if (unknown !== undefined) {
       return new HeadError(501, `The transfer coding ${JSON.stringify(unknown)} is not served`);
     }
-    framing = { kind: "chunked" };
-  } else if (contentLength !== null) {
-    if (lengths > 1) return new HeadError(400, "Content-Length is given more than once");
-    if (!lengthShape) {
-      return new HeadError(400, "Content-Length is not a number of bytes");
-    }
-    // Past 2^53 a length is not exact; any such length is past every limit anyway.
-    const length = contentLength.length > 15 ? Number.MAX_SAFE_INTEGER : Number(contentLength);
-    if (length > 0) framing = { kind: "length", length };
+    return { kind: "chunked" };
   }
-  const connection = listOf(headers.get("connection") ?? "").map((c) => c.toLowerCase());
-  const keepAlive = version === "HTTP/1.1"
-    ? !connection.includes("close")
-    : connection.includes("keep-alive");
-  const expectContinue = headers.get("expect")?.toLowerCase() === "100-continue";
-  return {
-    method,
-    target,
-    path,
-    version,
-    headers,
-    framing,
-    keepAlive,
-    expectContinue,
-  };
+  if (contentLength === null) return { kind: "none" };
+  if (fields.lengths > 1) return new HeadError(400, "Content-Length is given more than once");
+  if (!fields.lengthShape) return new HeadError(400, "Content-Length is not a number of bytes");
+  // Past 2^53 a length is not exact; any such length is past every limit anyway.
+  const length = contentLength.length > 15 ? Number.MAX_SAFE_INTEGER : Number(contentLength);
+  return length > 0 ? { kind: "length", length } : { kind: "none" };
 }
