@@ -117,6 +117,7 @@ export interface BoundedServer {
 
 const encoder = new TextEncoder();
 
+/** Answers one request. */
 type Handler = (request: HttpRequest) => HttpAnswer | Promise<HttpAnswer>;
 
 /** A bounded server, running: {@linkcode serveBounded} makes one. */
@@ -385,6 +386,9 @@ class BoundedHttpServer implements BoundedServer {
  * await server.shutdown();
  * ```
  */
-export function serveBounded(options: BoundedServerOptions, handler: Handler): BoundedServer {
+export function serveBounded(
+  options: BoundedServerOptions,
+  handler: (request: HttpRequest) => HttpAnswer | Promise<HttpAnswer>,
+): BoundedServer {
   return new BoundedHttpServer(options, handler);
 }
