@@ -9,7 +9,10 @@ import { makeHit } from "./hits.ts";
 
 const hits = Array.from({ length: 30 }, (_, i) => JSON.stringify(makeHit(i)));
 
-/** The README's plugin example, as the README shows it (the first code block of "Write a plugin"). */
+/**
+ * The README's plugin example, as the README shows it (the first code block of "Write a plugin"),
+ * which test/docs_test.ts holds to docs/examples/ndjson_output.ts.
+ */
 const README = await Deno.readTextFile(new URL("../README.md", import.meta.url));
 const CONTRACT = /## Write a plugin\n[\s\S]*?```ts\n([\s\S]*?)```/.exec(README)![1]!;
 
@@ -55,6 +58,11 @@ export default [recorder, given];
 
 Deno.test("plugins: a module outside the repo, listed in plugins:, is validated, runs end to end and shows in status", async () => {
   const dir = await Deno.makeTempDir();
+  const posted: string[] = [];
+  await using siem = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (r) => {
+    posted.push(...(await r.text()).trim().split("\n"));
+    return new Response(null, { status: 202 });
+  });
   const modules = await Deno.makeTempDir(); // not under the repository
   await Deno.writeTextFile(`${modules}/my_sink.ts`, CONTRACT);
   await Deno.writeTextFile(`${modules}/recorder.ts`, RECORDER);
@@ -65,7 +73,7 @@ Deno.test("plugins: a module outside the repo, listed in plugins:, is validated,
 plugins: [${modules}/my_sink.ts, "file://${modules}/recorder.ts"]
 input: { type: given-lines, from: ${dir}/input.ndjson }
 outputs:
-  - { name: sink, type: my-sink, path: ${dir}/unused, max_hits: 10 }
+  - { name: sink, type: ndjson-post, url: "http://127.0.0.1:${siem.addr.port}/", max_hits: 10 }
   - { name: rec, type: recorder, file: ${dir}/recorded.ndjson, max_hits: 7, interval: 1m }
   - { name: rec2, type: recorder, file: ${dir}/recorded2.ndjson, filter: { attack_type: [sqli] } }
 `,
@@ -74,17 +82,18 @@ outputs:
   assert.equal(validate.code, 0, validate.stderr);
   assert.match(
     validate.stdout,
-    /valid; input given-lines; outputs: sink \(my-sink\), rec \(recorder\)/,
+    /valid; input given-lines; outputs: sink \(ndjson-post\), rec \(recorder\)/,
   );
   const run = await runCli(["run", "--config", config]);
   assert.equal(run.code, 0, run.stderr);
   assert.equal(await Deno.readTextFile(`${dir}/recorded.ndjson`), hits.join("\n") + "\n");
+  assert.deepEqual(posted, hits, "the README's plugin posted every hit, in order");
   const sqli = hits.filter((h) => JSON.parse(h).attack_type === "sqli");
   assert.equal(await Deno.readTextFile(`${dir}/recorded2.ndjson`), sqli.join("\n") + "\n");
   const status = await runCli(["status", "--config", config]);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, /input: given-lines: 30 lines, 30 hits, 0 rejected/);
-  assert.match(status.stdout, /\nsink +my-sink +active +30 +0 +- +3 +0 /);
+  assert.match(status.stdout, /\nsink +ndjson-post +active +30 +0 +- +3 +0 /);
   assert.match(status.stdout, /\nrec +recorder +active +30 +0 +- +5 +0 /);
   // A user plugin's reference, from its schema.
   const docs = await runCli(["docs", "--config", config]);
@@ -102,16 +111,16 @@ Deno.test("plugins: an unknown key in a user plugin's output is an error with it
     `plugins: [./my_sink.ts]
 outputs:
   - name: sink
-    type: my-sink
-    path: /x
-    pth: /y
+    type: ndjson-post
+    url: http://siem/
+    ur: http://other/
 `,
   );
   const validate = await runCli(["validate", "--config", config]);
   assert.equal(validate.code, 1);
   assert.equal(
     validate.stderr,
-    `${config}:6:5: outputs[0].pth: unknown key "pth", did you mean "path"?\n`,
+    `${config}:6:5: outputs[0].ur: unknown key "ur", did you mean "url"?\n`,
   );
 });
 
@@ -121,7 +130,7 @@ Deno.test("plugins: bad modules are clear errors naming the module and its place
   await Deno.writeTextFile(`${dir}/nothing.ts`, "export default { type: 'x' };\n");
   await Deno.writeTextFile(
     `${dir}/clash.ts`,
-    CONTRACT.replace('type: "my-sink"', 'type: "file"'),
+    CONTRACT.replace('type: "ndjson-post"', 'type: "file"'),
   );
   const check = async (module: string) => {
     const config = await writeConfig(

@@ -4,7 +4,7 @@
  * do not run here, so the manifests are checked against the Kubernetes object schemas, the two
  * sides' settings against each other, and hitship's part is run with what the Fluent Bit config
  * says (tag, shared key, acks), sent by the Fluentd organisation's Forward client; every hitship
- * config in the README's Inputs section passes `hitship validate`.
+ * config in docs/inputs.md passes `hitship validate`.
  */
 import assert from "node:assert/strict";
 import { FluentClient } from "@fluent-org/logger";
@@ -177,9 +177,8 @@ outputs: [{ name: local, type: file, path: ${dir}/out, interval: 1h }]
   assert.equal((await statusIn(`${dir}/data`)).inputs["fluent-bit"].type, "forward");
 });
 
-Deno.test("README: every hitship config of the Inputs section passes hitship validate", async () => {
-  const readme = await Deno.readTextFile(`${root}README.md`);
-  const section = readme.slice(readme.indexOf("\n## Inputs\n"), readme.indexOf("\n## Outputs\n"));
+Deno.test("docs/inputs.md: every hitship config of the inputs and their recipes passes hitship validate", async () => {
+  const section = await Deno.readTextFile(`${root}docs/inputs.md`);
   const configs = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
   assert.ok(configs.length >= 3, `${configs.length} configs`);
   const dir = await Deno.makeTempDir();
