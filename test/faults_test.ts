@@ -5,14 +5,21 @@
  * duplicated hits.
  */
 import assert from "node:assert/strict";
-import { exportOrder, readExports, spawnCli, statusIn, until, writeConfig } from "./helpers.ts";
+import {
+  exportOrder,
+  pace,
+  readExports,
+  spawnCli,
+  statusIn,
+  until,
+  writeConfig,
+} from "./helpers.ts";
 import { makeHit } from "./hits.ts";
 import { startReceiver } from "./receiver.ts";
 import { awsList, minioGet, newBucket, s3Env } from "./s3.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Counts lost and duplicated hits of `shipped` against `sent`; checks order too. */
 function account(sent: string[], shipped: unknown[]) {
@@ -110,7 +117,7 @@ outputs: [{ name: local, type: file, path: ${dir}/out, max_hits: 100, interval: 
       const batch = hitsFrom(sent.length, 25);
       sent.push(...batch);
       await append(input, batch);
-      await sleep(5);
+      await pace(5);
     }
   };
   const read = async () => (await statusIn(dir))?.input?.hits ?? 0;

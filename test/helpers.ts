@@ -125,6 +125,36 @@ export async function statusIn(dir: string): Promise<any> {
   }
 }
 
+/**
+ * Paces a load a test generates (a writer that appends every few milliseconds, as the node
+ * does): real time between writes, never a wait for a state (that is {@linkcode until}).
+ */
+export function pace(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * hitship's log records in `stderr`: the JSON lines parsed, the other lines (a Deno warning, a
+ * panic) kept apart in `others`, for a failing assertion to show.
+ */
+export function logRecords(
+  stderr: string,
+): Array<Record<string, unknown> & { msg: string; level: string }> & { others: string[] } {
+  const records = [] as unknown as
+    & Array<Record<string, unknown> & { msg: string; level: string }>
+    & { others: string[] };
+  records.others = [];
+  for (const line of stderr.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      records.push(JSON.parse(line));
+    } catch {
+      records.others.push(line);
+    }
+  }
+  return records;
+}
+
 /** Polls `check` until it holds; throws, naming `what`, when it does not in time. */
 export async function until(
   what: string,

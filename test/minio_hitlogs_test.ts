@@ -3,7 +3,7 @@
  * client and with Debian's awscli.
  */
 import assert from "node:assert/strict";
-import { exportOrder, runCli, spawnCli, writeConfig } from "./helpers.ts";
+import { exportOrder, logRecords, runCli, spawnCli, writeConfig } from "./helpers.ts";
 import { makeHit, mixedInput } from "./hits.ts";
 import {
   awsGet,
@@ -116,9 +116,11 @@ async function hitsFile(dir: string, mib: number): Promise<{ path: string; count
  */
 async function runWithFile(config: string, input: string) {
   const run = await runCli(["run", "--config", config], { stdinFile: input, env: keysEnv() });
-  const stopped = run.stderr.trim().split("\n").map((l) => JSON.parse(l))
-    .find((l) => l.msg === "hitship stopped");
-  return { ...run, maxRss: stopped?.max_rss_bytes as number };
+  const records = logRecords(run.stderr);
+  const stopped = records.find((l) => l.msg === "hitship stopped");
+  // A run that could not finish says why in lines that are not JSON: they show in the failure.
+  assert.ok(stopped, `no "hitship stopped" line; other lines: ${records.others.join("\n")}`);
+  return { ...run, maxRss: stopped.max_rss_bytes as number };
 }
 
 Deno.test("minio-hitlogs: a 100 MiB window uploads as multipart; memory does not grow with it", async () => {
@@ -365,7 +367,7 @@ Deno.test("minio-hitlogs: a 5xx answer is reported with its S3 code and message,
   const { text, hits } = mixedInput(20, 0);
   const run = await runCli(["run", "--config", config], { stdin: text, env: keysEnv() });
   assert.equal(run.code, 0, run.stderr);
-  const failures = run.stderr.trim().split("\n").map((l) => JSON.parse(l)).filter((l) =>
+  const failures = logRecords(run.stderr).filter((l) =>
     l.msg.startsWith('Output "archive" request failed')
   );
   assert.equal(failures.length, 2);

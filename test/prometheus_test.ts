@@ -152,7 +152,11 @@ scrape_configs:
       status.outputs.local.pending_bytes,
     );
     assert.ok(status.outputs.local.oldest_pending_at);
-    assert.ok(await value('hitship_output_oldest_pending_age_seconds{output="local"}') >= 0);
+    // The age Prometheus scraped is that of the status file's oldest pending hit, give or take
+    // the time between the scrape and now.
+    const age = await value('hitship_output_oldest_pending_age_seconds{output="local"}');
+    const since = (Date.now() - Date.parse(status.outputs.local.oldest_pending_at)) / 1000;
+    assert.ok(age <= since + 1 && age >= since - 30, `age ${age} s, pending since ${since} s`);
     assert.equal(await value('hitship_output_state{output="local",state="active"}'), 1);
     assert.equal(await value("hitship_journal_max_bytes"), 256 * 1024 * 1024);
     assert.equal(await value("hitship_ready"), 1);

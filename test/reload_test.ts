@@ -2,12 +2,11 @@
  * Hot reload: SIGHUP re-reads the config while hits stream in.
  */
 import assert from "node:assert/strict";
-import { readExports, spawnCli, statusIn, until, writeConfig } from "./helpers.ts";
+import { pace, readExports, spawnCli, statusIn, until, writeConfig } from "./helpers.ts";
 import { makeHit } from "./hits.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test("reload: SIGHUP adds and removes an output under load; nothing is lost; a bad config keeps the old", async () => {
   const dir = await Deno.makeTempDir();
@@ -24,7 +23,7 @@ Deno.test("reload: SIGHUP adds and removes an output under load; nothing is lost
       const batch = Array.from({ length: 20 }, (_, i) => JSON.stringify(makeHit(sent.length + i)));
       sent.push(...batch);
       await writer.write(enc.encode(batch.join("\n") + "\n"));
-      await sleep(10);
+      await pace(10);
     }
   })();
   const delivered = async (name: string) =>

@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 
 results="$(mktemp -d)"
 s3dir="$(mktemp -d /tmp/hs3.XXXXXX)"
+# Every temporary directory a test makes goes under one, removed at the end however tests end.
+scratch="$(mktemp -d /tmp/hst.XXXXXX)"
 cleanup() {
   bash test/s3/server.sh stop "$s3dir" >/dev/null 2>&1 || true
-  rm -rf "$results"
+  rm -rf "$results" "$scratch"
 }
 trap cleanup EXIT
 
@@ -31,7 +33,7 @@ else
   echo "The S3 test server did not start: the S3 tests will fail" >&2
 fi
 
-deno test --allow-all --parallel --junit-path="$results/junit.xml" "$@"
+TMPDIR="$scratch" deno test --allow-all --parallel --junit-path="$results/junit.xml" "$@"
 status=$?
 
 if [ -s "$results/junit.xml" ]; then

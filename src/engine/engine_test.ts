@@ -7,6 +7,7 @@ import { memoryLogger } from "../base/log.ts";
 import { Engine } from "./engine.ts";
 import { outputStatePath } from "./output_state.ts";
 import { CaptureOutput } from "../testing/capture_output.ts";
+import { until as waitUntil } from "../../test/helpers.ts";
 
 const enc = new TextEncoder();
 const hits = Array.from({ length: 50 }, (_, i) => JSON.stringify(makeHit(i)));
@@ -74,12 +75,8 @@ async function within<T>(what: string, ms: number, promise: Promise<T>): Promise
 }
 
 /** Waits (in real time, briefly) until the engine has done what the test waits for. */
-async function until(what: string, condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  assert.fail(`timed out waiting until ${what}`);
+function until(what: string, condition: () => boolean): Promise<void> {
+  return waitUntil(what, condition, 500, 5);
 }
 
 const fileOutput = (name: string, extra = "") =>
