@@ -153,7 +153,7 @@ Deno.test("insightconnect: a receiver that hangs past the timeout or resets is r
   );
   assert.equal(delivered.length, 5, "each hit accepted once");
   assert.equal(receiver.requests.length, 8, "5 hits + the hang, the reset and the 500");
-  assert.match(run.stderr, /No answer within 0\.3s \(timeout\)/);
+  assert.match(run.stderr, /No answer from the API trigger within 0\.3s \(timeout\)/);
   assert.match(run.stderr, /HTTP 500 Internal Server Error/);
   const status = JSON.parse(await Deno.readTextFile(`${dir}/status.json`));
   // A reset of a reused keep-alive connection is retried once by the HTTP client itself before

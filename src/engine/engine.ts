@@ -76,16 +76,10 @@ function statusBoardOf(
 /** One ingester for each input, sharing the journal and the dead-letter file. */
 function ingestersOf(
   config: Config,
-  shared: { journal: Journal; status: StatusBoard; logger: Logger; clock: Clock },
+  shared: { journal: Journal; status: StatusBoard; logger: Logger; deadLetter: DeadLetter },
   room: { makeRoom(): Promise<boolean>; onResume(): void },
 ): Ingester[] {
-  const { journal, status, logger, clock } = shared;
-  const deadLetter = new DeadLetter(
-    config.data_dir,
-    config.dead_letter_max_bytes,
-    () => clock.now(),
-    logger,
-  );
+  const { journal, status, logger, deadLetter } = shared;
   return config.inputs.map((input) =>
     new Ingester({
       journal,
@@ -154,6 +148,12 @@ export class Engine {
       () => this.config.max_journal_bytes,
       () => this.runners,
     );
+    const deadLetter = new DeadLetter(
+      config.data_dir,
+      config.dead_letter_max_bytes,
+      () => clock.now(),
+      logger,
+    );
     this.#fleet = new OutputFleet({
       clock,
       logger,
@@ -169,10 +169,14 @@ export class Engine {
         status,
         releaseSegments: () => this.#room.release(),
         full: () => this.#room.full,
+        refused: (output, hits) => {
+          deadLetter.refused(output, hits);
+          return deadLetter.flush();
+        },
       },
     });
     this.#alerts = new AlertWatcher(config.alerts, (event) => this.#fleet.emit(event));
-    this.ingesters = ingestersOf(config, { journal, status, logger, clock }, {
+    this.ingesters = ingestersOf(config, { journal, status, logger, deadLetter }, {
       makeRoom: () => this.#room.make(() => this.#fleet.pokeAll()),
       onResume: () => {
         this.#room.full = false;

@@ -6,7 +6,7 @@
 import type { Clock } from "../base/clock.ts";
 import type { Logger } from "../base/log.ts";
 import type { Journal } from "../journal/journal.ts";
-import type { SystemEvent } from "../sdk/output.ts";
+import type { RejectedHit, SystemEvent } from "../sdk/output.ts";
 import type { Telemetry } from "../status/telemetry.ts";
 
 /** What a runner may ask of the engine it runs in, and nothing more. */
@@ -33,4 +33,10 @@ export interface RunnerHost {
   releaseSegments(): Promise<void>;
   /** True while the input waits for room in the journal. */
   full(): boolean;
+  /**
+   * Writes the hits `output`'s receiver refused for good to the dead-letter file.
+   *
+   * @returns How many records could not be written (the file warns about it).
+   */
+  refused(output: string, hits: readonly RejectedHit[]): Promise<number>;
 }

@@ -91,6 +91,7 @@ export class OutputLedger {
       failed_requests: s.failed_requests,
       dropped_hits: s.dropped_hits,
       skipped_hits: s.skipped_hits,
+      rejected_hits: s.rejected_hits,
     };
     file.last_error = s.last_error;
     await writeOutputState(this.#options.statePath, file);
@@ -174,10 +175,14 @@ export class OutputLedger {
     }
   }
 
-  /** The batch in flight was delivered. */
-  delivered(intent: BatchIntent): void {
+  /**
+   * The batch in flight was delivered; `rejected` of its hits were refused for good by the
+   * receiver (and are in the dead-letter file).
+   */
+  delivered(intent: BatchIntent, rejected = 0): void {
     this.state.delivered(intent);
-    this.status.delivered_hits += intent.count;
+    this.status.delivered_hits += intent.count - rejected;
+    this.status.rejected_hits += rejected;
     this.status.last_error = null;
   }
 }

@@ -44,10 +44,12 @@ export interface OutputStateFile {
   /** Hits journaled while it was off, which it skips (`while_disabled: skip`). */
   skip: { from: Position; to: Position } | null;
   window: Array<[number, number, number]>;
-  counters: Pick<
-    OutputStatus,
-    "delivered_hits" | "requests" | "failed_requests" | "dropped_hits" | "skipped_hits"
-  >;
+  counters:
+    & Pick<
+      OutputStatus,
+      "delivered_hits" | "requests" | "failed_requests" | "dropped_hits" | "skipped_hits"
+    >
+    & { rejected_hits?: number };
   last_error: string | null;
   /** When the output left the config (`delete_integration` was sent), or `null`. */
   removed_at?: string | null;

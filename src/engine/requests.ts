@@ -35,23 +35,23 @@ export class SupervisedRequests {
    * One request under the supervision; records what it came to (counters, status, log, state),
    * auto-disables a broken output, and waits out the retry interval after a failure.
    *
-   * @returns True when the request succeeded.
+   * @returns What the request came to when it succeeded; `undefined` when it did not.
    */
   async send(
     send: (signal: AbortSignal) => Promise<SendResult>,
     stop: AbortSignal,
-  ): Promise<boolean> {
+  ): Promise<Extract<SendResult, { ok: true }> | undefined> {
     const interrupt = AbortSignal.any([stop, this.#options.waker.interruption]);
     const outcome = await this.#options.supervisor.attempt(
       (signal) => this.#timed(send, signal),
       interrupt,
     );
-    if (outcome.kind === "interrupted") return false;
+    if (outcome.kind === "interrupted") return undefined;
     if (outcome.kind === "delivered") {
       this.#options.ledger.succeeded();
       this.#options.ledger.refresh();
       this.#options.host.status.changed();
-      return true;
+      return outcome.result as Extract<SendResult, { ok: true }>;
     }
     const { result } = outcome;
     this.#options.ledger.failed(result, outcome.kind === "failed" ? outcome.delay : undefined);
@@ -65,15 +65,15 @@ export class SupervisedRequests {
     );
     if (outcome.kind === "broken") {
       await this.#autoDisable(outcome);
-      return false;
+      return undefined;
     }
     this.#options.ledger.refresh();
     await this.#options.ledger.save();
     await this.#options.host.status.stateChanged();
-    if (this.#options.ledger.state.disabled || interrupt.aborted) return false;
+    if (this.#options.ledger.state.disabled || interrupt.aborted) return undefined;
     this.#options.waker.forget();
     await this.#options.supervisor.wait(outcome.delay, interrupt);
-    return false;
+    return undefined;
   }
 
   /** Sends, and times a request that was not cut short, for the histogram. */

@@ -13,7 +13,7 @@ import { batchingOf, defaultEventsOf } from "../config/registry.ts";
 import { compileFilter, type HitFilter } from "../hit/filter.ts";
 import type { Position } from "../journal/journal.ts";
 import type { Compression, Format } from "../sdk/body.ts";
-import type { Output, OutputPlugin, SendResult, SystemEvent } from "../sdk/output.ts";
+import type { Output, OutputPlugin, RejectedHit, SendResult, SystemEvent } from "../sdk/output.ts";
 import type { OutputStatus } from "../status/status.ts";
 import { batchOf, cutBatch } from "./batch_factory.ts";
 import { Batcher, type BatcherHost, type Cut } from "./batcher.ts";
@@ -358,13 +358,34 @@ export class OutputRunner {
       filter: this.#filter,
       state: this.#ledger.state.file,
     }, () => this.save());
-    if (!await this.#requests.send((signal) => this.output.send(batch, signal), this.#stop)) return;
+    const result = await this.#requests.send(
+      (signal) => this.output.send(batch, signal),
+      this.#stop,
+    );
+    if (!result) return;
     this.#host.telemetry.batchHits.observe({ output: this.name, type: this.type }, intent.count);
-    this.#ledger.delivered(intent);
+    const refused = result.rejected ?? [];
+    if (refused.length > 0) await this.#refused(refused);
+    this.#ledger.delivered(intent, refused.length);
     this.#ledger.refresh();
     await this.save();
     await this.#host.releaseSegments();
     this.#host.status.changed();
+  }
+
+  /** Hits the receiver refused for good: to the dead-letter file, and said once per batch. */
+  async #refused(hits: readonly RejectedHit[]): Promise<void> {
+    const lost = await this.#host.refused(this.name, hits);
+    this.#host.logger.warn(
+      `Output "${this.name}": the receiver refused ${hits.length} hits of a batch for good (${
+        hits[0]!.reason
+      }${hits.length > 1 ? ", ..." : ""}); ${
+        lost > 0
+          ? "they could not be written to the dead-letter file"
+          : "they are in the dead-letter file"
+      }`,
+      { output: this.name, rejected_hits: hits.length },
+    );
   }
 
   /** Fixes the next batch: its name, its range, its sequence number, saved before it is sent. */

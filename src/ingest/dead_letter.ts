@@ -22,6 +22,8 @@ export interface DeadLetterRecord {
   truncated?: boolean;
   /** The input it came from. */
   input?: string;
+  /** The output whose receiver refused it (`line` is then 0: it was delivered, not read). */
+  output?: string;
   /**
    * For a summary record: how many rejected lines (or records) it stands for, whose own records
    * were not kept. `line` is then the first of them (0: records that were never lines).
@@ -30,6 +32,8 @@ export interface DeadLetterRecord {
 }
 
 const RAW_LIMIT = 64 * 1024;
+/** Hits of one batch kept one by one when a receiver refuses them; a summary stands for the rest. */
+export const MAX_REFUSED_RECORDS = 100;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
@@ -77,6 +81,44 @@ export class DeadLetter {
     if (truncated) record.truncated = true;
     if (input !== undefined) record.input = input;
     this.#pending.push(JSON.stringify(record) + "\n");
+  }
+
+  /**
+   * Queues the hits of one batch that `output`'s receiver refused for good: the first
+   * {@linkcode MAX_REFUSED_RECORDS} one by one, then one summary record with the count of the rest.
+   */
+  refused(
+    output: string,
+    hits: ReadonlyArray<{ line: Uint8Array | string; reason: string }>,
+  ): void {
+    const kept = Math.min(hits.length, MAX_REFUSED_RECORDS);
+    for (let i = 0; i < kept; i++) {
+      const hit = hits[i]!;
+      const raw = typeof hit.line === "string" ? encoder.encode(hit.line) : hit.line;
+      const truncated = raw.length > RAW_LIMIT;
+      const record: DeadLetterRecord = {
+        time: new Date(this.#now()).toISOString(),
+        line: 0,
+        reason: hit.reason,
+        raw: decoder.decode(truncated ? raw.subarray(0, RAW_LIMIT) : raw),
+      };
+      if (truncated) record.truncated = true;
+      record.output = output;
+      this.#pending.push(JSON.stringify(record) + "\n");
+    }
+    if (hits.length > kept) {
+      const record: DeadLetterRecord = {
+        time: new Date(this.#now()).toISOString(),
+        line: 0,
+        reason: `${hits.length - kept} more hits of the batch refused (first: ${
+          hits[kept]!.reason
+        })`,
+        raw: "",
+        count: hits.length - kept,
+        output,
+      };
+      this.#pending.push(JSON.stringify(record) + "\n");
+    }
   }
 
   /** Queues one record for `count` rejected lines that are not kept one by one. */

@@ -49,6 +49,7 @@ export {
   type OutputPlugin,
   type OutputPluginSpec,
   type PluginContext,
+  type RejectedHit,
   type SendResult,
   type SystemEvent,
 } from "./output.ts";
@@ -93,3 +94,23 @@ export {
   type HttpRequestHead,
   serveBounded,
 } from "../base/http/server.ts";
+export {
+  describeHit,
+  eventNotification,
+  hitsNotification,
+  SAMPLE_HIT,
+  TEST_PREFIX,
+  testNotifications,
+} from "./notification.ts";
+export {
+  gzipped,
+  httpClientOf,
+  type HttpOutcome,
+  httpRequest,
+  type HttpRequestSpec,
+  redact,
+  requestTimeout,
+  type TlsClientConfig,
+  type TlsClientOptions,
+  tlsClientShape,
+} from "./http_client.ts";

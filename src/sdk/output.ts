@@ -9,10 +9,32 @@ import type { z } from "zod";
 import type { Clock } from "../base/clock.ts";
 import type { Logger } from "../base/log.ts";
 
-/** What one delivery attempt came to. Anything but `ok: true` is a failed request. */
+/**
+ * What one delivery attempt came to. Anything but `ok: true` is a failed request, retried on the
+ * node's schedule.
+ */
 export type SendResult =
-  | { ok: true; status?: number; detail?: string }
+  | {
+    ok: true;
+    status?: number;
+    detail?: string;
+    /**
+     * Hits of the batch the receiver refused for good (a document its index cannot take, a
+     * message over its size limit): the batch counts as delivered, and each of these goes to the
+     * dead-letter file with its reason, counted in the output's `rejected_hits`. Never for a
+     * failure that a retry can mend.
+     */
+    rejected?: RejectedHit[];
+  }
   | { ok: false; status?: number; error: string };
+
+/** A hit a receiver refused for good, and why. */
+export interface RejectedHit {
+  /** The hit's line, as in the batch. */
+  line: Uint8Array | string;
+  /** The receiver's reason, for the dead-letter file. */
+  reason: string;
+}
 
 /** The batching the engine applies before calling {@linkcode Output.send}. */
 export interface BatchOptions {

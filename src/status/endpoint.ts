@@ -99,6 +99,12 @@ const OUTPUT_FAMILIES: Array<
     (o) => o.skipped_hits,
   ],
   [
+    "hitship_output_rejected_hits_total",
+    "counter",
+    "Hits a receiver refused for good (see the dead-letter file)",
+    (o) => o.rejected_hits,
+  ],
+  [
     "hitship_output_requests_total",
     "counter",
     "Delivery requests made by an output",

@@ -23,6 +23,11 @@ export interface OutputStatus {
   dropped_hits: number;
   /** Hits passed over while it was off (`while_disabled: skip`). */
   skipped_hits: number;
+  /**
+   * Hits the receiver refused for good (a document it cannot index, a message too long to send):
+   * not retried, each in the dead-letter file with the receiver's reason.
+   */
+  rejected_hits: number;
   /** Delivery requests made. */
   requests: number;
   /** Requests that failed. */
@@ -115,6 +120,7 @@ export function newOutputStatus(type: string, state: OutputState = "active"): Ou
     delivered_hits: 0,
     dropped_hits: 0,
     skipped_hits: 0,
+    rejected_hits: 0,
     requests: 0,
     failed_requests: 0,
     failure_ratio: 0,

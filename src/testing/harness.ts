@@ -14,6 +14,7 @@ import { type DrainResult, Engine } from "../engine/engine.ts";
 import { pluginFields } from "../engine/runner.ts";
 import type { Output, OutputPlugin, SendResult, SystemEvent } from "../sdk/output.ts";
 import type { OutputStatus } from "../status/status.ts";
+import type { DeadLetterRecord } from "../ingest/dead_letter.ts";
 import { stdinInput } from "../../plugins/inputs/stdin/mod.ts";
 import { defaultEventsOf } from "../config/registry.ts";
 
@@ -82,7 +83,7 @@ export class OutputHarness {
     const config = parseConfig(yaml, "(harness)", { plugins, env: () => undefined });
     const outputConfig = config.outputs[0]!;
     const logger = memoryLogger();
-    let harness: OutputHarness | undefined;
+    const made: { harness?: OutputHarness } = {};
     const output = await plugin.create(pluginFields(outputConfig) as never, {
       name,
       clock,
@@ -95,13 +96,13 @@ export class OutputHarness {
       send: () => Promise<SendResult>,
     ): Promise<SendResult> => {
       const at = clock.now();
-      harness!.#inFlight++;
+      made.harness!.#inFlight++;
       try {
         const result = await send();
-        harness!.requests.push({ at, kind, result });
+        made.harness!.requests.push({ at, kind, result });
         return result;
       } finally {
-        harness!.#inFlight--;
+        made.harness!.#inFlight--;
       }
     };
     const watched: Output = {
@@ -118,8 +119,8 @@ export class OutputHarness {
       hostname: "harness",
       outputs: { [name]: watched },
     });
-    harness = new OutputHarness(engine, dir, name, clock, logger);
-    return harness;
+    made.harness = new OutputHarness(engine, dir, name, clock, logger);
+    return made.harness;
   }
 
   /** The output's status: delivered hits, requests, failures, its state. */
@@ -130,6 +131,15 @@ export class OutputHarness {
   /** What hitship logged. */
   get logs(): ReadonlyArray<{ level: string; msg: string } & Record<string, unknown>> {
     return this.#logger.records;
+  }
+
+  /**
+   * The dead-letter file's records: lines the input rejected, and hits the receiver refused for
+   * good (those carry `output`).
+   */
+  async deadLetters(): Promise<DeadLetterRecord[]> {
+    const text = await Deno.readTextFile(`${this.#dir}/dead-letter.ndjson`).catch(() => "");
+    return text.split("\n").filter(Boolean).map((line) => JSON.parse(line) as DeadLetterRecord);
   }
 
   /** Journals hit lines (valid ones are sent; others go to the dead-letter file). */

@@ -17,3 +17,4 @@ export {
 } from "./batch.ts";
 export { type CapturedRequest, CaptureOutput, type Responder } from "./capture_output.ts";
 export { type HarnessOptions, OutputHarness } from "./harness.ts";
+export type { DeadLetterRecord } from "../ingest/dead_letter.ts";

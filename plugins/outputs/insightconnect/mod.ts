@@ -10,11 +10,15 @@ import {
   type Batch,
   definePlugin,
   duration,
+  type EventKind,
+  eventNotification,
+  hitsNotification,
+  httpRequest,
   type Output,
-  parseJson,
   type PluginContext,
   type SendResult,
   type SystemEvent,
+  testNotifications,
   z,
 } from "@hitship/hitship/sdk";
 
@@ -57,28 +61,14 @@ export const insightconnectSchema = z.strictObject({
 /** A resolved `insightconnect` config. */
 export type InsightconnectConfig = z.output<typeof insightconnectSchema>;
 
-const HIT_SUMMARY = "[Wallarm] New hit detected";
-const TEST_PREFIX = "[Test message] ";
 const decoder = new TextDecoder();
 
-/** A sample hit in the node's export format, for test messages. */
-export const SAMPLE_HIT =
-  '{"time":"1687241470","request_id":"d2a900a6efac7a7c893a00903205071a","ip":"127.0.0.1",' +
-  '"datacenter":"unknown","tor":"none","remote_country":null,"application_id":[-1],' +
-  '"domain":"localhost","method":"GET","uri":"/etc/passwd","protocol":"none","status_code":499,' +
-  '"attack_type":"ptrav","block_status":"monitored","payload":["/etc/passwd"],"point":["uri"],' +
-  '"tags":{"lom_id":7,"wallarm_mode":"monitoring"}}';
-
-/** One line about a hit: attack type, domain, method, URI, IP, block status. */
-export function describeHit(hit: Record<string, unknown>): string {
-  return `${hit.attack_type} attack on ${hit.domain}: ${hit.method} ${hit.uri} from ${hit.ip} ` +
-    `(${hit.block_status})`;
-}
+export { describeHit, SAMPLE_HIT } from "@hitship/hitship/sdk";
 
 class Insightconnect implements Output {
   readonly #config: InsightconnectConfig;
   readonly #clientName: string;
-  readonly #events: readonly string[];
+  readonly #events: readonly EventKind[];
 
   constructor(config: InsightconnectConfig, context: PluginContext) {
     this.#config = config;
@@ -88,75 +78,33 @@ class Insightconnect implements Output {
 
   /** The body of a hit notification: the raw hit lines go in unchanged. */
   hitsBody(lines: string[], prefix = ""): string {
-    const hits = lines.map((line) => parseJson(line) as Record<string, unknown>);
-    const summary = prefix +
-      (hits.length === 1 ? HIT_SUMMARY : `[Wallarm] ${hits.length} new hits detected`);
-    const description = hits.length === 1
-      ? describeHit(hits[0]!)
-      : hits.slice(0, 5).map(describeHit).join("; ") + (hits.length > 5 ? "; ..." : "");
-    const head =
-      `{"summary":${JSON.stringify(summary)},"description":${
-        JSON.stringify(description)
-      },"details":{"client_name":${JSON.stringify(this.#clientName)},` +
-      `"notification_type":"new_hits",`;
-    return lines.length === 1
-      ? `${head}"hit":${lines[0]}}}`
-      : `${head}"hits":[${lines.join(",")}]}}`;
+    return hitsNotification(lines, this.#clientName, prefix);
   }
 
   eventBody(event: SystemEvent, prefix = ""): string {
-    return JSON.stringify({
-      summary: prefix + event.summary,
-      description: event.summary,
-      details: {
-        client_name: this.#clientName,
-        notification_type: event.name,
-        time: new Date(event.time).toISOString(),
-        ...event.details,
-      },
-    });
+    return eventNotification(event, this.#clientName, prefix);
   }
 
   async #post(body: string, signal: AbortSignal): Promise<SendResult> {
-    const timeout = AbortSignal.timeout(this.#config.timeout);
-    let response: Response;
-    try {
-      response = await fetch(this.#config.api_url, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-API-Key": this.#config.api_key },
-        body,
-        signal: AbortSignal.any([signal, timeout]),
-        // The key and the hits go to api_url alone: a redirect is a failed request.
-        redirect: "manual",
-      });
-    } catch (error) {
-      if (timeout.aborted) {
-        return { ok: false, error: `No answer within ${this.#config.timeout / 1000}s (timeout)` };
-      }
-      const e = error as Error & { cause?: { code?: string; message?: string } };
-      const cause = e.cause?.code ?? e.cause?.message;
+    const { result } = await httpRequest({
+      url: this.#config.api_url,
+      headers: { "Content-Type": "application/json", "X-API-Key": this.#config.api_key },
+      body,
+      timeout: this.#config.timeout,
+      secrets: [this.#config.api_key],
+      what: "the API trigger",
+    }, signal);
+    if (result.ok) return result;
+    if (result.status === 401) {
       return {
-        ok: false,
-        error: `Cannot reach the API trigger: ${e.message}${cause ? ` (${cause})` : ""}`,
+        ...result,
+        error: "HTTP 401 Unauthorized: the API key was rejected (check api_key)",
       };
     }
-    const text = await response.text().catch(() => "");
-    if (response.ok) return { ok: true, status: response.status };
-    if (response.status >= 300 && response.status < 400) {
-      const location = response.headers.get("location");
-      return {
-        ok: false,
-        status: response.status,
-        error: `HTTP ${response.status} ${response.statusText}: the API trigger redirects to ${
-          location ? JSON.stringify(location) : "another place"
-        }, which is not followed (the API key goes only to api_url): set api_url to the URL the workflow gives`,
-      };
+    if (result.status !== undefined && result.status >= 300 && result.status < 400) {
+      return { ...result, error: `${result.error}: set api_url to the URL the workflow gives` };
     }
-    const detail = text.trim().slice(0, 200).replaceAll(this.#config.api_key, "***");
-    const error = response.status === 401
-      ? "HTTP 401 Unauthorized: the API key was rejected (check api_key)"
-      : `HTTP ${response.status} ${response.statusText}${detail ? `: ${detail}` : ""}`;
-    return { ok: false, status: response.status, error };
+    return result;
   }
 
   async send(batch: Batch, signal: AbortSignal): Promise<SendResult> {
@@ -174,45 +122,12 @@ class Insightconnect implements Output {
 
   /** Sends one test notification per event type this output takes. */
   async test(signal: AbortSignal): Promise<SendResult> {
-    const events = this.#events;
-    const now = Date.now();
-    const samples: Record<string, string> = {
-      hits: this.hitsBody([SAMPLE_HIT], TEST_PREFIX),
-      system: this.eventBody({
-        kind: "system",
-        name: "integration_broken",
-        summary: 'Integration "archive" (minio-hitlogs) is broken and was disabled',
-        details: {
-          integration: "archive",
-          type: "minio-hitlogs",
-          failure_ratio: 0.6,
-          last_error: "sample error",
-        },
-        time: now,
-      }, TEST_PREFIX),
-      alerts: this.eventBody({
-        kind: "alerts",
-        name: "hits_threshold_exceeded",
-        summary: 'More than 100 hits matched alert "sqli-burst" within 1m',
-        details: { alert: "sqli-burst", threshold: 100, period: "1m", hits: 101 },
-        time: now,
-      }, TEST_PREFIX),
-      report: this.eventBody({
-        kind: "report",
-        name: "hourly_report",
-        summary: "Hits processed in the last hour",
-        details: { hits_read: 0, hits_rejected: 0, delivered: {} },
-        time: now,
-      }, TEST_PREFIX),
-    };
     let last: SendResult = { ok: true };
     const sent: string[] = [];
-    for (const event of events) {
-      const body = samples[event];
-      if (!body) continue;
+    for (const { kind, body } of testNotifications(this.#events, this.#clientName, Date.now())) {
       last = await this.#post(body, signal);
-      if (!last.ok) return { ...last, error: `${event} test message: ${last.error}` };
-      sent.push(event);
+      if (!last.ok) return { ...last, error: `${kind} test message: ${last.error}` };
+      sent.push(kind);
     }
     return {
       ok: true,
