@@ -9,6 +9,9 @@ import { forwardInput } from "./inputs/forward/mod.ts";
 import { httpInput } from "./inputs/http/mod.ts";
 import { stdinInput } from "./inputs/stdin/mod.ts";
 import { fileOutput } from "./outputs/file/mod.ts";
+import { datadogOutput } from "./outputs/datadog/mod.ts";
+import { httpOutput } from "./outputs/http/mod.ts";
+import { sumologicOutput } from "./outputs/sumologic/mod.ts";
 import { insightconnectOutput } from "./outputs/insightconnect/mod.ts";
 import { minioHitlogsOutput } from "./outputs/minio_hitlogs/mod.ts";
 
@@ -21,4 +24,7 @@ export const builtinPlugins: readonly Plugin[] = [
   fileOutput,
   minioHitlogsOutput,
   insightconnectOutput,
+  httpOutput,
+  datadogOutput,
+  sumologicOutput,
 ];

@@ -401,7 +401,7 @@ export function formatProblem(p: ConfigProblem): string {
   return `${p.file}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ""}${p.message}`;
 }
 
-const SECRET_KEY = /(secret|password|token|api_key|access_key|credential)/i;
+const SECRET_KEY = /(secret|password|token|api_key|access_key|credential|shared_key)/i;
 const VAR = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}/g;
 
 /** Options of {@linkcode parseConfig} and {@linkcode loadConfig}. */
@@ -629,6 +629,13 @@ function pathOf(doc: Document, target: Node): string {
   return found;
 }
 
+/** The value at `path` in `root`. */
+function valueAt(root: unknown, path: readonly PropertyKey[]): Record<string, unknown> | undefined {
+  let at: unknown = root;
+  for (const key of path) at = (at as Record<PropertyKey, unknown> | undefined)?.[key];
+  return at as Record<string, unknown> | undefined;
+}
+
 function locate(
   doc: Document,
   schema: z.ZodType,
@@ -639,7 +646,10 @@ function locate(
 ): ConfigProblem {
   const path = issue.path as PropertyKey[];
   const last = path.at(-1);
-  const hide = typeof last === "string" && SECRET_KEY.test(last);
+  // An auth header's value and a URL that is itself the credential (Sumo Logic) are secrets too.
+  const hide = typeof last === "string" &&
+    (SECRET_KEY.test(last) || (last === "value" && path.includes("auth")) ||
+      (last === "url" && /sumo/i.test(String(valueAt(value, path.slice(0, -1))?.type ?? ""))));
   let message = describeIssue(issue, hide);
   let place: Node | undefined;
   let shownPath = path;

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { duration } from "../base/duration.ts";
-import { byteSize } from "../base/size.ts";
+import { byteSize, parseSize } from "../base/size.ts";
 import { COMPRESSIONS, FORMATS } from "./body.ts";
 import type { Compression, Format } from "./body.ts";
 import { KEY_FIELDS, PLACEHOLDER, unsafeKey } from "./key.ts";
@@ -103,4 +103,57 @@ export interface BatchConfig {
 /** The engine's batching for a config with {@linkcode batchShape}. */
 export function batchOptionsOf(config: BatchConfig): BatchOptions {
   return { interval: config.interval, maxHits: config.max_hits, maxBytes: config.max_bytes };
+}
+
+/** Defaults and bounds of {@linkcode sendBatchShape}. */
+export interface SendBatchDefaults {
+  /** The default `interval`. @default "1s" */
+  interval?: string;
+  /** The default `max_hits`. @default 1000 */
+  max_hits?: number;
+  /** Most a receiver takes in one request. @default 100000 */
+  max_hits_limit?: number;
+  /** The default `max_bytes`. @default "1MiB" */
+  max_bytes?: string;
+  /** Most a receiver takes in one request. @default "256MiB" */
+  max_bytes_limit?: string | number;
+}
+
+/** The batching fields of a request-sending output (see {@linkcode sendBatchShape}). */
+export interface SendBatchShape {
+  /** `interval`: a duration, resolved to ms. */
+  interval: z.ZodType<number, string | undefined>;
+  /** `max_hits`. */
+  max_hits: z.ZodType<number, number | undefined>;
+  /** `max_bytes`: a size, resolved to bytes. */
+  max_bytes: z.ZodType<number, number | string | undefined>;
+}
+
+/**
+ * The batching fields of an output that sends hits in requests (a SIEM, a log intake): a request
+ * is made `interval` after a batch's first hit, or at once at `max_hits` or `max_bytes` of hits,
+ * within what the receiver takes.
+ */
+export function sendBatchShape(defaults: SendBatchDefaults = {}): SendBatchShape {
+  const maxHits = defaults.max_hits_limit ?? 100_000;
+  return {
+    interval: duration({ max: 3_600_000 }).prefault(defaults.interval ?? "1s").meta({
+      description: "A request is made this long after the first hit of a batch (0s: at once)",
+      examples: [defaults.interval ?? "1s"],
+    }),
+    max_hits: z.int().positive().max(maxHits).default(defaults.max_hits ?? 1000).meta({
+      description:
+        `A request is made at once when a batch holds this many hits (at most ${maxHits})`,
+      examples: [defaults.max_hits ?? 1000],
+    }),
+    max_bytes: byteSize({
+      min: 1024,
+      max: typeof defaults.max_bytes_limit === "number"
+        ? defaults.max_bytes_limit
+        : parseSize(defaults.max_bytes_limit ?? "256MiB")!,
+    }).prefault(defaults.max_bytes ?? "1MiB").meta({
+      description: "A request is made at once when a batch's hits add up to this many bytes",
+      examples: [defaults.max_bytes ?? "1MiB"],
+    }),
+  };
 }

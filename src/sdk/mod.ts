@@ -63,7 +63,25 @@ export {
   type SubmitOptions,
   type SubmitResult,
 } from "./input.ts";
-export { type BatchConfig, batchOptionsOf, type BatchShape, batchShape } from "./batch.ts";
+export {
+  type BatchConfig,
+  batchOptionsOf,
+  type BatchShape,
+  batchShape,
+  type SendBatchDefaults,
+  type SendBatchShape,
+  sendBatchShape,
+} from "./batch.ts";
+export { BatchProgress, packRecords, type PartLimits, type Parts, utf8Length } from "./parts.ts";
+export {
+  batchLines,
+  concatBytes,
+  eventRecord,
+  type HitFields,
+  hitFields,
+  hitTime,
+  testEvent,
+} from "./records.ts";
 export {
   batchBody,
   bodySize,
