@@ -11,6 +11,7 @@ import { stdinInput } from "./inputs/stdin/mod.ts";
 import { fileOutput } from "./outputs/file/mod.ts";
 import { datadogOutput } from "./outputs/datadog/mod.ts";
 import { httpOutput } from "./outputs/http/mod.ts";
+import { splunkHecOutput } from "./outputs/splunk_hec/mod.ts";
 import { sumologicOutput } from "./outputs/sumologic/mod.ts";
 import { insightconnectOutput } from "./outputs/insightconnect/mod.ts";
 import { minioHitlogsOutput } from "./outputs/minio_hitlogs/mod.ts";
@@ -27,4 +28,5 @@ export const builtinPlugins: readonly Plugin[] = [
   httpOutput,
   datadogOutput,
   sumologicOutput,
+  splunkHecOutput,
 ];
