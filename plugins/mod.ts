@@ -10,6 +10,7 @@ import { httpInput } from "./inputs/http/mod.ts";
 import { stdinInput } from "./inputs/stdin/mod.ts";
 import { fileOutput } from "./outputs/file/mod.ts";
 import { datadogOutput } from "./outputs/datadog/mod.ts";
+import { elasticsearchOutput } from "./outputs/elasticsearch/mod.ts";
 import { httpOutput } from "./outputs/http/mod.ts";
 import { splunkHecOutput } from "./outputs/splunk_hec/mod.ts";
 import { sumologicOutput } from "./outputs/sumologic/mod.ts";
@@ -29,4 +30,5 @@ export const builtinPlugins: readonly Plugin[] = [
   datadogOutput,
   sumologicOutput,
   splunkHecOutput,
+  elasticsearchOutput,
 ];
