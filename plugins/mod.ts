@@ -14,6 +14,7 @@ import { elasticsearchOutput } from "./outputs/elasticsearch/mod.ts";
 import { httpOutput } from "./outputs/http/mod.ts";
 import { splunkHecOutput } from "./outputs/splunk_hec/mod.ts";
 import { sumologicOutput } from "./outputs/sumologic/mod.ts";
+import { syslogOutput } from "./outputs/syslog/mod.ts";
 import { insightconnectOutput } from "./outputs/insightconnect/mod.ts";
 import { minioHitlogsOutput } from "./outputs/minio_hitlogs/mod.ts";
 
@@ -31,4 +32,5 @@ export const builtinPlugins: readonly Plugin[] = [
   sumologicOutput,
   splunkHecOutput,
   elasticsearchOutput,
+  syslogOutput,
 ];

@@ -37,6 +37,7 @@ export class FluentBit {
   readonly #input: string;
   readonly #params: Record<string, string>;
   readonly #udp: boolean;
+  readonly #args: string[];
   #process: Deno.ChildProcess | undefined;
   #done: Promise<void> = Promise.resolve();
   #text = "";
@@ -45,7 +46,14 @@ export class FluentBit {
   /** Its log (stderr), across restarts. */
   log = "";
 
-  private constructor(input: string, params: Record<string, string>, port: number, udp: boolean) {
+  private constructor(
+    input: string,
+    params: Record<string, string>,
+    port: number,
+    udp: boolean,
+    args: string[],
+  ) {
+    this.#args = args;
     this.#input = input;
     this.#params = params;
     this.port = port;
@@ -56,16 +64,22 @@ export class FluentBit {
   static async start(
     input: string,
     params: Record<string, string> = {},
-    options: { port?: number; udp?: boolean } = {},
+    options: { port?: number; udp?: boolean; args?: string[] } = {},
   ): Promise<FluentBit> {
-    const fb = new FluentBit(input, params, options.port ?? freePort(), options.udp ?? false);
+    const fb = new FluentBit(
+      input,
+      params,
+      options.port ?? freePort(),
+      options.udp ?? false,
+      options.args ?? [],
+    );
     await fb.restart();
     return fb;
   }
 
   /** Starts it again on the same port (after {@linkcode FluentBit.stop}). */
   async restart(): Promise<void> {
-    const args = ["-q", "-f", "1", "-i", this.#input, "-p", "listen=127.0.0.1"];
+    const args = ["-q", "-f", "1", ...this.#args, "-i", this.#input, "-p", "listen=127.0.0.1"];
     args.push("-p", `port=${this.port}`);
     for (const [key, value] of Object.entries(this.#params)) args.push("-p", `${key}=${value}`);
     args.push(

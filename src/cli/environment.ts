@@ -9,8 +9,7 @@ import type { Clock } from "../base/clock.ts";
 import { type Config, DEFAULT_CONFIG_YAML, loadConfig, parseConfig } from "../config/config.ts";
 import type { Plugin } from "../sdk/plugin.ts";
 
-/** hitship's version. */
-export const VERSION: string = "0.1.0";
+export { VERSION } from "../sdk/version.ts";
 
 /** Where the CLI writes and what it runs with; tests replace these. */
 export interface CliEnvironment {

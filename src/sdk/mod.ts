@@ -104,6 +104,7 @@ export {
 } from "./key.ts";
 export { type FileWriter, type FileWriterOptions, openFileWriter } from "./file_writer.ts";
 export { isPlugin, type Plugin } from "./plugin.ts";
+export { VERSION } from "./version.ts";
 export {
   type BoundedServer,
   type BoundedServerOptions,
