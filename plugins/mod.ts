@@ -11,6 +11,7 @@ import { stdinInput } from "./inputs/stdin/mod.ts";
 import { fileOutput } from "./outputs/file/mod.ts";
 import { datadogOutput } from "./outputs/datadog/mod.ts";
 import { elasticsearchOutput } from "./outputs/elasticsearch/mod.ts";
+import { forwardOutput } from "./outputs/forward/mod.ts";
 import { httpOutput } from "./outputs/http/mod.ts";
 import { splunkHecOutput } from "./outputs/splunk_hec/mod.ts";
 import { sumologicOutput } from "./outputs/sumologic/mod.ts";
@@ -33,4 +34,5 @@ export const builtinPlugins: readonly Plugin[] = [
   splunkHecOutput,
   elasticsearchOutput,
   syslogOutput,
+  forwardOutput,
 ];

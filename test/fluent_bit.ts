@@ -38,6 +38,7 @@ export class FluentBit {
   readonly #params: Record<string, string>;
   readonly #udp: boolean;
   readonly #args: string[];
+  #dateKey: string | undefined;
   #process: Deno.ChildProcess | undefined;
   #done: Promise<void> = Promise.resolve();
   #text = "";
@@ -64,7 +65,7 @@ export class FluentBit {
   static async start(
     input: string,
     params: Record<string, string> = {},
-    options: { port?: number; udp?: boolean; args?: string[] } = {},
+    options: { port?: number; udp?: boolean; args?: string[]; dateKey?: string } = {},
   ): Promise<FluentBit> {
     const fb = new FluentBit(
       input,
@@ -73,6 +74,7 @@ export class FluentBit {
       options.udp ?? false,
       options.args ?? [],
     );
+    fb.#dateKey = options.dateKey;
     await fb.restart();
     return fb;
   }
@@ -82,16 +84,10 @@ export class FluentBit {
     const args = ["-q", "-f", "1", ...this.#args, "-i", this.#input, "-p", "listen=127.0.0.1"];
     args.push("-p", `port=${this.port}`);
     for (const [key, value] of Object.entries(this.#params)) args.push("-p", `${key}=${value}`);
-    args.push(
-      "-o",
-      "stdout",
-      "-p",
-      "match=*",
-      "-p",
-      "format=json_lines",
-      "-p",
-      "json_date_key=false",
-    );
+    args.push("-o", "stdout", "-p", "match=*", "-p", "format=json_lines");
+    if (this.#dateKey) {
+      args.push("-p", `json_date_key=${this.#dateKey}`, "-p", "json_date_format=double");
+    } else args.push("-p", "json_date_key=false");
     this.#process = new Deno.Command(FLUENT_BIT!, {
       args,
       stdin: "null",
