@@ -13,6 +13,7 @@ import { datadogOutput } from "./outputs/datadog/mod.ts";
 import { elasticsearchOutput } from "./outputs/elasticsearch/mod.ts";
 import { forwardOutput } from "./outputs/forward/mod.ts";
 import { httpOutput } from "./outputs/http/mod.ts";
+import { opentelemetryOutput } from "./outputs/opentelemetry/mod.ts";
 import { splunkHecOutput } from "./outputs/splunk_hec/mod.ts";
 import { sumologicOutput } from "./outputs/sumologic/mod.ts";
 import { syslogOutput } from "./outputs/syslog/mod.ts";
@@ -35,4 +36,5 @@ export const builtinPlugins: readonly Plugin[] = [
   elasticsearchOutput,
   syslogOutput,
   forwardOutput,
+  opentelemetryOutput,
 ];
