@@ -19,7 +19,10 @@
  *     warm-up: CPU seconds and RSS of the process from /proc;
  * (j) start-up: from spawning hitship to its first hit in the journal (a one-hit file), 5 times;
  * (k) the quick hit check against the full one over 1,000,000 generated and damaged lines: lines
- *     it accepts that the full check rejects (must be none), and its speed against JSON.parse.
+ *     it accepts that the full check rejects (must be none), and its speed against JSON.parse;
+ * (l) hitship: stdin -> each network output (http, datadog, sumologic, splunk-hec, elasticsearch,
+ *     syslog, forward, opentelemetry) with its defaults -> a receiver in the bench's own process
+ *     that answers as the real one does: hits per CPU-second of hitship delivering.
  *
  * Then one table of every target beside what was measured.
  *
@@ -38,6 +41,7 @@ import { parseArgs } from "node:util";
 import { makeHit, random } from "../test/hits.ts";
 import { freePort, listening, START_FLAGS } from "../test/helpers.ts";
 import { makeForwardFile, postBodies, sendForward, slowClients } from "./senders.ts";
+import { forwardSink, httpSink, type Sink, tcpSink } from "./sinks.ts";
 import { compare, differentialLines } from "../test/differential.ts";
 import { quickHit } from "../src/hit/scan.ts";
 
@@ -47,7 +51,7 @@ const { values } = parseArgs({
     hits: { type: "string", default: "1000000" },
     runs: { type: "string", default: "3" },
     "no-s3": { type: "boolean", default: false },
-    only: { type: "string", default: "a,b,c,d,e,f,g,h,i,j,k" },
+    only: { type: "string", default: "a,b,c,d,e,f,g,h,i,j,k,l" },
     steady: { type: "string", default: "2000" },
     "ic-rate": { type: "string", default: "200" },
     "ic-seconds": { type: "string", default: "60" },
@@ -692,6 +696,61 @@ if (ONLY.has("k")) {
     quick_us: time(quickHit),
   };
   console.error(`(k) ${JSON.stringify(quick)}`);
+}
+
+// (l) stdin -> each network output -> a sink in this process (hitship's CPU alone)
+if (ONLY.has("l")) {
+  const outputs: Array<[string, (port: number) => string, () => Promise<Sink> | Sink]> = [
+    ["http (ndjson)", (p) => `type: http, url: "http://127.0.0.1:${p}/hits"`, httpSink],
+    ["http (json)", (p) => `type: http, url: "http://127.0.0.1:${p}/hits", format: json`, httpSink],
+    [
+      "datadog",
+      (p) => `type: datadog, url: "http://127.0.0.1:${p}/api/v2/logs", api_key: k`,
+      httpSink,
+    ],
+    ["sumologic", (p) => `type: sumologic, url: "http://127.0.0.1:${p}/receiver"`, httpSink],
+    ["splunk-hec", (p) => `type: splunk-hec, url: "http://127.0.0.1:${p}", token: t`, httpSink],
+    ["elasticsearch", (p) => `type: elasticsearch, url: "http://127.0.0.1:${p}"`, httpSink],
+    ["syslog (rfc5424, tcp)", (p) => `type: syslog, address: "127.0.0.1:${p}"`, tcpSink],
+    ["syslog (cef, tcp)", (p) => `type: syslog, address: "127.0.0.1:${p}", format: cef`, tcpSink],
+    ["forward (acks)", (p) => `type: forward, address: "127.0.0.1:${p}"`, forwardSink],
+    [
+      "opentelemetry (protobuf)",
+      (p) => `type: opentelemetry, url: "http://127.0.0.1:${p}"`,
+      httpSink,
+    ],
+    [
+      "opentelemetry (json)",
+      (p) => `type: opentelemetry, url: "http://127.0.0.1:${p}", encoding: json`,
+      httpSink,
+    ],
+  ];
+  for (const [name, fields, start] of outputs) {
+    results.push(
+      await repeat(async () => {
+        const sink = await start();
+        const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
+        const config = `${data}/hitship.yaml`;
+        await Deno.writeTextFile(
+          config,
+          `data_dir: ${data}/data
+max_journal_bytes: 16GiB
+outputs: [{ name: out, ${fields(sink.port)}, interval: 1s }]
+`,
+        );
+        try {
+          return await runHitship(
+            `(l) hitship stdin -> ${name}`,
+            ["run", "--config", config],
+            input,
+          );
+        } finally {
+          await sink.stop();
+          await Deno.remove(data, { recursive: true });
+        }
+      }),
+    );
+  }
 }
 
 const reference = results[0]!.hits_per_cpu_s;

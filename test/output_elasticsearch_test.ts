@@ -119,7 +119,7 @@ function bulkAnswer(rule: (hit: Record<string, unknown>, attempt: number) => num
       const hit = JSON.parse(lines[i + 1]!);
       const attempt = (attempts.get(id) ?? 0) + 1;
       attempts.set(id, attempt);
-      let status = stored.has(id) ? 409 : rule(hit, attempt);
+      const status = stored.has(id) ? 409 : rule(hit, attempt);
       if (status === 201) stored.set(id, hit);
       const error = status === 409
         ? { type: "version_conflict_engine_exception", reason: "document already exists" }

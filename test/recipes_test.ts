@@ -201,3 +201,39 @@ Deno.test("docs/inputs.md: every hitship config of the inputs and their recipes 
     assert.equal(run.code, 0, `config ${i} of the Inputs section:\n${text}\n${run.stderr}`);
   }
 });
+
+Deno.test("docs/destinations.md: every hitship config of the destinations passes hitship validate", async () => {
+  const text = await Deno.readTextFile(`${root}docs/destinations.md`);
+  const configs = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!)
+    .filter((config) => /^outputs:/m.test(config));
+  assert.equal(configs.length, 8, "one for each destination");
+  const types = configs.map((config) => config.match(/type: (\S+)/)![1]);
+  assert.deepEqual(types, [
+    "http",
+    "datadog",
+    "sumologic",
+    "splunk-hec",
+    "elasticsearch",
+    "syslog",
+    "forward",
+    "opentelemetry",
+  ]);
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/ca.pem`, "");
+  for (const [i, config] of configs.entries()) {
+    const path = `${dir}/destination-${i}.yaml`;
+    await Deno.writeTextFile(path, `data_dir: ${dir}/data\n${config}`);
+    const run = await runCli(["validate", "--config", path], {
+      env: {
+        WEBHOOK_TOKEN: "t",
+        DD_API_KEY: "k",
+        SUMO_HTTP_SOURCE_URL: "https://collectors.sumologic.com/receiver/v1/http/x",
+        SPLUNK_HEC_TOKEN: "t",
+        ES_API_KEY: "k",
+        FORWARD_KEY: "k",
+        OTLP_KEY: "k",
+      },
+    });
+    assert.equal(run.code, 0, `config ${i} of docs/destinations.md:\n${config}\n${run.stderr}`);
+  }
+});

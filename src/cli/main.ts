@@ -17,7 +17,8 @@ export { formatStatus } from "./status.ts";
 const encoder = new TextEncoder();
 
 const HELP: Record<string, string> = {
-  main: `hitship ${VERSION}: ships a WAF node's hits to S3/MinIO, InsightConnect and files
+  main:
+    `hitship ${VERSION}: ships a WAF node's hits to S3/MinIO, InsightConnect, SIEMs and log pipelines
 
 Usage: hitship <command> [options]
 

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { utf8Length } from "@hitship/hitship/sdk";
+
 /** An attribute value: a string, an integer, a double or a boolean. */
 export type AttributeValue = string | number | boolean;
 
@@ -66,45 +68,75 @@ export function logsJson(context: LogsContext, records: readonly LogRecord[]): s
 
 const encoder = new TextEncoder();
 
-/** A growing protobuf message. */
-class Writer {
-  #parts: Uint8Array[] = [];
-  #size = 0;
+/** Bytes of `value` as a varint (int64: a negative one takes 10). */
+function varintSize(value: number | bigint): number {
+  if (typeof value === "bigint") {
+    if (value < 0n) return 10;
+    let n = 1;
+    while (value >= 0x80n) {
+      value >>= 7n;
+      n++;
+    }
+    return n;
+  }
+  let n = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    n++;
+  }
+  return n;
+}
 
-  get size(): number {
-    return this.#size;
+/** Bytes of an `AnyValue` message of `value`. */
+function anyValueSize(value: AttributeValue): number {
+  if (typeof value === "string") {
+    const length = utf8Length(value);
+    return 1 + varintSize(length) + length;
+  }
+  if (typeof value === "boolean") return 2;
+  if (!Number.isInteger(value)) return 9;
+  return 1 + varintSize(value >= 0 && value <= 0xffffffff ? value : BigInt(value));
+}
+
+/** A growing protobuf message, written into one buffer. */
+class Writer {
+  #buffer: Uint8Array;
+  #view: DataView;
+  #at = 0;
+
+  constructor(size = 64) {
+    this.#buffer = new Uint8Array(size);
+    this.#view = new DataView(this.#buffer.buffer);
   }
 
-  #push(bytes: Uint8Array): void {
-    this.#parts.push(bytes);
-    this.#size += bytes.length;
+  #room(bytes: number): void {
+    if (this.#at + bytes <= this.#buffer.length) return;
+    let size = this.#buffer.length * 2;
+    while (size < this.#at + bytes) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.#buffer.subarray(0, this.#at));
+    this.#buffer = grown;
+    this.#view = new DataView(grown.buffer);
   }
 
   #varint(value: bigint | number): void {
-    if (typeof value === "number" && value >= 0 && value < 0x80) {
-      this.#push(Uint8Array.of(value));
-      return;
-    }
+    this.#room(10);
     if (typeof value === "number" && value >= 0 && value <= 0xffffffff) {
-      const out: number[] = [];
       let n = value;
       while (n >= 0x80) {
-        out.push((n % 0x80) | 0x80);
+        this.#buffer[this.#at++] = (n % 0x80) | 0x80;
         n = Math.floor(n / 0x80);
       }
-      out.push(n);
-      this.#push(Uint8Array.from(out));
+      this.#buffer[this.#at++] = n;
       return;
     }
     let v = BigInt(value);
     if (v < 0n) v += 1n << 64n; // int64 in two's complement
-    const out: number[] = [];
     while (v >= 0x80n) {
-      out.push(Number(v & 0x7fn) | 0x80);
+      this.#buffer[this.#at++] = Number(v & 0x7fn) | 0x80;
       v >>= 7n;
     }
-    out.push(Number(v));
-    this.#push(Uint8Array.from(out));
+    this.#buffer[this.#at++] = Number(v);
   }
 
   #tag(field: number, wire: number): void {
@@ -123,82 +155,116 @@ class Writer {
 
   fixed64(field: number, value: bigint): this {
     this.#tag(field, 1);
-    const bytes = new Uint8Array(8);
-    new DataView(bytes.buffer).setBigUint64(0, value, true);
-    this.#push(bytes);
+    this.#room(8);
+    this.#view.setBigUint64(this.#at, value, true);
+    this.#at += 8;
     return this;
   }
 
   double(field: number, value: number): this {
     this.#tag(field, 1);
-    const bytes = new Uint8Array(8);
-    new DataView(bytes.buffer).setFloat64(0, value, true);
-    this.#push(bytes);
+    this.#room(8);
+    this.#view.setFloat64(this.#at, value, true);
+    this.#at += 8;
     return this;
   }
 
   bytes(field: number, value: Uint8Array): this {
     this.#tag(field, 2);
     this.#varint(value.length);
-    this.#push(value);
+    this.#room(value.length);
+    this.#buffer.set(value, this.#at);
+    this.#at += value.length;
     return this;
   }
 
   string(field: number, value: string): this {
-    return this.bytes(field, encoder.encode(value));
+    return this.#stringOf(field, value, utf8Length(value));
   }
 
   message(field: number, message: Writer): this {
     return this.bytes(field, message.finish());
   }
 
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.#size);
-    let at = 0;
-    for (const part of this.#parts) {
-      out.set(part, at);
-      at += part.length;
+  /** An `AnyValue` (string 1, bool 2, int64 3, double 4) as field `field`, in place. */
+  anyValue(field: number, value: AttributeValue): this {
+    this.#tag(field, 2);
+    if (typeof value === "string") {
+      const length = utf8Length(value);
+      this.#varint(1 + varintSize(length) + length);
+      return this.#stringOf(1, value, length);
     }
-    return out;
+    if (typeof value === "boolean") {
+      this.#varint(2);
+      return this.bool(2, value);
+    }
+    if (!Number.isInteger(value)) {
+      this.#varint(9);
+      return this.double(4, value);
+    }
+    const int = value >= 0 && value <= 0xffffffff ? value : BigInt(value);
+    this.#varint(1 + varintSize(int));
+    return this.uint(3, int);
   }
-}
 
-/** AnyValue: string 1, bool 2, int64 3, double 4. */
-function anyValue(value: AttributeValue): Writer {
-  const w = new Writer();
-  if (typeof value === "string") return w.string(1, value);
-  if (typeof value === "boolean") return w.bool(2, value);
-  if (!Number.isInteger(value)) return w.double(4, value);
-  return w.uint(3, value >= 0 && value <= 0xffffffff ? value : BigInt(value));
-}
+  /** A `KeyValue` (key 1, value 2) as field `field`, in place. */
+  keyValue(field: number, key: string, value: AttributeValue): this {
+    const keyLength = utf8Length(key);
+    const valueSize = anyValueSize(value);
+    this.#tag(field, 2);
+    this.#varint(1 + varintSize(keyLength) + keyLength + 1 + varintSize(valueSize) + valueSize);
+    this.#stringOf(1, key, keyLength);
+    return this.anyValue(2, value);
+  }
 
-/** KeyValue: key 1, value 2. */
-function keyValue(key: string, value: AttributeValue): Writer {
-  return new Writer().string(1, key).message(2, anyValue(value));
+  #stringOf(field: number, value: string, length: number): this {
+    this.#tag(field, 2);
+    this.#varint(length);
+    this.#room(length);
+    this.#at += encoder.encodeInto(value, this.#buffer.subarray(this.#at)).written;
+    return this;
+  }
+
+  /** Empties it, keeping its buffer. */
+  reset(): this {
+    this.#at = 0;
+    return this;
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.#at;
+  }
+
+  /** The message's bytes (a view of the buffer, valid until the next write). */
+  finish(): Uint8Array {
+    return this.#buffer.subarray(0, this.#at);
+  }
 }
 
 /** A request in OTLP/protobuf. */
 export function logsProtobuf(context: LogsContext, records: readonly LogRecord[]): Uint8Array {
   // Resource: attributes 1.
   const resource = new Writer();
-  for (const [key, value] of context.resource) resource.message(1, keyValue(key, value));
+  for (const [key, value] of context.resource) resource.keyValue(1, key, value);
   // InstrumentationScope: name 1, version 2.
   const scope = new Writer().string(1, context.scopeName).string(2, context.scopeVersion);
   // ScopeLogs: scope 1, log_records 2.
-  const scopeLogs = new Writer().message(1, scope);
+  const scopeLogs = new Writer(records.length * 2048).message(1, scope);
+  const record = new Writer(4096);
   for (const r of records) {
     // LogRecord: time_unix_nano 1 (fixed64), severity_number 2, severity_text 3, body 5,
     // attributes 6, observed_time_unix_nano 11 (fixed64), event_name 12.
-    const record = new Writer()
+    record.reset()
       .fixed64(1, BigInt(r.seconds) * 1_000_000_000n)
       .uint(2, r.severityNumber)
       .string(3, r.severityText)
-      .message(5, new Writer().string(1, r.body));
-    for (const [key, value] of r.attributes) record.message(6, keyValue(key, value));
+      .anyValue(5, r.body);
+    for (const [key, value] of r.attributes) record.keyValue(6, key, value);
     record.fixed64(11, BigInt(r.observedMs) * 1_000_000n).string(12, r.eventName);
     scopeLogs.message(2, record);
   }
   // ResourceLogs: resource 1, scope_logs 2. ExportLogsServiceRequest: resource_logs 1.
-  const resourceLogs = new Writer().message(1, resource).message(2, scopeLogs);
-  return new Writer().message(1, resourceLogs).finish();
+  const resourceLogs = new Writer(scopeLogs.size + 1024).message(1, resource).message(2, scopeLogs);
+  return new Writer(resourceLogs.size + 16).message(1, resourceLogs).finish().slice();
 }
