@@ -169,14 +169,17 @@ function topLevelShape(input: z.ZodType, outputs: z.ZodType) {
 
 /** Builds the whole config schema for the plugins of a registry. */
 export function configSchema(plugins: readonly Plugin[]) {
-  const options = outputPluginsOf(plugins).map((plugin) =>
-    z.strictObject({
+  const options = outputPluginsOf(plugins).map((plugin) => {
+    const output = z.strictObject({
       ...commonOutputShape,
       type: z.literal(plugin.type).meta({ description: plugin.description }),
       ...(plugin.batchOptions ? {} : batchingShape),
       ...plugin.schema.shape,
-    })
-  );
+    });
+    // The plugin's own checks across its fields (`tls needs transport: tls`) come along.
+    const checks = plugin.schema._zod.def.checks ?? [];
+    return checks.length > 0 ? output.check(...(checks as never[])) : output;
+  });
   const union = z.discriminatedUnion("type", options as [typeof options[0], ...typeof options]);
   const outputs = z.array(union).min(1, { error: "expected at least one output" })
     .superRefine((list, ctx) => {

@@ -68,7 +68,12 @@ export const forwardOutputSchema = z.strictObject({
   ...sendBatchShape({ max_hits: 5000, max_bytes: "4MiB", max_bytes_limit: "64MiB" }),
 }).superRefine((config, ctx) => {
   if (config.tls && config.transport !== "tls") {
-    ctx.addIssue({ code: "custom", path: ["tls"], message: "tls needs transport: tls" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["tls"],
+      message: "tls needs transport: tls",
+      params: { plain: true },
+    });
   }
 });
 

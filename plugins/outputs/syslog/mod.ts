@@ -77,7 +77,12 @@ export const syslogSchema = z.strictObject({
   ...sendBatchShape({ max_hits: 1000, max_bytes: "1MiB", max_bytes_limit: "64MiB" }),
 }).superRefine((config, ctx) => {
   if (config.tls && config.transport !== "tls") {
-    ctx.addIssue({ code: "custom", path: ["tls"], message: "tls needs transport: tls" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["tls"],
+      message: "tls needs transport: tls",
+      params: { plain: true },
+    });
   }
 });
 
