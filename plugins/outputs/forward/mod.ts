@@ -8,7 +8,6 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { encode } from "@msgpack/msgpack";
 import {
   type Batch,
   batchLines,
@@ -29,7 +28,21 @@ import {
   tlsClientShape,
   z,
 } from "@hitship/hitship/sdk";
-import { ForwardConnection, ForwardError } from "./connection.ts";
+import type { ForwardConnection } from "./connection.ts";
+
+/** The wire: msgpack and the connection, loaded when a forward output is made, not at start-up. */
+interface Wire {
+  encode: typeof import("@msgpack/msgpack").encode;
+  ForwardConnection: typeof import("./connection.ts").ForwardConnection;
+  ForwardError: typeof import("./connection.ts").ForwardError;
+}
+
+let wire: Promise<Wire> | undefined;
+function loadWire(): Promise<Wire> {
+  return wire ??= Promise.all([import("@msgpack/msgpack"), import("./connection.ts")]).then((
+    [msgpack, connection],
+  ) => ({ encode: msgpack.encode, ...connection }));
+}
 
 const TAG = z.string().min(1).max(256).regex(/^[A-Za-z0-9_.\-]+$/, {
   error: "expected a tag of letters, digits, _ - and .",
@@ -98,17 +111,19 @@ function entry(seconds: number, record: Uint8Array): Uint8Array {
 class ForwardOutput implements Output {
   readonly #config: ForwardOutputConfig;
   readonly #context: PluginContext;
+  readonly #wire: Wire;
   #connection: ForwardConnection | undefined;
 
-  constructor(config: ForwardOutputConfig, context: PluginContext) {
+  constructor(config: ForwardOutputConfig, context: PluginContext, wire: Wire) {
     this.#config = config;
     this.#context = context;
+    this.#wire = wire;
   }
 
   async #open(signal: AbortSignal): Promise<ForwardConnection> {
     if (this.#connection && !this.#connection.closed) return this.#connection;
     const { hostname, port } = splitAddress(this.#config.address);
-    this.#connection = await ForwardConnection.open({
+    this.#connection = await this.#wire.ForwardConnection.open({
       hostname,
       port,
       tls: this.#config.transport === "tls" ? this.#config.tls ?? null : undefined,
@@ -137,7 +152,7 @@ class ForwardOutput implements Output {
     }
     const chunk = randomBytes(16).toString("base64");
     if (this.#config.require_ack) options.chunk = chunk;
-    const message = encode([tag, packed, options]);
+    const message = this.#wire.encode([tag, packed, options]);
     const where = `${this.#config.address} over ${this.#config.transport}`;
     try {
       const connection = await this.#open(signal);
@@ -163,7 +178,7 @@ class ForwardOutput implements Output {
     } catch (error) {
       this.#connection?.close();
       this.#connection = undefined;
-      const message = error instanceof ForwardError ? error.message : String(error);
+      const message = error instanceof this.#wire.ForwardError ? error.message : String(error);
       return { ok: false, error: `Forward to ${where}: ${message}` };
     }
   }
@@ -171,6 +186,7 @@ class ForwardOutput implements Output {
   async send(batch: Batch, signal: AbortSignal): Promise<SendResult> {
     const lines = await batchLines(batch);
     if (lines.length === 0) return { ok: true };
+    const { encode } = this.#wire;
     const entries = lines.map((line) => entry(hitTime(line), encode(hitFields(line))));
     return await this.#message(this.#config.tag, entries, signal);
   }
@@ -179,7 +195,7 @@ class ForwardOutput implements Output {
     const record = JSON.parse(eventRecord(event, this.#context.hostname));
     return this.#message(
       this.#config.event_tag,
-      [entry(Math.floor(event.time / 1000), encode(record))],
+      [entry(Math.floor(event.time / 1000), this.#wire.encode(record))],
       signal,
     );
   }
@@ -212,5 +228,5 @@ export const forwardOutput = definePlugin({
     maxHits: config.max_hits,
     maxBytes: config.max_bytes,
   }),
-  create: (config, context) => new ForwardOutput(config, context),
+  create: async (config, context) => new ForwardOutput(config, context, await loadWire()),
 });
