@@ -34,11 +34,20 @@
  * cache: this machine kind drops page cache that is not touched for a few seconds, and reading it
  * back from disk would otherwise land in one run's CPU time and not another's.
  *
- * Usage: deno task bench [--hits N] [--runs N] [--no-s3] [--only a,c,e]
+ * The hits have the node's variety (`time` as a string and a number, IPv6, null countries,
+ * nested points, non-ASCII and escapes in `uri` and `payload`, tags that vary); `--compact` uses
+ * the node's plain shape instead, all of it on the quick path. The share on the quick path is
+ * printed.
+ *
+ * `--base REV` runs the throughput scenarios (b-g, l) on commit REV too (a worktree under
+ * bench/out, with that commit's own start flags), each run of it right after this tree's, and
+ * prints the ratio of each pair.
+ *
+ * Usage: deno task bench [--hits N] [--runs N] [--no-s3] [--compact] [--base REV] [--only a,c,e]
  *        [--ic-rate HITS_PER_S] [--ic-seconds S] [--ic-delay MS] [--steady HITS_PER_S]
  */
 import { parseArgs } from "node:util";
-import { makeHit, random } from "../test/hits.ts";
+import { makeHit, random, variedHit } from "../test/hits.ts";
 import { freePort, listening, START_FLAGS } from "../test/helpers.ts";
 import { makeForwardFile, postBodies, sendForward, slowClients } from "./senders.ts";
 import { forwardSink, httpSink, type Sink, tcpSink } from "./sinks.ts";
@@ -51,12 +60,14 @@ const { values } = parseArgs({
     hits: { type: "string", default: "1000000" },
     runs: { type: "string", default: "3" },
     "no-s3": { type: "boolean", default: false },
+    compact: { type: "boolean", default: false },
     only: { type: "string", default: "a,b,c,d,e,f,g,h,i,j,k,l" },
     steady: { type: "string", default: "2000" },
     "ic-rate": { type: "string", default: "200" },
     "ic-seconds": { type: "string", default: "60" },
     "ic-delay": { type: "string", default: "150" },
     out: { type: "string", default: new URL("./out/", import.meta.url).pathname },
+    base: { type: "string" },
   },
 });
 const N = Number(values.hits);
@@ -65,12 +76,52 @@ const ONLY = new Set(values.only!.split(","));
 const out = values.out!;
 await Deno.mkdir(out, { recursive: true });
 const root = new URL("../", import.meta.url).pathname;
-const mod = `${root}mod.ts`;
+/** Which commit a measurement runs: this tree, or the `--base` one (a worktree). */
+interface Side {
+  label: string;
+  mod: string;
+  /** The permissions and V8 flags of that commit's own `deno task start`. */
+  flags: string[];
+}
+
+/** The flags of `deno task start` in the deno.json of `tree`. */
+function startFlagsOf(tree: string): string[] {
+  return (JSON.parse(Deno.readTextFileSync(`${tree}deno.json`)).tasks.start as string)
+    .split(/\s+/).filter((arg) => arg.startsWith("--allow-") || arg.startsWith("--v8-flags="));
+}
+
+/** A worktree of `rev` (made once, kept under bench/out), for `--base`. */
+async function worktreeOf(rev: string): Promise<string> {
+  const git = async (...args: string[]) => {
+    const out = await new Deno.Command("git", { args, cwd: root, stdout: "piped", stderr: "piped" })
+      .output();
+    if (!out.success) {
+      throw new Error(`git ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+    }
+    return new TextDecoder().decode(out.stdout).trim();
+  };
+  const commit = await git("rev-parse", "--verify", `${rev}^{commit}`);
+  const tree = `${out}base-${commit.slice(0, 12)}/`;
+  try {
+    await Deno.stat(`${tree}mod.ts`);
+  } catch {
+    await git("worktree", "add", "--detach", "--force", tree, commit);
+  }
+  return tree;
+}
 /**
  * hitship runs as it ships: the permissions and V8 flags of `deno task start` (which the
  * Dockerfile's entrypoint repeats).
  */
 const PERMISSIONS = START_FLAGS;
+const mod = `${root}mod.ts`;
+const SIDES: Side[] = [{ label: "", mod, flags: PERMISSIONS }];
+if (values.base) {
+  const tree = await worktreeOf(values.base);
+  SIDES.push({ label: ` [base ${values.base}]`, mod: `${tree}mod.ts`, flags: startFlagsOf(tree) });
+}
+/** The side the next hitship run belongs to. */
+let side: Side = SIDES[0]!;
 
 interface Measure {
   name: string;
@@ -85,19 +136,36 @@ interface Measure {
   ratio?: number;
 }
 
-async function generate(path: string, n: number): Promise<number> {
+/**
+ * Writes `n` generated hits to `path` (kept between runs). `compact`: {@linkcode makeHit}'s shape,
+ * which the quick check takes whole; else the node's variety ({@linkcode variedHit}).
+ *
+ * @returns The file's size and the share of its hits the quick check takes.
+ */
+async function generate(
+  path: string,
+  n: number,
+  compact: boolean,
+): Promise<{ bytes: number; quick: number }> {
+  const quickPath = `${path}.quick`;
   try {
     const stat = await Deno.stat(path);
-    if (stat.size > 0) return stat.size;
+    const quick = Number(await Deno.readTextFile(quickPath));
+    if (stat.size > 0 && Number.isFinite(quick)) return { bytes: stat.size, quick };
   } catch { /* make it */ }
-  console.error(`Generating ${n} hits into ${path}`);
+  console.error(`Generating ${n} ${compact ? "compact" : "varied"} hits into ${path}`);
   const file = await Deno.open(`${path}.tmp`, { write: true, create: true, truncate: true });
   const enc = new TextEncoder();
   const rand = random(42);
   let size = 0;
+  let quick = 0;
   for (let i = 0; i < n; i += 10_000) {
     const lines: string[] = [];
-    for (let j = i; j < Math.min(n, i + 10_000); j++) lines.push(JSON.stringify(makeHit(j, rand)));
+    for (let j = i; j < Math.min(n, i + 10_000); j++) {
+      const line = JSON.stringify(compact ? makeHit(j, rand) : variedHit(j, rand));
+      if (quickHit(line)) quick++;
+      lines.push(line);
+    }
     const chunk = enc.encode(lines.join("\n") + "\n");
     size += chunk.length;
     let written = 0;
@@ -105,7 +173,8 @@ async function generate(path: string, n: number): Promise<number> {
   }
   file.close();
   await Deno.rename(`${path}.tmp`, path);
-  return size;
+  await Deno.writeTextFile(quickPath, String(quick / n));
+  return { bytes: size, quick: quick / n };
 }
 
 function measure(name: string, hits: number, wall: number, cpu: number, rss: number): Measure {
@@ -139,16 +208,18 @@ async function runHitship(
         "bash",
         Deno.execPath(),
         "run",
-        ...PERMISSIONS,
-        mod,
+        ...side.flags,
+        side.mod,
         ...args,
       ],
       env: { STDIN_FILE: stdinFile },
+      cwd: side.mod.slice(0, side.mod.lastIndexOf("/")),
       stdout: "piped",
       stderr: "piped",
     })
     : new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, mod, ...args],
+      args: ["run", ...side.flags, side.mod, ...args],
+      cwd: side.mod.slice(0, side.mod.lastIndexOf("/")),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -222,29 +293,43 @@ async function warm(path: string): Promise<void> {
   }
 }
 
-/** Runs a measurement `RUNS` times; keeps the run of median CPU time. */
-async function repeat(run: () => Promise<Measure>): Promise<Measure> {
-  const all: Measure[] = [];
+/**
+ * Runs a measurement `RUNS` times, for this tree and the `--base` one in turn (A B A B ...);
+ * keeps each side's run of median CPU time.
+ */
+async function repeat(run: () => Promise<Measure>, sides: Side[] = SIDES): Promise<Measure[]> {
+  const all: Measure[][] = sides.map(() => []);
   for (let i = 0; i < RUNS; i++) {
-    await warm(input);
-    all.push(await run());
+    for (const [k, s] of sides.entries()) {
+      side = s;
+      await warm(input);
+      const m = await run();
+      all[k]!.push({ ...m, name: m.name + s.label });
+    }
   }
-  const sorted = [...all].sort((a, b) => a.cpu_ms - b.cpu_ms);
-  return { ...sorted[Math.floor((sorted.length - 1) / 2)]!, runs_cpu_ms: all.map((m) => m.cpu_ms) };
+  side = SIDES[0]!;
+  return all.map((runs) => {
+    const sorted = [...runs].sort((a, b) => a.cpu_ms - b.cpu_ms);
+    return {
+      ...sorted[Math.floor((sorted.length - 1) / 2)]!,
+      runs_cpu_ms: runs.map((m) => m.cpu_ms),
+    };
+  });
 }
 
-const input = `${out}hits-${N}.ndjson`;
-const bytes = await generate(input, N);
+const COMPACT = values.compact!;
+const input = `${out}hits-${N}${COMPACT ? "-compact" : "-varied"}.ndjson`;
+const { bytes, quick: quickShare } = await generate(input, N, COMPACT);
 console.error(
-  `Input: ${N} hits, ${(bytes / 1024 / 1024).toFixed(1)} MiB, ${
+  `Input: ${N} ${COMPACT ? "compact" : "varied"} hits, ${(bytes / 1024 / 1024).toFixed(1)} MiB, ${
     Math.round(bytes / N)
-  } bytes per hit`,
+  } bytes per hit, ${Math.round(quickShare * 100)} % on the quick path`,
 );
 const results: Measure[] = [];
 
 // (a) reference: always, every ratio is to it
 results.push(
-  await repeat(async () => {
+  ...await repeat(async () => {
     const started = performance.now();
     const r = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-all", `${root}bench/reference.ts`, input],
@@ -260,7 +345,7 @@ results.push(
       ref.cpu_user_ms + ref.cpu_system_ms,
       ref.max_rss_bytes,
     );
-  }),
+  }, [SIDES[0]!]),
 );
 
 /** A local radosgw in a temporary directory, its endpoint and keys, and how to stop it. */
@@ -303,7 +388,7 @@ function minioOutput(env: Record<string, string>, bucket: string, interval: stri
 // (b) stdin -> minio-hitlogs -> local radosgw, a new server for every run
 if (!values["no-s3"] && ONLY.has("b")) {
   results.push(
-    await repeat(async () => {
+    ...await repeat(async () => {
       const s3 = await startS3();
       try {
         const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
@@ -333,7 +418,7 @@ ${minioOutput(s3.env, "bench", "1h")}`,
 // (c) file input -> file output
 if (ONLY.has("c")) {
   results.push(
-    await repeat(async () => {
+    ...await repeat(async () => {
       const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
       const config = `${data}/hitship.yaml`;
       await Deno.writeTextFile(
@@ -354,7 +439,7 @@ outputs: [{ name: local, type: file, path: ${data}/out, interval: 1h }]
 // (d) stdin -> file output
 if (ONLY.has("d")) {
   results.push(
-    await repeat(async () => {
+    ...await repeat(async () => {
       const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
       const config = `${data}/hitship.yaml`;
       await Deno.writeTextFile(
@@ -378,7 +463,7 @@ outputs: [{ name: local, type: file, path: ${data}/out, interval: 1h }]
 // (e) http: 1 MiB bodies from 4 concurrent clients
 if (ONLY.has("e")) {
   results.push(
-    await repeat(() =>
+    ...await repeat(() =>
       runInput(
         "(e) hitship http (1 MiB bodies, 4 clients) -> file",
         `{ type: http, listen: "127.0.0.1:PORT" }`,
@@ -393,10 +478,10 @@ if (ONLY.has("e")) {
 
 // (f) forward: PackedForward chunks of 1,000 records, 4 connections, acks
 if (ONLY.has("f")) {
-  const forwardFile = `${out}hits-${N}.forward`;
+  const forwardFile = `${input}.forward`;
   await makeForwardFile(input, forwardFile, 1000);
   results.push(
-    await repeat(() =>
+    ...await repeat(() =>
       runInput(
         "(f) hitship forward (PackedForward x 1,000, 4 conns, acks) -> file",
         `{ type: forward, listen: "127.0.0.1:PORT" }`,
@@ -415,7 +500,7 @@ if (ONLY.has("f")) {
 if (ONLY.has("g")) {
   const slow = { clients: 100, each: 3, size: 1024 * 1024, bytesPerSecond: 256 * 1024 };
   results.push(
-    await repeat(() =>
+    ...await repeat(() =>
       runInput(
         "(g) hitship http, 100 slow clients (1 MiB bodies at 256 KiB/s) -> file",
         `{ type: http, listen: "127.0.0.1:PORT" }`,
@@ -727,7 +812,7 @@ if (ONLY.has("l")) {
   ];
   for (const [name, fields, start] of outputs) {
     results.push(
-      await repeat(async () => {
+      ...await repeat(async () => {
         const sink = await start();
         const data = await Deno.makeTempDir({ prefix: "hitship-bench-" });
         const config = `${data}/hitship.yaml`;
@@ -763,6 +848,8 @@ const report = {
   hits: N,
   runs: RUNS,
   bytes_per_hit: Math.round(bytes / N),
+  data: COMPACT ? "compact" : "varied",
+  quick_path_share: Math.round(quickShare * 1000) / 1000,
   results,
   insightconnect,
   sidecar,
@@ -869,5 +956,19 @@ for (const [what, value, target, met] of targets) {
   const shown = value === undefined || Number.isNaN(value) ? "-" : String(value);
   const verdict = value === undefined || Number.isNaN(value) ? "" : met(value) ? "met" : "NOT MET";
   console.log(`${what.padEnd(52)}${shown.padStart(8)}  ${target.padEnd(24)} ${verdict}`);
+}
+if (values.base) {
+  console.log(`\nA/B against ${values.base}, hits per CPU-second (this tree / base), in one run:`);
+  for (const r of results) {
+    if (r.name.endsWith(SIDES[1]!.label)) continue;
+    const b = results.find((x) => x.name === r.name + SIDES[1]!.label);
+    if (b) {
+      console.log(
+        `${r.name.padEnd(70)} ${(r.hits_per_cpu_s / b.hits_per_cpu_s).toFixed(2)} (peak RSS ${
+          (r.max_rss_bytes / 1048576).toFixed(0)
+        } / ${(b.max_rss_bytes / 1048576).toFixed(0)} MiB)`,
+      );
+    }
+  }
 }
 console.log(`\nWritten to ${out}result.json`);

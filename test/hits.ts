@@ -93,3 +93,39 @@ export function mixedInput(valid: number, bad: number): { text: string; hits: st
   while (b < bad) lines.push(badLines[b++]!);
   return { text: lines.join("\n") + "\n", hits };
 }
+
+const URIS = [
+  (i: number) => `/поиск/${i}?q=%27 OR 1=1 — "x"\\y\t`,
+  (i: number) => `/api/v1/items/${i}?q=<script>alert("x")</script>`,
+  (i: number) => `/search?q=${encodeURIComponent("' OR '1'='1")}&page=${i % 7}`,
+  (i: number) => `/static/../../etc/passwd?${i}`,
+  (i: number) => `/日本語/ページ/${i}`,
+];
+const PAYLOADS = [
+  ["тест \u2028 ' OR 1=1", "<svg/onload=alert(1)>"],
+  ['{"$where":"sleep(1000)"}'],
+  ["../../../../etc/shadow", "\\x00\\x01"],
+  ["€ € €", "emoji 😀 in a payload"],
+];
+
+/**
+ * The `i`-th hit with the node's real variety: {@linkcode makeHit}'s shape (IPv6 addresses, null
+ * countries, nested points), and besides: `time` as a number in 15 % of hits, non-ASCII and
+ * escapes in `uri` (20 %) and `payload` (15 %), and tags that vary (extra keys, booleans, nulls;
+ * 10 % with an array or an object inside, which no quick path takes).
+ */
+export function variedHit(i: number, rand: () => number = random(i + 1)): Record<string, unknown> {
+  const hit = makeHit(i, rand);
+  const r = rand();
+  if (r < 0.15) hit.time = Number(hit.time);
+  if (rand() < 0.2) hit.uri = URIS[Math.floor(rand() * URIS.length)]!(i);
+  if (rand() < 0.15) hit.payload = PAYLOADS[Math.floor(rand() * PAYLOADS.length)]!;
+  const tags = hit.tags as Record<string, unknown>;
+  const t = rand();
+  if (t < 0.2) tags.ruleset_id = Math.floor(rand() * 100_000);
+  else if (t < 0.3) tags.blocked_by_acl = rand() < 0.5;
+  else if (t < 0.35) tags.experimental = null;
+  else if (t < 0.4) tags.lom_ids = [1, 2, 3];
+  else if (t < 0.45) tags.detection = { engine: "libproton", score: 9 };
+  return hit;
+}
