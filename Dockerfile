@@ -9,6 +9,8 @@ RUN mkdir -p /etc/hitship /var/log/wallarm /var/lib/hitship /var/run/hitship \
   && chown deno:deno /var/lib/hitship /var/run/hitship
 
 WORKDIR /app
+# Log lines are JSON, one per line: no "a new release of Deno" notice among them.
+ENV DENO_NO_UPDATE_CHECK=1
 COPY --chown=deno:deno deno.json deno.lock ./
 COPY --chown=deno:deno mod.ts ./
 COPY --chown=deno:deno src/ src/
