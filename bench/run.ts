@@ -764,7 +764,9 @@ outputs:
 /** `hitship run --config CONFIG` in the background, its output dropped. */
 function runQuietly(config: string): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, mod, "run", "--config", config],
+    args: ["run", ...side.flags, side.mod, "run", "--config", config],
+    cwd: side.mod.slice(0, side.mod.lastIndexOf("/")),
+    env: { DENO_NO_UPDATE_CHECK: "1" },
     stdin: "null",
     stdout: "null",
     stderr: "null",
@@ -902,22 +904,32 @@ async function dayOf(
  * same into a `file` output, for what the output itself costs.
  */
 let sidecar: Record<string, SidecarDay> | undefined;
+/** With `--base`: the same days on the base commit, right after this tree's. */
+let sidecarBase: Record<string, SidecarDay> | undefined;
 if (ONLY.has("i")) {
   const rate = Number(values.steady);
-  sidecar = {};
-  if (!values["no-s3"]) {
-    const s3 = await startS3();
-    try {
-      sidecar["minio-hitlogs"] = await sidecarDay(() => minioOutput(s3.env, "day", "10s"), rate);
-    } finally {
-      await s3.stop();
+  const days: Record<string, SidecarDay>[] = [];
+  for (const s of SIDES) {
+    side = s;
+    const day: Record<string, SidecarDay> = {};
+    if (!values["no-s3"]) {
+      const s3 = await startS3();
+      try {
+        day["minio-hitlogs"] = await sidecarDay(() => minioOutput(s3.env, "day", "10s"), rate);
+      } finally {
+        await s3.stop();
+      }
     }
+    day.file = await sidecarDay(
+      (data) => `  - { name: local, type: file, path: ${data}/out, interval: 10s }\n`,
+      rate,
+    );
+    console.error(`(i)${s.label} ${JSON.stringify(day)}`);
+    days.push(day);
   }
-  sidecar.file = await sidecarDay(
-    (data) => `  - { name: local, type: file, path: ${data}/out, interval: 10s }\n`,
-    rate,
-  );
-  console.error(`(i) ${JSON.stringify(sidecar)}`);
+  side = SIDES[0]!;
+  sidecar = days[0];
+  sidecarBase = days[1];
 }
 
 // (j) start-up to the first hit journaled
@@ -1077,6 +1089,7 @@ const report = {
   results,
   insightconnect,
   sidecar,
+  sidecar_base: sidecarBase,
   startup_ms: startup,
   floor,
   fluent_bit: fluentBit,
@@ -1100,12 +1113,14 @@ const line = (cells: string[]) =>
   cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
 console.log(line(header));
 for (const row of rows) console.log(line(row));
-for (const [output, { idle_20s, steady }] of Object.entries(sidecar ?? {})) {
-  console.log(
-    `(i) into ${output}: idle 20 s ${idle_20s.cpu_s} CPU-s, ${idle_20s.rss_mib} MiB RSS; ` +
-      `${steady.rate} hits/s for 30 s ${steady.cpu_s} CPU-s (per 10 s: ` +
-      `${steady.cpu_s_per_10s.join(", ")}), ${steady.rss_mib} MiB RSS`,
-  );
+for (const [days, label] of [[sidecar, ""], [sidecarBase, SIDES[1]?.label ?? ""]] as const) {
+  for (const [output, { idle_20s, steady }] of Object.entries(days ?? {})) {
+    console.log(
+      `(i) into ${output}${label}: idle 20 s ${idle_20s.cpu_s} CPU-s, ${idle_20s.rss_mib} MiB ` +
+        `RSS; ${steady.rate} hits/s for 30 s ${steady.cpu_s} CPU-s (per 10 s: ` +
+        `${steady.cpu_s_per_10s.join(", ")}), ${steady.rss_mib} MiB RSS`,
+    );
+  }
 }
 // Every target beside what was measured (the issues' figures; `-` where the scenario did not run).
 const byName = (prefix: string) => results.find((r) => r.name.startsWith(prefix));
