@@ -2,8 +2,8 @@
  * End to end: the real CLI in its own process, real input on stdin, real files out.
  */
 import assert from "node:assert/strict";
-import { exportOrder, runCli, writeConfig } from "./helpers.ts";
-import { mixedInput } from "./hits.ts";
+import { exportOrder, readExports, runCli, writeConfig } from "./helpers.ts";
+import { makeHit, mixedInput } from "./hits.ts";
 
 Deno.test("run: 3,000 hits with 60 malformed lines land in order; 60 rejected with reasons", async () => {
   const dir = await Deno.makeTempDir();
@@ -249,4 +249,19 @@ Deno.test("run from a regular file shows a progress line on a terminal, and none
   assert.equal(piped.code, 0, piped.stderr);
   assert.doesNotMatch(piped.stderr, /MiB of|hits\/s/);
   assert.ok(!piped.stderr.includes("\x1b"), "no terminal control codes");
+});
+
+Deno.test("options without a command are run's, as an image's arguments after its entrypoint", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data\noutputs: [{ name: a, type: file, path: ${dir}/out }]\n`,
+  );
+  const run = await runCli(["--config", path], { stdin: JSON.stringify(makeHit(1)) + "\n" });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal((await readExports(`${dir}/out`)).length, 1);
+  const bogus = await runCli(["--bogus"]);
+  assert.equal(bogus.code, 2);
+  assert.match(bogus.stderr, /--bogus.*see "hitship run --help"/);
+  await Deno.remove(dir, { recursive: true });
 });

@@ -82,7 +82,8 @@ Deno.test("Dockerfile: a pinned image, not root, narrow permissions that run the
   assert.deepEqual(entrypoint.slice(0, 2), ["deno", "run"]);
   const flags = entrypoint.slice(2, entrypoint.indexOf("/app/mod.ts"));
   assert.ok(!flags.includes("-A") && !flags.includes("--allow-all"));
-  assert.deepEqual(entrypoint.slice(entrypoint.indexOf("/app/mod.ts")), ["/app/mod.ts", "run"]);
+  assert.deepEqual(entrypoint.slice(entrypoint.indexOf("/app/mod.ts")), ["/app/mod.ts"]);
+  assert.deepEqual(cmd.slice(0, 1), ["run"], "the default command is the sidecar");
 
   // The container's paths, mapped to a scratch directory; everything else exactly as shipped.
   const dir = await Deno.makeTempDir();
@@ -127,7 +128,7 @@ outputs:
 `),
   );
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags.map(mapped), `${root}mod.ts`, "run", ...cmd.map(mapped)],
+    args: ["run", ...flags.map(mapped), `${root}mod.ts`, ...cmd.map(mapped)],
     env: { IC_KEY: receiver.key, S3_SECRET: s3.secretKey },
     stdout: "piped",
     stderr: "piped",

@@ -79,7 +79,11 @@ Turns an output off; it keeps what it had accepted. A running hitship picks it u
 export async function main(args: string[], environment: CliEnvironment): Promise<number> {
   const out = environment.stdout ?? ((t: string) => void Deno.stdout.writeSync(encoder.encode(t)));
   const err = environment.stderr ?? ((t: string) => void Deno.stderr.writeSync(encoder.encode(t)));
-  const [command, ...rest] = args;
+  // Options without a command are `run`'s (`docker run IMAGE --config FILE`, as images before
+  // the entrypoint took a command did).
+  const implicitRun = args[0]?.startsWith("-") &&
+    !["-h", "--help", "-V", "--version"].includes(args[0]);
+  const [command, ...rest] = implicitRun ? ["run", ...args] : args;
   try {
     if (command === undefined || command === "-h" || command === "--help" || command === "help") {
       out(HELP.main + "\n");

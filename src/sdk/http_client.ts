@@ -49,13 +49,36 @@ export function requestTimeout(defaultTimeout = "30s"): z.ZodType<number, string
 }
 
 /**
- * The HTTP client of an output with `tls`: its CA added to the runtime's, its client certificate;
- * `undefined` (the default client) without either.
+ * The certificate authorities every TLS client of hitship trusts besides its defaults: the PEM
+ * file `NODE_EXTRA_CA_CERTS` names (Node's convention; a private CA, a TLS-inspecting proxy's).
+ *
+ * @returns The PEM texts (none when the variable is unset).
+ * @throws When the variable names a file that cannot be read.
+ */
+export async function extraCaCerts(): Promise<string[]> {
+  const path = Deno.env.get("NODE_EXTRA_CA_CERTS");
+  if (!path) return [];
+  try {
+    return [await Deno.readTextFile(path)];
+  } catch (error) {
+    throw new Error(
+      `Cannot read NODE_EXTRA_CA_CERTS "${path}": ${(error as Error).message}`,
+    );
+  }
+}
+
+/**
+ * The HTTP client of an output with `tls`: its CA (and `NODE_EXTRA_CA_CERTS`) added to the
+ * runtime's, its client certificate; `undefined` (the default client) without any of them.
  */
 export async function httpClientOf(tls: TlsClientConfig): Promise<Deno.HttpClient | undefined> {
-  if (!tls?.ca_file && !tls?.cert_file) return undefined;
-  const caCerts = tls.ca_file ? [await Deno.readTextFile(tls.ca_file)] : undefined;
-  if (tls.cert_file && tls.key_file) {
+  const extra = await extraCaCerts();
+  if (!tls?.ca_file && !tls?.cert_file && extra.length === 0) return undefined;
+  const caCerts = [
+    ...(tls?.ca_file ? [await Deno.readTextFile(tls.ca_file)] : []),
+    ...extra,
+  ];
+  if (tls?.cert_file && tls.key_file) {
     const [cert, key] = await Promise.all([
       Deno.readTextFile(tls.cert_file),
       Deno.readTextFile(tls.key_file),

@@ -122,6 +122,7 @@ export {
   testNotifications,
 } from "./notification.ts";
 export {
+  extraCaCerts,
   gzipped,
   httpClientOf,
   type HttpOutcome,

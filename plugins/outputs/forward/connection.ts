@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { decodeMultiStream, encode } from "@msgpack/msgpack";
-import type { TlsClientConfig } from "@hitship/hitship/sdk";
+import { extraCaCerts, type TlsClientConfig } from "@hitship/hitship/sdk";
 
 const decoder = new TextDecoder();
 const text = (v: unknown) => v instanceof Uint8Array ? decoder.decode(v) : String(v);
@@ -72,15 +72,17 @@ export class ForwardConnection {
     try {
       const connecting: Promise<Deno.Conn> = peer.tls !== undefined
         ? (async () => {
-          const [ca, cert, key] = await Promise.all([
+          const [ca, cert, key, extra] = await Promise.all([
             readText(peer.tls?.ca_file),
             readText(peer.tls?.cert_file),
             readText(peer.tls?.key_file),
+            extraCaCerts(),
           ]);
+          const caCerts = [...(ca ? [ca] : []), ...extra];
           return await Deno.connectTls({
             hostname: peer.hostname,
             port: peer.port,
-            caCerts: ca ? [ca] : undefined,
+            caCerts: caCerts.length > 0 ? caCerts : undefined,
             ...(cert && key ? { cert, key } : {}),
           });
         })()

@@ -13,6 +13,7 @@ import {
   type EventKind,
   eventNotification,
   hitsNotification,
+  httpClientOf,
   httpRequest,
   type Output,
   type PluginContext,
@@ -70,7 +71,10 @@ class Insightconnect implements Output {
   readonly #clientName: string;
   readonly #events: readonly EventKind[];
 
-  constructor(config: InsightconnectConfig, context: PluginContext) {
+  readonly #client: Deno.HttpClient | undefined;
+
+  constructor(config: InsightconnectConfig, context: PluginContext, client?: Deno.HttpClient) {
+    this.#client = client;
     this.#config = config;
     this.#clientName = config.client_name ?? context.hostname;
     this.#events = context.events;
@@ -91,6 +95,7 @@ class Insightconnect implements Output {
       headers: { "Content-Type": "application/json", "X-API-Key": this.#config.api_key },
       body,
       timeout: this.#config.timeout,
+      client: this.#client,
       secrets: [this.#config.api_key],
       what: "the API trigger",
     }, signal);
@@ -118,6 +123,11 @@ class Insightconnect implements Output {
 
   sendEvent(event: SystemEvent, signal: AbortSignal): Promise<SendResult> {
     return this.#post(this.eventBody(event), signal);
+  }
+
+  close(): Promise<void> {
+    this.#client?.close();
+    return Promise.resolve();
   }
 
   /** Sends one test notification per event type this output takes. */
@@ -151,5 +161,7 @@ export const insightconnectOutput = definePlugin({
     maxBytes: Number.MAX_SAFE_INTEGER,
     ratePerMinute: config.rate_limit,
   }),
-  create: (config, context) => new Insightconnect(config, context),
+  // NODE_EXTRA_CA_CERTS (a private CA) is the one TLS setting of this output.
+  create: async (config, context) =>
+    new Insightconnect(config, context, await httpClientOf(undefined)),
 });

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, RequestOptions } from "node:http";
 import type { Client } from "minio";
+import { extraCaCerts } from "@hitship/hitship/sdk";
 import { endpointOf, type MinioHitlogsConfig } from "./config.ts";
 
 /** Where Linux distributions keep their CA bundle. */
@@ -18,25 +19,35 @@ const CA_BUNDLES = [
 
 /**
  * The system's CA bundle, read as a file: the runtime's own store would need `--allow-sys`
- * for all system information, where reading one file needs only `--allow-read` of it.
+ * for all system information, where reading one file needs only `--allow-read` of it. Where the
+ * system has none (a slim image), the Mozilla roots the runtime carries.
  *
- * @returns The PEM text, or `undefined` to let the runtime use its store.
+ * @returns The PEM text.
  */
-async function systemCaBundle(): Promise<string | undefined> {
+async function systemCaBundle(): Promise<string> {
   const paths = [Deno.env.get("SSL_CERT_FILE"), ...CA_BUNDLES].filter((p): p is string => !!p);
   for (const path of paths) {
     try {
-      return await Deno.readTextFile(path);
+      const text = await Deno.readTextFile(path);
+      if (text.includes("-----BEGIN CERTIFICATE-----")) return text;
     } catch {
       // next
     }
   }
-  return undefined;
+  const { rootCertificates } = await import("node:tls");
+  return rootCertificates.join("\n");
 }
 
-/** The CA certificates an https endpoint is verified against: `tls.ca_file`, or the system's. */
-export async function caOf(config: MinioHitlogsConfig): Promise<string | undefined> {
-  return config.tls?.ca_file ? await Deno.readTextFile(config.tls.ca_file) : await systemCaBundle();
+/**
+ * The CA certificates an https endpoint is verified against: `tls.ca_file`, or the system's; and
+ * `NODE_EXTRA_CA_CERTS` besides either.
+ */
+export async function caOf(config: MinioHitlogsConfig): Promise<string> {
+  const base = config.tls?.ca_file
+    ? await Deno.readTextFile(config.tls.ca_file)
+    : await systemCaBundle();
+  const extra = await extraCaCerts();
+  return [base, ...extra].join("\n");
 }
 
 interface Transport {

@@ -7,7 +7,7 @@
  */
 import dgram from "node:dgram";
 import { isIP } from "node:net";
-import type { TlsClientConfig } from "@hitship/hitship/sdk";
+import { extraCaCerts, type TlsClientConfig } from "@hitship/hitship/sdk";
 
 /** A way to the receiver. */
 export interface SyslogTransport {
@@ -65,15 +65,17 @@ export class StreamTransport implements SyslogTransport {
     const { hostname, port, tls, timeout } = this.#options;
     const connecting: Promise<Deno.Conn> = tls !== undefined
       ? (async () => {
-        const [caCert, cert, key] = await Promise.all([
+        const [caCert, cert, key, extra] = await Promise.all([
           readText(tls?.ca_file),
           readText(tls?.cert_file),
           readText(tls?.key_file),
+          extraCaCerts(),
         ]);
+        const caCerts = [...(caCert ? [caCert] : []), ...extra];
         return await Deno.connectTls({
           hostname,
           port,
-          caCerts: caCert ? [caCert] : undefined,
+          caCerts: caCerts.length > 0 ? caCerts : undefined,
           ...(cert && key ? { cert, key } : {}),
         });
       })()

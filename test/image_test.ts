@@ -1,0 +1,395 @@
+/**
+ * The image, built and run for real: `podman build` of the Dockerfile on the local stand-in of
+ * `denoland/deno:debian-2.9.6` (../shared/tools/container/standin-base.sh, as CI runs it), then
+ * `podman run` the way README shows and the way deploy/kubernetes runs it (read-only root, no
+ * capabilities, no new privileges, not root). Skipped, with the reason in the name, where podman or
+ * the stand-in base is missing.
+ */
+import assert from "node:assert/strict";
+import { freePort, until } from "./helpers.ts";
+import { hitLines } from "./outputs.ts";
+
+const BASE = "docker.io/denoland/deno:debian-2.9.6";
+const IMAGE = "localhost/hitship:test";
+const root = new URL("../", import.meta.url).pathname;
+
+function podmanEnv(): Record<string, string> {
+  const conf = Deno.env.get("CONTAINERS_CONF") ?? "/tmp/hitship-image/containers.conf";
+  try {
+    Deno.statSync(conf);
+    return { CONTAINERS_CONF: conf };
+  } catch {
+    return {};
+  }
+}
+
+async function podman(
+  args: string[],
+  options: { stdin?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command("podman", {
+    args,
+    env: podmanEnv(),
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  const decoder = new TextDecoder();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+/** Why the image tests cannot run here, or undefined. */
+async function unavailable(): Promise<string | undefined> {
+  if (Deno.uid() !== 0) return "podman needs root here";
+  try {
+    const base = await podman(["image", "exists", BASE]);
+    if (base.code !== 0) {
+      return "no stand-in base image (bash ../shared/tools/container/standin-base.sh)";
+    }
+  } catch {
+    return "no podman (bash ../shared/tools/container/standin-base.sh)";
+  }
+  return undefined;
+}
+
+const reason = await unavailable();
+
+function needsImage(name: string): { name: string; ignore: boolean } {
+  return reason ? { name: `${name} (skipped: ${reason})`, ignore: true } : { name, ignore: false };
+}
+
+let built: Promise<number> | undefined;
+/** Builds the image once; its build time in seconds. */
+function build(): Promise<number> {
+  built ??= (async () => {
+    const started = performance.now();
+    // Behind a TLS-inspecting proxy the build needs this host's CA bundle, as a build secret
+    // (README, Docker); it does not stay in the image.
+    const bundle = "/etc/ssl/certs/ca-certificates.crt";
+    const secret = await Deno.stat(bundle).then(
+      () => ["--secret", `id=ca,src=${bundle}`],
+      () => [],
+    );
+    const out = await podman(["build", "--pull=never", ...secret, "-t", IMAGE, root]);
+    assert.equal(out.code, 0, out.stdout.slice(-3000) + out.stderr.slice(-3000));
+    return (performance.now() - started) / 1000;
+  })();
+  return built;
+}
+
+/** Host directories for the container's volumes, owned as the image's user needs. */
+async function volumes(): Promise<{ dir: string; args: string[] }> {
+  const dir = await Deno.makeTempDir({ prefix: "hitship-image-" });
+  for (const sub of ["etc", "log", "data", "run"]) await Deno.mkdir(`${dir}/${sub}`);
+  // The data and status directories belong to the image's user, deno (1993).
+  await Deno.chown(`${dir}/data`, 1993, 1993);
+  await Deno.chown(`${dir}/run`, 1993, 1993);
+  await Deno.chmod(dir, 0o755);
+  return {
+    dir,
+    args: [
+      "-v",
+      `${dir}/etc:/etc/hitship:ro`,
+      "-v",
+      `${dir}/log:/var/log/wallarm:ro`,
+      "-v",
+      `${dir}/data:/var/lib/hitship`,
+      "-v",
+      `${dir}/run:/var/run/hitship`,
+    ],
+  };
+}
+
+/** The exported hits under a host directory, parsed. */
+async function exported(dir: string): Promise<unknown[]> {
+  const hits: unknown[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.name.endsWith(".json")) {
+        hits.push(...JSON.parse(await Deno.readTextFile(`${dir}/${entry.name}`)));
+      }
+    }
+  } catch {
+    // not there yet
+  }
+  return hits;
+}
+
+/** Starts the sidecar in the background; its time to /health 200, in ms, and its RSS there. */
+async function startSidecar(
+  name: string,
+  args: string[],
+  port: number,
+): Promise<{ toHealthMs: number; rssMiB: number }> {
+  await podman(["rm", "-f", name]);
+  const started = performance.now();
+  const run = await podman(["run", "-d", "--name", name, "--network=host", ...args, IMAGE]);
+  assert.equal(run.code, 0, run.stderr);
+  let healthy = false;
+  for (let i = 0; i < 600 && !healthy; i++) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/health`);
+      await response.body?.cancel();
+      healthy = response.status === 200;
+    } catch {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  const toHealthMs = performance.now() - started;
+  assert.ok(healthy, (await podman(["logs", name])).stderr);
+  const pid = (await podman(["inspect", "--format", "{{.State.Pid}}", name])).stdout.trim();
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const rssMiB = Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  return { toHealthMs, rssMiB };
+}
+
+Deno.test(
+  needsImage("image: built from the Dockerfile, only runtime packages, a CA bundle, the deno user"),
+  async () => {
+    const seconds = await build();
+    const size = Number(
+      (await podman(["image", "inspect", "--format", "{{.Size}}", IMAGE])).stdout,
+    );
+    const baseSize = Number(
+      (await podman(["image", "inspect", "--format", "{{.Size}}", BASE])).stdout,
+    );
+    console.log(
+      `image: built in ${seconds.toFixed(0)} s, ${(size / 1e6).toFixed(0)} MB on a ${
+        (baseSize / 1e6).toFixed(0)
+      } MB base`,
+    );
+    const look = await podman([
+      "run",
+      "--rm",
+      "--entrypoint",
+      "sh",
+      IMAGE,
+      "-c",
+      "id -u; ls /deno-dir/npm/registry.npmjs.org /deno-dir/npm/registry.npmjs.org/@* 2>/dev/null; " +
+      "grep -c 'BEGIN CERTIFICATE' /etc/ssl/certs/ca-certificates.crt",
+    ]);
+    assert.equal(look.code, 0, look.stderr);
+    const lines = look.stdout.trim().split("\n");
+    assert.equal(lines[0], "1993", "runs as deno");
+    for (
+      const testOnly of ["kubernetes-models", "msgpackr", "logger", "parse-prometheus-text-format"]
+    ) {
+      assert.ok(!lines.includes(testOnly), `${testOnly} is not in the image: ${look.stdout}`);
+    }
+    for (const runtime of ["zod", "yaml", "minio", "msgpack"]) {
+      assert.ok(lines.includes(runtime), `${runtime} is in the image: ${look.stdout}`);
+    }
+    assert.ok(Number(lines.at(-1)) > 100, "a CA bundle with the Mozilla roots");
+  },
+);
+
+Deno.test(
+  needsImage(
+    "image: run as README shows: the hit log and stdin in, exports out, /health /ready /metrics, SIGTERM drains and exits 0",
+  ),
+  async () => {
+    await build();
+    const { dir, args } = await volumes();
+    const port = freePort();
+    const hits = hitLines(200);
+    await Deno.writeTextFile(`${dir}/log/hits.ndjson`, hits.slice(0, 100).join("\n") + "\n");
+    await Deno.writeTextFile(
+      `${dir}/etc/hitship.yaml`,
+      `data_dir: /var/lib/hitship
+status_file: /var/run/hitship/status.json
+input: { type: file, path: /var/log/wallarm/hits.ndjson }
+http: { listen: "127.0.0.1:${port}" }
+outputs: [{ name: local, type: file, path: /var/lib/hitship/export, interval: 1s }]
+`,
+    );
+    const name = `hitship-test-${port}`;
+    try {
+      await startSidecar(name, args, port);
+      await Deno.writeTextFile(`${dir}/log/hits.ndjson`, hits.slice(100).join("\n") + "\n", {
+        append: true,
+      });
+      await until(
+        "200 hits exported",
+        async () => (await exported(`${dir}/data/export`)).length === 200,
+      );
+      const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+      assert.equal(ready.status, 200);
+      await ready.body?.cancel();
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(
+        metrics,
+        /hitship_output_delivered_hits_total\{output="local",type="file"\} 200/,
+      );
+      const stop = await podman(["stop", "-t", "30", name]);
+      assert.equal(stop.code, 0, stop.stderr);
+      const code = (await podman(["inspect", "--format", "{{.State.ExitCode}}", name])).stdout
+        .trim();
+      assert.equal(code, "0", (await podman(["logs", name])).stderr);
+      assert.deepEqual(await exported(`${dir}/data/export`), hits.map((h) => JSON.parse(h)));
+      const status = JSON.parse(await Deno.readTextFile(`${dir}/run/status.json`));
+      assert.equal(status.outputs.local.delivered_hits, 200);
+    } finally {
+      await podman(["rm", "-f", name]);
+    }
+
+    // stdin: a batch piped through the image, exported, exit 0 at its end.
+    await Deno.writeTextFile(
+      `${dir}/etc/stdin.yaml`,
+      `data_dir: /var/lib/hitship/stdin
+outputs: [{ name: local, type: file, path: /var/lib/hitship/stdin-export }]
+`,
+    );
+    const piped = await podman(
+      [
+        "run",
+        "--rm",
+        "-i",
+        "--network=host",
+        ...args,
+        IMAGE,
+        "run",
+        "--config",
+        "/etc/hitship/stdin.yaml",
+      ],
+      { stdin: hits.join("\n") + "\n" },
+    );
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.deepEqual(await exported(`${dir}/data/stdin-export`), hits.map((h) => JSON.parse(h)));
+    await Deno.remove(dir, { recursive: true });
+  },
+);
+
+Deno.test(
+  needsImage(
+    "image: as deploy/kubernetes runs it (read-only root, no capabilities, no new privileges, user 1993): start-up and RSS against a writable root",
+  ),
+  async () => {
+    await build();
+    const { dir, args } = await volumes();
+    const figures: string[] = [];
+    for (const locked of [false, true]) {
+      const port = freePort();
+      await Deno.writeTextFile(
+        `${dir}/etc/hitship.yaml`,
+        `data_dir: /var/lib/hitship/${port}
+status_file: /var/run/hitship/status-${port}.json
+input: { type: file, path: /var/log/wallarm/hits.ndjson }
+http: { listen: "127.0.0.1:${port}" }
+outputs: [{ name: local, type: file, path: /var/lib/hitship/${port}-export, interval: 1s }]
+`,
+      );
+      await Deno.writeTextFile(`${dir}/log/hits.ndjson`, hitLines(10).join("\n") + "\n");
+      const hardening = locked
+        ? [
+          "--read-only",
+          "--cap-drop=ALL",
+          "--security-opt=no-new-privileges",
+          "--user",
+          "1993:1993",
+          "--tmpfs",
+          "/tmp",
+        ]
+        : [];
+      const name = `hitship-test-${port}`;
+      try {
+        const { toHealthMs, rssMiB } = await startSidecar(name, [...hardening, ...args], port);
+        await until(
+          "10 hits exported",
+          async () => (await exported(`${dir}/data/${port}-export`)).length === 10,
+        );
+        figures.push(
+          `${locked ? "read-only root" : "writable root"}: /health 200 after ${
+            toHealthMs.toFixed(0)
+          } ms, RSS ${rssMiB.toFixed(0)} MiB`,
+        );
+        const stop = await podman(["stop", "-t", "30", name]);
+        assert.equal(stop.code, 0);
+        const code = (await podman(["inspect", "--format", "{{.State.ExitCode}}", name])).stdout
+          .trim();
+        assert.equal(code, "0", (await podman(["logs", name])).stderr);
+      } finally {
+        await podman(["rm", "-f", name]);
+      }
+    }
+    console.log(`image: ${figures.join("; ")}`);
+    await Deno.remove(dir, { recursive: true });
+  },
+);
+
+Deno.test(
+  needsImage(
+    "image: an https output trusts a private CA given as NODE_EXTRA_CA_CERTS; validate and test run through the image",
+  ),
+  async () => {
+    await build();
+    const { newBucket, s3Env, awsList } = await import("./s3.ts");
+    const s3 = s3Env();
+    const bucket = await newBucket("image");
+    const { dir, args } = await volumes();
+    await Deno.copyFile(Deno.env.get("S3_CA_FILE")!, `${dir}/etc/private-ca.pem`);
+    await Deno.writeTextFile(
+      `${dir}/etc/hitship.yaml`,
+      `data_dir: /var/lib/hitship
+shutdown_timeout: 3s
+outputs:
+  - name: archive
+    type: minio-hitlogs
+    endpoint: ${Deno.env.get("S3_TLS_ENDPOINT")}
+    bucket: ${bucket}
+    access_key: "${s3.accessKey}"
+    secret_key: "\${S3_SECRET}"
+`,
+    );
+    const env = [
+      "-e",
+      "NODE_EXTRA_CA_CERTS=/etc/hitship/private-ca.pem",
+      "-e",
+      `S3_SECRET=${s3.secretKey}`,
+    ];
+    const validate = await podman([
+      "run",
+      "--rm",
+      ...env,
+      ...args,
+      IMAGE,
+      "validate",
+      "--config",
+      "/etc/hitship/hitship.yaml",
+    ]);
+    assert.equal(validate.code, 0, validate.stderr);
+    assert.match(validate.stdout, /valid; input stdin; outputs: archive \(minio-hitlogs\)/);
+    const test = await podman([
+      "run",
+      "--rm",
+      "--network=host",
+      ...env,
+      ...args,
+      IMAGE,
+      "test",
+      "--config",
+      "/etc/hitship/hitship.yaml",
+    ]);
+    assert.equal(test.code, 0, test.stdout + test.stderr);
+    const hits = hitLines(30);
+    const run = await podman(
+      ["run", "--rm", "-i", "--network=host", ...env, ...args, IMAGE],
+      { stdin: hits.join("\n") + "\n" },
+    );
+    // The default command reads the config from /etc/hitship/hitship.yaml and stdin to its end.
+    assert.equal(run.code, 0, run.stderr);
+    const keys = await awsList(bucket);
+    assert.ok(keys.some((key) => key.startsWith("hitlogs-")), keys.join(", "));
+    const untrusted = await podman(
+      ["run", "--rm", "-i", "--network=host", "-e", `S3_SECRET=${s3.secretKey}`, ...args, IMAGE],
+      { stdin: hits.join("\n") + "\n" },
+    );
+    assert.notEqual(untrusted.code, 0, "without the private CA the server is not trusted");
+    await Deno.remove(dir, { recursive: true });
+  },
+);
