@@ -330,3 +330,60 @@ Deno.test("forward input: large messages arriving at once hold at most max_buffe
   await stderr.done;
   assert.deepEqual(sorted(await readExports(`${dir}/out`)), sorted(hits));
 });
+
+Deno.test("forward input: a PING whose salt is raw bytes (as Fluent Bit sends it, not text) passes the handshake", async () => {
+  const { decode, encode } = await import("@msgpack/msgpack");
+  const { createHash } = await import("node:crypto");
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const config = await writeConfig(
+    dir,
+    `data_dir: ${dir}/data
+input: { type: forward, listen: "127.0.0.1:${port}", shared_key: k3y }
+outputs: [{ name: local, type: file, path: ${dir}/out, interval: 1h }]
+`,
+  );
+  const child = spawnCli(["run", "--config", config]);
+  child.stdin.close();
+  await listening(port);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const buffer = new Uint8Array(4096);
+  const helo = decode(buffer.subarray(0, (await conn.read(buffer))!), {
+    rawStrings: true,
+  } as never) as [Uint8Array, { nonce: Uint8Array }];
+  const nonce = Uint8Array.from(helo[1].nonce); // a copy: the read buffer is used again
+  // 16 bytes that are no UTF-8 text, in a msgpack str (0xd9 = str 8), as Fluent Bit packs them.
+  const salt = Uint8Array.from([0xff, 0xfe, 0x80, 0x81, 0xc3, 0x28, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const sha = (...parts: Array<string | Uint8Array>) => {
+    const hash = createHash("sha512");
+    for (const part of parts) hash.update(part);
+    return hash.digest("hex");
+  };
+  const parts = [
+    Uint8Array.of(0x96), // fixarray of 6
+    encode("PING"),
+    encode("node-1"),
+    Uint8Array.of(0xd9, salt.length),
+    salt,
+    encode(sha(salt, "node-1", nonce, "k3y")),
+    encode(""),
+    encode(""),
+  ];
+  const ping = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    ping.set(part, at);
+    at += part.length;
+  }
+  await conn.write(ping);
+  const pong = decode(buffer.subarray(0, (await conn.read(buffer))!), {
+    rawStrings: true,
+  } as never) as [Uint8Array, boolean, Uint8Array, Uint8Array, Uint8Array];
+  assert.equal(pong[1], true, new TextDecoder().decode(pong[2]));
+  // The server's proof, over the same salt bytes and the hostname it names.
+  assert.equal(new TextDecoder().decode(pong[4]), sha(salt, pong[3], nonce, "k3y"));
+  conn.close();
+  child.kill("SIGTERM");
+  await child.status;
+  await Deno.remove(dir, { recursive: true });
+});

@@ -271,11 +271,13 @@ class Connection {
     this.#handshakeBy = -1;
     let ping: unknown;
     try {
-      ping = decode(message, limits);
+      // Strings stay bytes: Fluent Bit's salt is 16 random bytes in a msgpack str, and the
+      // digest is over those bytes, not over their UTF-8 reading.
+      ping = decode(message, { ...limits, rawStrings: true } as typeof limits);
     } catch (error) {
       throw new Refused(`malformed msgpack: ${(error as Error).message}`);
     }
-    if (!Array.isArray(ping) || ping[0] !== "PING" || ping.length < 4) {
+    if (!Array.isArray(ping) || text(ping[0]) !== "PING" || ping.length < 4) {
       throw new Refused("the first message is not a PING");
     }
     const [, hostname, salt, clientDigest] = ping as [unknown, unknown, unknown, unknown];
