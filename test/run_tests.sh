@@ -41,7 +41,10 @@ if [ -s "$results/junit.xml" ]; then
   attr() { echo "$counts" | grep -o "$1=\"[0-9]*\"" | grep -o '[0-9]*'; }
   tests=$(attr tests); failures=$(attr failures); errors=$(attr errors)
   failed=$(( ${failures:-0} + ${errors:-0} ))
-  passed=$(( ${tests:-0} - failed ))
+  # Ignored and filtered-out tests are in the count of tests too, each with a <skipped/>.
+  skipped=$(grep -o '<skipped' "$results/junit.xml" | wc -l)
+  passed=$(( ${tests:-0} - failed - skipped ))
+  if [ "$skipped" -gt 0 ]; then echo "${skipped} skipped (ignored, with the reason above, or filtered out)"; fi
   # A run that failed before any test reported still counts as a failure.
   if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
   echo "${passed} passed, ${failed} failed"
