@@ -393,3 +393,166 @@ outputs:
     await Deno.remove(dir, { recursive: true });
   },
 );
+
+/**
+ * Shapes the pod's emptyDir volumes as a kubelet shapes them for `fsGroup`: owned by that group,
+ * group-writable, setgid. podman 4.3 plays an emptyDir as a named volume, fills it from the
+ * image's directory at first mount (root's, here) and does not apply `fsGroup`: so this runs once
+ * the pod is up, and the node stand-in writes each line again until it may.
+ */
+async function fsGroupShape(names: string[], fsGroup: number): Promise<void> {
+  for (const name of names) {
+    const path = (await podman(["volume", "inspect", "--format", "{{.Mountpoint}}", name])).stdout
+      .trim();
+    await Deno.chown(path, 0, fsGroup);
+    await Deno.chmod(path, 0o2775);
+  }
+}
+
+/** Removes volumes; a named volume outlives its pod, where an emptyDir does not. */
+async function removeVolumes(names: string[]): Promise<void> {
+  for (const name of names) await podman(["volume", "rm", "-f", name]);
+}
+
+Deno.test(
+  needsImage(
+    "Kubernetes, played: podman kube play of deploy/kubernetes (the node stand-in writing hits into the shared emptyDir, hitship as its sidecar) delivers every hit; the probes answer; kube down drains",
+  ),
+  async () => {
+    await build();
+    const { parse, parseAllDocuments, stringify } = await import("yaml");
+    const { newBucket, s3Env, awsList, minioGet } = await import("./s3.ts");
+    const { startReceiver } = await import("./receiver.ts");
+    const { assertEachOnce } = await import("./outputs.ts");
+    const s3 = s3Env();
+    const bucket = await newBucket("kube");
+    await using trigger = await startReceiver();
+    const port = freePort();
+    const docs = async (file: string) =>
+      parseAllDocuments(await Deno.readTextFile(`${root}deploy/kubernetes/${file}`)).map((d) =>
+        d.toJS()
+      );
+    const [configMap] = await docs("configmap.yaml");
+    const [secret] = await docs("secret.yaml");
+    const [deployment] = await docs("deployment.yaml");
+    // The example as shipped, but for: its places here (the pod shares the host's network, where
+    // the S3 server and the trigger listen on loopback), the images here, and a node stand-in that
+    // writes 300 hits into the shared hit log.
+    const config = parse(configMap.data["hitship.yaml"]);
+    config.outputs[0].bucket = bucket;
+    config.http.listen = `127.0.0.1:${port}`; // /health, /ready and /metrics from here
+    configMap.data["hitship.yaml"] = stringify(config);
+    // podman 4.3 reads a Secret's `data` (base64), not `stringData`: the same values, encoded.
+    delete secret.stringData;
+    secret.data = Object.fromEntries(
+      Object.entries({
+        MINIO_ENDPOINT: s3.endpoint,
+        MINIO_ACCESS_KEY: s3.accessKey,
+        MINIO_SECRET_KEY: s3.secretKey,
+        INSIGHTCONNECT_API_URL: trigger.url,
+        INSIGHTCONNECT_API_KEY: trigger.key,
+      }).map(([key, value]) => [key, btoa(value)]),
+    );
+    const hits = hitLines(300);
+    const dir = await Deno.makeTempDir({ prefix: "hitship-kube-" });
+    await Deno.writeTextFile(`${dir}/hits.ndjson`, hits.join("\n") + "\n");
+    await Deno.chmod(dir, 0o755);
+    const pod = deployment.spec.template.spec;
+    const node = pod.containers.find((c: { name: string }) => c.name === "wallarm-node");
+    node.image = BASE;
+    node.command = [
+      "sh",
+      "-c",
+      'while read -r line; do until echo "$line" 2>/dev/null >> /var/log/wallarm/hits.ndjson; do sleep 0.2; done; done < /hits/hits.ndjson; sleep 3600',
+    ];
+    node.volumeMounts.push({ name: "hits", mountPath: "/hits", readOnly: true });
+    pod.volumes.push({ name: "hits", hostPath: { path: dir, type: "Directory" } });
+    const hitship = pod.containers.find((c: { name: string }) => c.name === "hitship");
+    hitship.image = IMAGE;
+    pod.hostNetwork = true;
+    // On the host's network a port is not mapped: the probes name the port hitship listens on.
+    delete hitship.ports;
+    hitship.livenessProbe.httpGet.port = port;
+    hitship.readinessProbe.httpGet.port = port;
+    const played = `${dir}/kube.yaml`;
+    // podman 4.3 keeps a Secret of the played YAML as its YAML text, then reads it as JSON (and
+    // fails): the Secret is made beforehand as a podman secret holding its JSON, the rest played.
+    await Deno.writeTextFile(
+      played,
+      [configMap, deployment].map((o) => stringify(o)).join("---\n"),
+    );
+    await Deno.writeTextFile(`${dir}/secret.json`, JSON.stringify(secret.data));
+    await podman(["kube", "down", played]);
+    const volumes = pod.volumes.filter((v: { emptyDir?: unknown }) => v.emptyDir).map((
+      v: { name: string },
+    ) => v.name);
+    await removeVolumes([...volumes, configMap.metadata.name]);
+    await podman(["secret", "rm", "hitship-secrets"]);
+    const made = await podman(["secret", "create", "hitship-secrets", `${dir}/secret.json`]);
+    assert.equal(made.code, 0, made.stderr);
+    const up = await podman(["kube", "play", played]);
+    try {
+      assert.equal(up.code, 0, up.stdout + up.stderr);
+      await fsGroupShape(
+        node.volumeMounts.filter((m: { name: string }) => volumes.includes(m.name)).map((
+          m: { name: string },
+        ) => m.name),
+        pod.securityContext.fsGroup,
+      );
+      await until("hitship answers /health", async () => {
+        try {
+          const response = await fetch(`http://127.0.0.1:${port}/health`);
+          await response.body?.cancel();
+          return response.ok;
+        } catch {
+          return false;
+        }
+      });
+      await until("hitship has read the 300 hits", async () => {
+        try {
+          const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+          return /hitship_input_hits_total\{[^}]*\} 300\b/.test(metrics);
+        } catch {
+          return false;
+        }
+      });
+      const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+      await ready.body?.cancel();
+      assert.equal(ready.status, 200);
+    } catch (error) {
+      const logs = await podman(["logs", "wallarm-node-pod-0-hitship"]);
+      await podman(["kube", "down", played]);
+      await removeVolumes([...volumes, configMap.metadata.name]);
+      await podman(["secret", "rm", "hitship-secrets"]);
+      throw new Error(`${(error as Error).message}\nhitship's log: ${logs.stdout}${logs.stderr}`);
+    }
+    // SIGTERM to the pod, with the example's grace period: hitship drains (the archive's 10-minute
+    // window is uploaded at once), then the pod goes.
+    const stopped = await podman([
+      "pod",
+      "stop",
+      "-t",
+      String(deployment.spec.template.spec.terminationGracePeriodSeconds),
+      "wallarm-node-pod-0",
+    ]);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    const log = await podman(["logs", "wallarm-node-pod-0-hitship"]);
+    const exit =
+      (await podman(["inspect", "--format", "{{.State.ExitCode}}", "wallarm-node-pod-0-hitship"]))
+        .stdout.trim();
+    const down = await podman(["kube", "down", played]);
+    assert.equal(down.code, 0, down.stderr);
+    await removeVolumes([...volumes, configMap.metadata.name]);
+    assert.equal(exit, "0", log.stdout + log.stderr);
+    await podman(["secret", "rm", "hitship-secrets"]);
+    const archived: unknown[] = [];
+    for (const key of await awsList(bucket)) {
+      archived.push(...JSON.parse(new TextDecoder().decode(await minioGet(bucket, key))));
+    }
+    assert.equal(archived.length, 300, log.stdout + log.stderr);
+    assertEachOnce(archived, hits);
+    const wanted = hits.filter((h) => ["sqli", "rce", "xxe"].includes(JSON.parse(h).attack_type));
+    assertEachOnce(trigger.delivered(), wanted);
+    await Deno.remove(dir, { recursive: true });
+  },
+);
