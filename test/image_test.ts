@@ -2,12 +2,15 @@
  * The image, built and run for real: `podman build` of the Dockerfile on the local stand-in of
  * `denoland/deno:debian-2.9.6` (../shared/tools/container/standin-base.sh, as CI runs it), then
  * `podman run` the way README shows and the way deploy/kubernetes runs it (read-only root, no
- * capabilities, no new privileges, not root). Skipped, with the reason in the name, where podman or
- * the stand-in base is missing.
+ * capabilities, no new privileges, not root); then deploy/kubernetes and
+ * deploy/kubernetes-fluent-bit played with `podman kube play` (README says what differs from a
+ * cluster). Skipped, with the reason in the name, where podman, the stand-in base or (for the
+ * Fluent Bit example) Fluent Bit is missing.
  */
 import assert from "node:assert/strict";
 import { freePort, until } from "./helpers.ts";
 import { hitLines } from "./outputs.ts";
+import { FLUENT_BIT, needsFluentBit } from "./fluent_bit.ts";
 
 const BASE = "docker.io/denoland/deno:debian-2.9.6";
 const IMAGE = "localhost/hitship:test";
@@ -551,6 +554,280 @@ Deno.test(
     }
     assert.equal(archived.length, 300, log.stdout + log.stderr);
     assertEachOnce(archived, hits);
+    const wanted = hits.filter((h) => ["sqli", "rce", "xxe"].includes(JSON.parse(h).attack_type));
+    assertEachOnce(trigger.delivered(), wanted);
+    await Deno.remove(dir, { recursive: true });
+  },
+);
+
+/** A podman secret `name` holding `values` the way a played Secret's `data` holds them. */
+async function podSecret(name: string, dir: string, values: Record<string, string>) {
+  await podman(["secret", "rm", name]);
+  const file = `${dir}/${name}.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify(Object.fromEntries(Object.entries(values).map(([k, v]) => [k, btoa(v)]))),
+  );
+  const made = await podman(["secret", "create", name, file]);
+  assert.equal(made.code, 0, made.stderr);
+}
+
+/**
+ * A stand-in for Fluent Bit's image (cr.fluentbit.io/fluent/fluent-bit): the peer binary at the
+ * image's place, with the same default command, on the stand-in base. Of its libraries, the two
+ * that base lacks (libyaml, libsqlite3) come from this host, Debian 12 as the base is.
+ */
+async function fluentBitImage(): Promise<string> {
+  const image = "localhost/fluent-bit-standin:test";
+  const dir = await Deno.makeTempDir({ prefix: "fluent-bit-image-" });
+  await Deno.copyFile(FLUENT_BIT!, `${dir}/fluent-bit`);
+  await Deno.mkdir(`${dir}/lib`);
+  const ldd = new TextDecoder().decode(
+    (await new Deno.Command("ldd", { args: [FLUENT_BIT!] }).output()).stdout,
+  );
+  for (const lib of ["libyaml-0.so.2", "libsqlite3.so.0"]) {
+    const path = new RegExp(`${lib.replaceAll(".", "\\.")} => (\\S+)`).exec(ldd)?.[1];
+    assert.ok(path, `Fluent Bit's ${lib} is on this host`);
+    await Deno.copyFile(await Deno.realPath(path), `${dir}/lib/${lib}`);
+  }
+  await Deno.writeTextFile(
+    `${dir}/Containerfile`,
+    [
+      `FROM ${BASE}`,
+      "COPY fluent-bit /fluent-bit/bin/fluent-bit",
+      "COPY lib/ /usr/lib/x86_64-linux-gnu/",
+      'ENTRYPOINT ["/fluent-bit/bin/fluent-bit"]',
+      'CMD ["-c", "/fluent-bit/etc/fluent-bit.conf"]',
+    ].join("\n") + "\n",
+  );
+  const out = await podman([
+    "build",
+    "--pull=never",
+    "-t",
+    image,
+    "-f",
+    `${dir}/Containerfile`,
+    dir,
+  ]);
+  assert.equal(out.code, 0, out.stdout.slice(-2000) + out.stderr.slice(-2000));
+  await Deno.remove(dir, { recursive: true });
+  return image;
+}
+
+function needsImageAndFluentBit(name: string): { name: string; ignore: boolean } {
+  const image = needsImage(name);
+  const fb = needsFluentBit(image.name);
+  return { name: fb.name, ignore: image.ignore || fb.ignore };
+}
+
+// Manifests as parsed YAML, edited in place.
+// deno-lint-ignore no-explicit-any
+type Obj = Record<string, any>;
+
+Deno.test(
+  needsImageAndFluentBit(
+    "Kubernetes, played: deploy/kubernetes-fluent-bit (hitship's StatefulSet and Fluent Bit's DaemonSet played as Deployments of their pod templates): Fluent Bit tails the hit log and forwards; hitship's pod stopped and started mid-stream; every hit once in S3",
+  ),
+  async () => {
+    await build();
+    const fbImage = await fluentBitImage();
+    const { parseAllDocuments, stringify } = await import("yaml");
+    const { newBucket, s3Env, awsList, minioGet } = await import("./s3.ts");
+    const { startReceiver } = await import("./receiver.ts");
+    const { assertEachOnce } = await import("./outputs.ts");
+    const s3 = s3Env();
+    const bucket = await newBucket("kubefb");
+    await using trigger = await startReceiver();
+    const forwardPort = freePort();
+    const httpPort = freePort();
+    const key = "played-forward-key-5d1";
+    const objects = async (file: string): Promise<Record<string, Obj>> => {
+      const all: Record<string, Obj> = {};
+      const text = await Deno.readTextFile(`${root}deploy/kubernetes-fluent-bit/${file}`);
+      for (const doc of parseAllDocuments(text)) {
+        const o = doc.toJS() as Obj;
+        all[`${o.kind}/${o.metadata.name}`] = o;
+      }
+      return all;
+    };
+    const hs = await objects("hitship.yaml");
+    const fb = await objects("fluent-bit.yaml");
+    const dir = await Deno.makeTempDir({ prefix: "hitship-kubefb-" });
+    await Deno.chmod(dir, 0o755);
+
+    // hitship: the example as shipped, but for its places here (the host's network, where the
+    // test servers listen on loopback) and the image built here. The StatefulSet's pod template
+    // is played as a Deployment, its volume claim as a PersistentVolumeClaim of the same name.
+    const hsConfig = hs["ConfigMap/hitship-config"]!;
+    hsConfig.data["hitship.yaml"] = hsConfig.data["hitship.yaml"]
+      .replace("listen: 0.0.0.0:24224", `listen: 127.0.0.1:${forwardPort}`)
+      .replace("listen: 0.0.0.0:9464", `listen: 127.0.0.1:${httpPort}`)
+      .replace("bucket: wallarm-hits", `bucket: ${bucket}`);
+    const set = hs["StatefulSet/hitship"]!;
+    const claims: Obj[] = set.spec.volumeClaimTemplates.map((t: Obj) => ({
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: t.metadata.name },
+      spec: t.spec,
+    }));
+    const hsPod = set.spec.template.spec;
+    for (const claim of claims) {
+      hsPod.volumes.push({
+        name: claim.metadata.name,
+        persistentVolumeClaim: { claimName: claim.metadata.name },
+      });
+    }
+    hsPod.hostNetwork = true;
+    const hitship = hsPod.containers[0];
+    hitship.image = IMAGE;
+    delete hitship.ports;
+    hitship.livenessProbe.httpGet.port = httpPort;
+    hitship.readinessProbe.httpGet.port = httpPort;
+    const hsDeployment = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: set.metadata,
+      spec: { replicas: 1, selector: set.spec.selector, template: set.spec.template },
+    };
+    const hsPlayed = `${dir}/hitship.yaml`;
+    await Deno.writeTextFile(
+      hsPlayed,
+      [hsConfig, ...claims, hsDeployment].map((o) => stringify(o)).join("---\n"),
+    );
+
+    // Fluent Bit: its config as shipped but for hitship's address; the DaemonSet's pod template
+    // played as a Deployment, with the stand-in image and its hostPaths under a directory here.
+    const fbConfig = fb["ConfigMap/fluent-bit-config"]!;
+    fbConfig.data["fluent-bit.conf"] = fbConfig.data["fluent-bit.conf"]
+      .replace("hitship.wallarm.svc.cluster.local", "127.0.0.1")
+      .replace(/Port(\s+)24224/, `Port$1${forwardPort}`);
+    const daemonSet = fb["DaemonSet/fluent-bit"]!;
+    const fbPod = daemonSet.spec.template.spec;
+    fbPod.hostNetwork = true;
+    fbPod.containers[0].image = fbImage;
+    // podman 4.3 has no node to name: the downward API's spec.nodeName becomes a plain value.
+    for (const env of fbPod.containers[0].env ?? []) {
+      if (env.valueFrom?.fieldRef?.fieldPath === "spec.nodeName") {
+        delete env.valueFrom;
+        env.value = "node-1";
+      }
+    }
+    const hostPaths: Record<string, string> = {};
+    for (const volume of fbPod.volumes) {
+      if (!volume.hostPath) continue;
+      hostPaths[volume.hostPath.path] = `${dir}${volume.hostPath.path}`;
+      volume.hostPath.path = `${dir}${volume.hostPath.path}`;
+      await Deno.mkdir(volume.hostPath.path, { recursive: true });
+    }
+    const hitLog = `${hostPaths["/var/log/wallarm"]}/hits.ndjson`;
+    const fbDeployment = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: daemonSet.metadata,
+      spec: { replicas: 1, selector: daemonSet.spec.selector, template: daemonSet.spec.template },
+    };
+    const fbPlayed = `${dir}/fluent-bit.yaml`;
+    await Deno.writeTextFile(
+      fbPlayed,
+      [fbConfig, fbDeployment].map((o) => stringify(o)).join("---\n"),
+    );
+
+    const volumeNames = [
+      hsConfig.metadata.name,
+      fbConfig.metadata.name,
+      ...claims.map((c) => c.metadata.name),
+      ...hsPod.volumes.filter((v: Obj) => v.emptyDir).map((v: Obj) => v.name),
+    ];
+    const down = async () => {
+      const results = [
+        await podman(["kube", "down", fbPlayed]),
+        await podman(["kube", "down", hsPlayed]),
+      ];
+      await removeVolumes(volumeNames);
+      for (const name of ["hitship-secrets", "fluent-bit-hitship"]) {
+        await podman(["secret", "rm", name]);
+      }
+      return results;
+    };
+    await down();
+    // The Secrets, as podman secrets (podman 4.3 cannot read a played Secret's stringData).
+    await podSecret("hitship-secrets", dir, {
+      HITSHIP_FORWARD_KEY: key,
+      MINIO_ENDPOINT: s3.endpoint,
+      MINIO_ACCESS_KEY: s3.accessKey,
+      MINIO_SECRET_KEY: s3.secretKey,
+      INSIGHTCONNECT_API_URL: trigger.url,
+      INSIGHTCONNECT_API_KEY: trigger.key,
+    });
+    await podSecret("fluent-bit-hitship", dir, { HITSHIP_FORWARD_KEY: key });
+
+    const hits = hitLines(400);
+    await Deno.writeTextFile(hitLog, hits.slice(0, 200).join("\n") + "\n");
+    const hsPodName = "hitship-pod-0";
+    const fbPodName = "fluent-bit-pod-0";
+    const logs = async () =>
+      [
+        `hitship: ${JSON.stringify(await podman(["logs", `${hsPodName}-hitship`]))}`,
+        `Fluent Bit: ${JSON.stringify(await podman(["logs", `${fbPodName}-fluent-bit`]))}`,
+      ].join("\n");
+    const metrics = async () => {
+      try {
+        return await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      } catch {
+        return "";
+      }
+    };
+    const journaled = async () =>
+      Number(/^hitship_input_hits_total\{[^}]*\} (\d+)$/m.exec(await metrics())?.[1] ?? -1);
+    const grace = String(hsPod.terminationGracePeriodSeconds);
+    try {
+      const up = await podman(["kube", "play", hsPlayed]);
+      assert.equal(up.code, 0, up.stdout + up.stderr);
+      await until("hitship is ready", async () => /^hitship_ready 1$/m.test(await metrics()));
+      const fbUp = await podman(["kube", "play", fbPlayed]);
+      assert.equal(fbUp.code, 0, fbUp.stdout + fbUp.stderr);
+      await until(
+        "hitship has journaled the first 200 hits",
+        async () => await journaled() === 200,
+      );
+      // hitship's pod stops and starts again while the node goes on writing: Fluent Bit keeps
+      // what it could not deliver and sends it when hitship is back; the journal on the volume
+      // claim outlives the container. (Prometheus counters start again at 0.)
+      const paused = await podman(["pod", "stop", "-t", grace, hsPodName]);
+      assert.equal(paused.code, 0, paused.stderr);
+      await Deno.writeTextFile(hitLog, hits.slice(200).join("\n") + "\n", { append: true });
+      await until(
+        "Fluent Bit finds hitship gone and keeps the chunk for a retry",
+        async () =>
+          /failed to flush chunk/.test((await podman(["logs", `${fbPodName}-fluent-bit`])).stderr),
+      );
+      const again = await podman(["pod", "start", hsPodName]);
+      assert.equal(again.code, 0, again.stderr);
+      await until("hitship has journaled the other 200 hits", async () => await journaled() >= 200);
+    } catch (error) {
+      const told = await logs();
+      await down();
+      throw new Error(`${(error as Error).message}\n${told}`);
+    }
+    // Fluent Bit goes first, then hitship's pod stops with its grace period: it drains.
+    await podman(["pod", "stop", "-t", "10", fbPodName]);
+    const stopped = await podman(["pod", "stop", "-t", grace, hsPodName]);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    const exit =
+      (await podman(["inspect", "--format", "{{.State.ExitCode}}", `${hsPodName}-hitship`]))
+        .stdout.trim();
+    const told = await logs();
+    const [fbDown, hsDown] = await down();
+    assert.equal(fbDown!.code, 0, fbDown!.stderr);
+    assert.equal(hsDown!.code, 0, hsDown!.stderr);
+    assert.equal(exit, "0", told);
+    const archived: Obj[] = [];
+    for (const object of await awsList(bucket)) {
+      archived.push(...JSON.parse(new TextDecoder().decode(await minioGet(bucket, object))));
+    }
+    assert.equal(archived.length, 400, told);
+    assertEachOnce(archived, hits);
+    assert.ok(archived.every((hit) => !("date" in hit)), "no date field added");
     const wanted = hits.filter((h) => ["sqli", "rce", "xxe"].includes(JSON.parse(h).attack_type));
     assertEachOnce(trigger.delivered(), wanted);
     await Deno.remove(dir, { recursive: true });
