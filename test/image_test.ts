@@ -445,17 +445,15 @@ Deno.test(
     config.outputs[0].bucket = bucket;
     config.http.listen = `127.0.0.1:${port}`; // /health, /ready and /metrics from here
     configMap.data["hitship.yaml"] = stringify(config);
-    // podman 4.3 reads a Secret's `data` (base64), not `stringData`: the same values, encoded.
-    delete secret.stringData;
-    secret.data = Object.fromEntries(
-      Object.entries({
-        MINIO_ENDPOINT: s3.endpoint,
-        MINIO_ACCESS_KEY: s3.accessKey,
-        MINIO_SECRET_KEY: s3.secretKey,
-        INSIGHTCONNECT_API_URL: trigger.url,
-        INSIGHTCONNECT_API_KEY: trigger.key,
-      }).map(([key, value]) => [key, btoa(value)]),
-    );
+    // The shipped Secret's keys, with the values here.
+    const secretValues = {
+      MINIO_ENDPOINT: s3.endpoint,
+      MINIO_ACCESS_KEY: s3.accessKey,
+      MINIO_SECRET_KEY: s3.secretKey,
+      INSIGHTCONNECT_API_URL: trigger.url,
+      INSIGHTCONNECT_API_KEY: trigger.key,
+    };
+    assert.deepEqual(Object.keys(secret.stringData).sort(), Object.keys(secretValues).sort());
     const hits = hitLines(300);
     const dir = await Deno.makeTempDir({ prefix: "hitship-kube-" });
     await Deno.writeTextFile(`${dir}/hits.ndjson`, hits.join("\n") + "\n");
@@ -466,7 +464,7 @@ Deno.test(
     node.command = [
       "sh",
       "-c",
-      'while read -r line; do until echo "$line" 2>/dev/null >> /var/log/wallarm/hits.ndjson; do sleep 0.2; done; done < /hits/hits.ndjson; sleep 3600',
+      'trap "exit 0" TERM; while read -r line; do until echo "$line" 2>/dev/null >> /var/log/wallarm/hits.ndjson; do sleep 0.2; done; done < /hits/hits.ndjson; sleep 3600 & wait',
     ];
     node.volumeMounts.push({ name: "hits", mountPath: "/hits", readOnly: true });
     pod.volumes.push({ name: "hits", hostPath: { path: dir, type: "Directory" } });
@@ -478,21 +476,18 @@ Deno.test(
     hitship.livenessProbe.httpGet.port = port;
     hitship.readinessProbe.httpGet.port = port;
     const played = `${dir}/kube.yaml`;
-    // podman 4.3 keeps a Secret of the played YAML as its YAML text, then reads it as JSON (and
-    // fails): the Secret is made beforehand as a podman secret holding its JSON, the rest played.
     await Deno.writeTextFile(
       played,
       [configMap, deployment].map((o) => stringify(o)).join("---\n"),
     );
-    await Deno.writeTextFile(`${dir}/secret.json`, JSON.stringify(secret.data));
     await podman(["kube", "down", played]);
     const volumes = pod.volumes.filter((v: { emptyDir?: unknown }) => v.emptyDir).map((
       v: { name: string },
     ) => v.name);
     await removeVolumes([...volumes, configMap.metadata.name]);
-    await podman(["secret", "rm", "hitship-secrets"]);
-    const made = await podman(["secret", "create", "hitship-secrets", `${dir}/secret.json`]);
-    assert.equal(made.code, 0, made.stderr);
+    // podman 4.3 keeps a Secret of the played YAML as its YAML text, then reads it as JSON (and
+    // fails): the Secret is made beforehand as a podman secret, the rest played.
+    await podSecret(secret.metadata.name, dir, secretValues);
     const up = await podman(["kube", "play", played]);
     try {
       assert.equal(up.code, 0, up.stdout + up.stderr);
@@ -560,7 +555,10 @@ Deno.test(
   },
 );
 
-/** A podman secret `name` holding `values` the way a played Secret's `data` holds them. */
+/**
+ * A podman secret `name` holding `values` the way a played Secret's `data` holds them (base64):
+ * podman 4.3 cannot read a played Secret's `stringData`.
+ */
 async function podSecret(name: string, dir: string, values: Record<string, string>) {
   await podman(["secret", "rm", name]);
   const file = `${dir}/${name}.json`;
@@ -750,16 +748,23 @@ Deno.test(
       return results;
     };
     await down();
-    // The Secrets, as podman secrets (podman 4.3 cannot read a played Secret's stringData).
-    await podSecret("hitship-secrets", dir, {
-      HITSHIP_FORWARD_KEY: key,
-      MINIO_ENDPOINT: s3.endpoint,
-      MINIO_ACCESS_KEY: s3.accessKey,
-      MINIO_SECRET_KEY: s3.secretKey,
-      INSIGHTCONNECT_API_URL: trigger.url,
-      INSIGHTCONNECT_API_KEY: trigger.key,
-    });
-    await podSecret("fluent-bit-hitship", dir, { HITSHIP_FORWARD_KEY: key });
+    // The shipped Secrets' keys, with the values here, as podman secrets.
+    const secrets: Record<string, Record<string, string>> = {
+      "Secret/hitship-secrets": {
+        HITSHIP_FORWARD_KEY: key,
+        MINIO_ENDPOINT: s3.endpoint,
+        MINIO_ACCESS_KEY: s3.accessKey,
+        MINIO_SECRET_KEY: s3.secretKey,
+        INSIGHTCONNECT_API_URL: trigger.url,
+        INSIGHTCONNECT_API_KEY: trigger.key,
+      },
+      "Secret/fluent-bit-hitship": { HITSHIP_FORWARD_KEY: key },
+    };
+    for (const [id, values] of Object.entries(secrets)) {
+      const shipped = hs[id] ?? fb[id];
+      assert.deepEqual(Object.keys(shipped!.stringData).sort(), Object.keys(values).sort(), id);
+      await podSecret(shipped!.metadata.name, dir, values);
+    }
 
     const hits = hitLines(400);
     await Deno.writeTextFile(hitLog, hits.slice(0, 200).join("\n") + "\n");
