@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { FluentBit, needsFluentBit } from "./fluent_bit.ts";
 import { type IntakeRequest, startIntake } from "./intake.ts";
-import { logRecords, pace, runCli, spawnCli, statusIn, writeConfig } from "./helpers.ts";
-import { assertEachOnce, hitLines, oneOutput as config } from "./outputs.ts";
+import { logRecords, runCli, statusIn, writeConfig } from "./helpers.ts";
+import { assertEachOnce, hitLines, oneOutput as config, runThroughRestart } from "./outputs.ts";
 
 type Meta = { "@meta": { create: { _index: string; _id: string } } };
 
@@ -72,21 +72,8 @@ retry: { cycles: [[200ms]], then_every: 200ms }
 `,
       ),
     );
-    const child = spawnCli(["run", "--config", path], { stdin: "piped" });
-    const writer = child.stdin.getWriter();
-    const encoder = new TextEncoder();
-    for (let i = 0; i < 100; i++) {
-      await writer.write(encoder.encode(hits.slice(i * 100, i * 100 + 100).join("\n") + "\n"));
-      if (i === 30) {
-        await fb.received(1000);
-        await fb.stop();
-      }
-      if (i === 60) await fb.restart();
-      await pace(10);
-    }
-    await writer.close();
-    const result = await child.output();
-    assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
+    const { code, stderr } = await runThroughRestart(path, hits, fb);
+    assert.equal(code, 0, stderr);
     await fb.received(10_000);
     const records = fb.records as Array<Record<string, unknown> & Meta>;
     const idOf = new Map<string, string>();

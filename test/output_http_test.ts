@@ -9,14 +9,12 @@ import { startIntake } from "./intake.ts";
 import {
   logRecords,
   makeTestCertificate,
-  pace,
   runCli,
-  spawnCli,
   statusIn,
   until,
   writeConfig,
 } from "./helpers.ts";
-import { assertEachOnce, hitLines, oneOutput as config } from "./outputs.ts";
+import { assertEachOnce, hitLines, oneOutput as config, runThroughRestart } from "./outputs.ts";
 
 for (const format of ["ndjson", "json"] as const) {
   Deno.test(
@@ -111,22 +109,8 @@ retry: { cycles: [[200ms]], then_every: 200ms }
 `,
       ),
     );
-    const child = spawnCli(["run", "--config", path], { stdin: "piped" });
-    const writer = child.stdin.getWriter();
-    const encoder = new TextEncoder();
-    for (let i = 0; i < 100; i++) {
-      await writer.write(encoder.encode(hits.slice(i * 100, i * 100 + 100).join("\n") + "\n"));
-      if (i === 30) {
-        await fb.received(1000);
-        await fb.stop();
-      }
-      if (i === 60) await fb.restart();
-      await pace(10);
-    }
-    await writer.close();
-    const result = await child.output();
-    const stderr = new TextDecoder().decode(result.stderr);
-    assert.equal(result.code, 0, stderr);
+    const { code, stderr } = await runThroughRestart(path, hits, fb);
+    assert.equal(code, 0, stderr);
     assert.ok(
       logRecords(stderr).some((r) => /request failed: Cannot reach the server/.test(r.msg)),
       "the stop was seen as failed requests",

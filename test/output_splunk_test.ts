@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { FluentBit, needsFluentBit } from "./fluent_bit.ts";
 import { startIntake } from "./intake.ts";
-import { logRecords, pace, runCli, spawnCli, statusIn, writeConfig } from "./helpers.ts";
-import { assertEachOnce, hitLines, oneOutput as config } from "./outputs.ts";
+import { logRecords, runCli, statusIn, writeConfig } from "./helpers.ts";
+import { assertEachOnce, hitLines, oneOutput as config, runThroughRestart } from "./outputs.ts";
 
 const TOKEN = "5f3c1e2a-hec-token";
 
@@ -82,21 +82,8 @@ retry: { cycles: [[200ms]], then_every: 200ms }
 `,
       ),
     );
-    const child = spawnCli(["run", "--config", path], { stdin: "piped" });
-    const writer = child.stdin.getWriter();
-    const encoder = new TextEncoder();
-    for (let i = 0; i < 100; i++) {
-      await writer.write(encoder.encode(hits.slice(i * 100, i * 100 + 100).join("\n") + "\n"));
-      if (i === 30) {
-        await fb.received(1000);
-        await fb.stop();
-      }
-      if (i === 60) await fb.restart();
-      await pace(10);
-    }
-    await writer.close();
-    const result = await child.output();
-    assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
+    const { code, stderr } = await runThroughRestart(path, hits, fb);
+    assert.equal(code, 0, stderr);
     await fb.received(10_000);
     assertEachOnce((fb.records as unknown as HecRecord[]).map((r) => r.event), hits, false);
     await Deno.remove(dir, { recursive: true });

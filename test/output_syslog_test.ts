@@ -7,16 +7,8 @@
 import assert from "node:assert/strict";
 import { FluentBit, needsFluentBit } from "./fluent_bit.ts";
 import { needsRsyslog, Rsyslog, type SyslogRecord } from "./rsyslog.ts";
-import {
-  logRecords,
-  makeTestCertificate,
-  pace,
-  runCli,
-  spawnCli,
-  statusIn,
-  writeConfig,
-} from "./helpers.ts";
-import { assertEachOnce, hitLines, oneOutput as config } from "./outputs.ts";
+import { logRecords, makeTestCertificate, runCli, statusIn, writeConfig } from "./helpers.ts";
+import { assertEachOnce, hitLines, oneOutput as config, runThroughRestart } from "./outputs.ts";
 
 /** The hit inside a message, by format. */
 function hitOf(record: SyslogRecord, format: string): Record<string, unknown> {
@@ -193,22 +185,8 @@ retry: { cycles: [[200ms]], then_every: 200ms }
 `,
       ),
     );
-    const child = spawnCli(["run", "--config", path], { stdin: "piped" });
-    const writer = child.stdin.getWriter();
-    const encoder = new TextEncoder();
-    for (let i = 0; i < 100; i++) {
-      await writer.write(encoder.encode(hits.slice(i * 100, i * 100 + 100).join("\n") + "\n"));
-      if (i === 30) {
-        await rs.received(1000);
-        await rs.stop();
-      }
-      if (i === 60) await rs.restart();
-      await pace(10);
-    }
-    await writer.close();
-    const result = await child.output();
-    const stderr = new TextDecoder().decode(result.stderr);
-    assert.equal(result.code, 0, stderr);
+    const { code, stderr } = await runThroughRestart(path, hits, rs);
+    assert.equal(code, 0, stderr);
     assert.ok(logRecords(stderr).some((r) => /Connection refused/.test(r.msg)));
     const records = await rs.received(10_000);
     assertEachOnce(records.map((r) => hitOf(r, "rfc5424")), hits, false);

@@ -18,7 +18,7 @@ import { describeIssue, formatPath } from "../base/zod_issue.ts";
 import { LOG_LEVELS } from "../base/log.ts";
 import { namePattern, patternsOverlap } from "./key_overlap.ts";
 import { importPluginModules, resolveModule } from "./plugin_modules.ts";
-import type { EventKind } from "../sdk/output.ts";
+import { EVENT_KINDS, type EventKind } from "../sdk/output.ts";
 import type { FilterConfig } from "../hit/filter.ts";
 import type { AlertConfig } from "../hit/alerts.ts";
 import type { InputPlugin } from "../sdk/input.ts";
@@ -63,7 +63,7 @@ export const autoDisableSchema = z.strictObject({
 }).meta({ description: "Auto-disable of an output whose requests keep failing" });
 
 /** Event kinds an output can subscribe to. */
-export const EVENT_KINDS = ["hits", "system", "alerts", "report"] as const;
+export { EVENT_KINDS };
 
 /** Fields every output has, whatever its type. */
 export const commonOutputShape = {

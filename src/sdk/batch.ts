@@ -100,8 +100,12 @@ export interface BatchConfig {
   key: string;
 }
 
-/** The engine's batching for a config with {@linkcode batchShape}. */
-export function batchOptionsOf(config: BatchConfig): BatchOptions {
+/**
+ * The engine's batching for a config with {@linkcode batchShape} or {@linkcode sendBatchShape}.
+ */
+export function batchOptionsOf(
+  config: Pick<BatchConfig, "interval" | "max_hits" | "max_bytes">,
+): BatchOptions {
   return { interval: config.interval, maxHits: config.max_hits, maxBytes: config.max_bytes };
 }
 

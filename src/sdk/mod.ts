@@ -44,6 +44,7 @@ export {
   type Batch,
   type BatchOptions,
   definePlugin,
+  EVENT_KINDS,
   type EventKind,
   type Output,
   type OutputPlugin,
@@ -80,6 +81,7 @@ export {
   type HitFields,
   hitFields,
   hitTime,
+  sendTestEvent,
   testEvent,
 } from "./records.ts";
 export {

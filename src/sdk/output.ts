@@ -119,8 +119,11 @@ export interface PluginContext {
   events: ReadonlyArray<EventKind>;
 }
 
+/** Every kind of event an output can receive. */
+export const EVENT_KINDS = ["hits", "system", "alerts", "report"] as const;
+
 /** What an output can receive. */
-export type EventKind = "hits" | "system" | "alerts" | "report";
+export type EventKind = typeof EVENT_KINDS[number];
 
 /** An output plugin as its author writes it: its config schema (its documentation) and factory. */
 export interface OutputPluginSpec<S extends z.ZodObject = z.ZodObject> {

@@ -7,7 +7,7 @@
  */
 import { parseJson } from "../base/json.ts";
 import { TEST_PREFIX } from "./notification.ts";
-import type { Batch, SystemEvent } from "./output.ts";
+import type { Batch, Output, PluginContext, SendResult, SystemEvent } from "./output.ts";
 
 const decoder = new TextDecoder();
 
@@ -88,6 +88,26 @@ export function testEvent(now: number, output: string): SystemEvent {
     details: { output },
     time: now,
   };
+}
+
+/**
+ * `test()` of an output that takes records: {@linkcode testEvent} through its own `sendEvent`,
+ * told as "sent a test event" when it went through.
+ *
+ * @example
+ * ```ts ignore
+ * test(signal: AbortSignal): Promise<SendResult> {
+ *   return sendTestEvent(this, this.#context, signal);
+ * }
+ * ```
+ */
+export async function sendTestEvent(
+  output: Required<Pick<Output, "sendEvent">>,
+  context: Pick<PluginContext, "clock" | "name">,
+  signal: AbortSignal,
+): Promise<SendResult> {
+  const result = await output.sendEvent(testEvent(context.clock.now(), context.name), signal);
+  return result.ok ? { ...result, detail: "sent a test event" } : result;
 }
 
 /** Bytes joined into one array. */

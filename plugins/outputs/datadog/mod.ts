@@ -11,10 +11,11 @@
 import {
   type Batch,
   batchLines,
+  batchOptionsOf,
   BatchProgress,
   definePlugin,
   describeHit,
-  type EventKind,
+  EVENT_KINDS,
   eventRecord,
   gzipped,
   hitFields,
@@ -26,8 +27,8 @@ import {
   requestTimeout,
   sendBatchShape,
   type SendResult,
+  sendTestEvent,
   type SystemEvent,
-  testEvent,
   z,
 } from "@hitship/hitship/sdk";
 
@@ -178,28 +179,18 @@ class Datadog implements Output {
     return this.#post(`[${entry}]`, signal);
   }
 
-  async test(signal: AbortSignal): Promise<SendResult> {
-    const result = await this.sendEvent(
-      testEvent(this.#context.clock.now(), this.#context.name),
-      signal,
-    );
-    return result.ok ? { ...result, detail: "sent a test event" } : result;
+  test(signal: AbortSignal): Promise<SendResult> {
+    return sendTestEvent(this, this.#context, signal);
   }
 }
-
-const ALL_EVENTS: EventKind[] = ["hits", "system", "alerts", "report"];
 
 /** The `datadog` output plugin. */
 export const datadogOutput = definePlugin({
   type: "datadog",
   description: "Sends hits to Datadog's log intake (HTTP, DD-API-KEY)",
   schema: datadogSchema,
-  supportedEvents: ALL_EVENTS,
+  supportedEvents: EVENT_KINDS,
   defaultEvents: ["hits"],
-  batchOptions: (config) => ({
-    interval: config.interval,
-    maxHits: config.max_hits,
-    maxBytes: config.max_bytes,
-  }),
+  batchOptions: batchOptionsOf,
   create: (config, context) => new Datadog(config, context),
 });

@@ -12,8 +12,9 @@ import { createHash } from "node:crypto";
 import {
   type Batch,
   batchLines,
+  batchOptionsOf,
   definePlugin,
-  type EventKind,
+  EVENT_KINDS,
   eventRecord,
   gzipped,
   hitTime,
@@ -25,8 +26,8 @@ import {
   requestTimeout,
   sendBatchShape,
   type SendResult,
+  sendTestEvent,
   type SystemEvent,
-  testEvent,
   tlsClientShape,
   z,
 } from "@hitship/hitship/sdk";
@@ -254,12 +255,8 @@ class Elasticsearch implements Output {
     return result;
   }
 
-  async test(signal: AbortSignal): Promise<SendResult> {
-    const result = await this.sendEvent(
-      testEvent(this.#context.clock.now(), this.#context.name),
-      signal,
-    );
-    return result.ok ? { ...result, detail: "sent a test event" } : result;
+  test(signal: AbortSignal): Promise<SendResult> {
+    return sendTestEvent(this, this.#context, signal);
   }
 
   close(): Promise<void> {
@@ -274,20 +271,14 @@ function describe(item: BulkItem): string {
   return `HTTP ${item.status} ${type}${item.error?.reason ? `: ${item.error.reason}` : ""}`;
 }
 
-const ALL_EVENTS: EventKind[] = ["hits", "system", "alerts", "report"];
-
 /** The `elasticsearch` output plugin. */
 export const elasticsearchOutput = definePlugin({
   type: "elasticsearch",
   description: "Indexes hits in Elasticsearch or OpenSearch with the _bulk API",
   schema: elasticsearchSchema,
-  supportedEvents: ALL_EVENTS,
+  supportedEvents: EVENT_KINDS,
   defaultEvents: ["hits"],
-  batchOptions: (config) => ({
-    interval: config.interval,
-    maxHits: config.max_hits,
-    maxBytes: config.max_bytes,
-  }),
+  batchOptions: batchOptionsOf,
   create: async (config, context) =>
     new Elasticsearch(config, context, await httpClientOf(config.tls)),
 });

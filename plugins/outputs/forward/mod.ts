@@ -11,9 +11,10 @@ import { randomBytes } from "node:crypto";
 import {
   type Batch,
   batchLines,
+  batchOptionsOf,
   definePlugin,
   duration,
-  type EventKind,
+  EVENT_KINDS,
   eventRecord,
   gzipped,
   hitFields,
@@ -22,9 +23,9 @@ import {
   type PluginContext,
   sendBatchShape,
   type SendResult,
+  sendTestEvent,
   splitAddress,
   type SystemEvent,
-  testEvent,
   tlsClientShape,
   z,
 } from "@hitship/hitship/sdk";
@@ -200,12 +201,8 @@ class ForwardOutput implements Output {
     );
   }
 
-  async test(signal: AbortSignal): Promise<SendResult> {
-    const result = await this.sendEvent(
-      testEvent(this.#context.clock.now(), this.#context.name),
-      signal,
-    );
-    return result.ok ? { ...result, detail: "sent a test event" } : result;
+  test(signal: AbortSignal): Promise<SendResult> {
+    return sendTestEvent(this, this.#context, signal);
   }
 
   close(): Promise<void> {
@@ -214,19 +211,13 @@ class ForwardOutput implements Output {
   }
 }
 
-const ALL_EVENTS: EventKind[] = ["hits", "system", "alerts", "report"];
-
 /** The `forward` output plugin. */
 export const forwardOutput = definePlugin({
   type: "forward",
   description: "Sends hits to a Fluentd or Fluent Bit aggregator over the Forward protocol",
   schema: forwardOutputSchema,
-  supportedEvents: ALL_EVENTS,
+  supportedEvents: EVENT_KINDS,
   defaultEvents: ["hits"],
-  batchOptions: (config) => ({
-    interval: config.interval,
-    maxHits: config.max_hits,
-    maxBytes: config.max_bytes,
-  }),
+  batchOptions: batchOptionsOf,
   create: async (config, context) => new ForwardOutput(config, context, await loadWire()),
 });

@@ -10,9 +10,10 @@
 import {
   type Batch,
   batchLines,
+  batchOptionsOf,
   BatchProgress,
   definePlugin,
-  type EventKind,
+  EVENT_KINDS,
   eventNotification,
   eventRecord,
   gzipped,
@@ -24,8 +25,8 @@ import {
   requestTimeout,
   sendBatchShape,
   type SendResult,
+  sendTestEvent,
   type SystemEvent,
-  testEvent,
   testNotifications,
   tlsClientShape,
   z,
@@ -194,13 +195,7 @@ class HttpOutput implements Output {
    * one test event as a record.
    */
   async test(signal: AbortSignal): Promise<SendResult> {
-    if (this.#config.format !== "notification") {
-      const result = await this.sendEvent(
-        testEvent(this.#context.clock.now(), this.#context.name),
-        signal,
-      );
-      return result.ok ? { ...result, detail: "sent a test event" } : result;
-    }
+    if (this.#config.format !== "notification") return sendTestEvent(this, this.#context, signal);
     const sent: string[] = [];
     let status: number | undefined;
     const now = this.#context.clock.now();
@@ -219,19 +214,18 @@ class HttpOutput implements Output {
   }
 }
 
-const ALL_EVENTS: EventKind[] = ["hits", "system", "alerts", "report"];
-
 /** The `http` output plugin. */
 export const httpOutput = definePlugin({
   type: "http",
   description: "Sends hits (NDJSON, a JSON array, or the node's notifications) to an HTTP endpoint",
   schema: httpOutputSchema,
-  supportedEvents: ALL_EVENTS,
+  supportedEvents: EVENT_KINDS,
   defaultEvents: ["hits"],
-  batchOptions: (config) =>
-    config.format === "notification"
-      ? { interval: 0, maxHits: config.max_hits, maxBytes: config.max_bytes }
-      : { interval: config.interval, maxHits: config.max_hits, maxBytes: config.max_bytes },
+  // A notification goes at once: one request a hit, grouped only while behind.
+  batchOptions: (config) => ({
+    ...batchOptionsOf(config),
+    ...(config.format === "notification" ? { interval: 0 } : {}),
+  }),
   create: async (config, context) =>
     new HttpOutput(config, context, await httpClientOf(config.tls)),
 });

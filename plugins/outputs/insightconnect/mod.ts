@@ -10,6 +10,7 @@ import {
   type Batch,
   definePlugin,
   duration,
+  EVENT_KINDS,
   type EventKind,
   eventNotification,
   hitsNotification,
@@ -153,7 +154,7 @@ export const insightconnectOutput = definePlugin({
   description:
     "POSTs notifications of hits and events to a Rapid7 InsightConnect workflow API trigger",
   schema: insightconnectSchema,
-  supportedEvents: ["hits", "system", "alerts", "report"],
+  supportedEvents: EVENT_KINDS,
   defaultEvents: ["hits", "system"],
   batchOptions: (config) => ({
     interval: 0,

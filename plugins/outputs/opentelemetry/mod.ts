@@ -12,8 +12,9 @@
 import {
   type Batch,
   batchLines,
+  batchOptionsOf,
   definePlugin,
-  type EventKind,
+  EVENT_KINDS,
   eventRecord,
   gzipped,
   type HitFields,
@@ -26,8 +27,8 @@ import {
   requestTimeout,
   sendBatchShape,
   type SendResult,
+  sendTestEvent,
   type SystemEvent,
-  testEvent,
   tlsClientShape,
   VERSION,
   z,
@@ -188,12 +189,8 @@ class Opentelemetry implements Output {
     return this.#export([record], signal);
   }
 
-  async test(signal: AbortSignal): Promise<SendResult> {
-    const result = await this.sendEvent(
-      testEvent(this.#context.clock.now(), this.#context.name),
-      signal,
-    );
-    return result.ok ? { ...result, detail: "sent a test event" } : result;
+  test(signal: AbortSignal): Promise<SendResult> {
+    return sendTestEvent(this, this.#context, signal);
   }
 
   close(): Promise<void> {
@@ -202,20 +199,14 @@ class Opentelemetry implements Output {
   }
 }
 
-const ALL_EVENTS: EventKind[] = ["hits", "system", "alerts", "report"];
-
 /** The `opentelemetry` output plugin. */
 export const opentelemetryOutput = definePlugin({
   type: "opentelemetry",
   description: "Sends hits as OpenTelemetry log records over OTLP/HTTP (protobuf or JSON)",
   schema: opentelemetrySchema,
-  supportedEvents: ALL_EVENTS,
+  supportedEvents: EVENT_KINDS,
   defaultEvents: ["hits"],
-  batchOptions: (config) => ({
-    interval: config.interval,
-    maxHits: config.max_hits,
-    maxBytes: config.max_bytes,
-  }),
+  batchOptions: batchOptionsOf,
   create: async (config, context) =>
     new Opentelemetry(config, context, await httpClientOf(config.tls)),
 });

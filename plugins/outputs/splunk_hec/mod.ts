@@ -12,9 +12,10 @@
 import {
   type Batch,
   batchLines,
+  batchOptionsOf,
   definePlugin,
   duration,
-  type EventKind,
+  EVENT_KINDS,
   eventRecord,
   gzipped,
   hitTime,
@@ -26,8 +27,8 @@ import {
   requestTimeout,
   sendBatchShape,
   type SendResult,
+  sendTestEvent,
   type SystemEvent,
-  testEvent,
   tlsClientShape,
   z,
 } from "@hitship/hitship/sdk";
@@ -281,12 +282,8 @@ class SplunkHec implements Output {
     return result;
   }
 
-  async test(signal: AbortSignal): Promise<SendResult> {
-    const result = await this.sendEvent(
-      testEvent(this.#context.clock.now(), this.#context.name),
-      signal,
-    );
-    return result.ok ? { ...result, detail: "sent a test event" } : result;
+  test(signal: AbortSignal): Promise<SendResult> {
+    return sendTestEvent(this, this.#context, signal);
   }
 
   close(): Promise<void> {
@@ -295,19 +292,13 @@ class SplunkHec implements Output {
   }
 }
 
-const ALL_EVENTS: EventKind[] = ["hits", "system", "alerts", "report"];
-
 /** The `splunk-hec` output plugin. */
 export const splunkHecOutput = definePlugin({
   type: "splunk-hec",
   description: "Sends hits to Splunk's HTTP Event Collector",
   schema: splunkHecSchema,
-  supportedEvents: ALL_EVENTS,
+  supportedEvents: EVENT_KINDS,
   defaultEvents: ["hits"],
-  batchOptions: (config) => ({
-    interval: config.interval,
-    maxHits: config.max_hits,
-    maxBytes: config.max_bytes,
-  }),
+  batchOptions: batchOptionsOf,
   create: async (config, context) => new SplunkHec(config, context, await httpClientOf(config.tls)),
 });

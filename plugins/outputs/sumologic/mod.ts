@@ -9,9 +9,10 @@
 import {
   type Batch,
   batchLines,
+  batchOptionsOf,
   BatchProgress,
   definePlugin,
-  type EventKind,
+  EVENT_KINDS,
   eventRecord,
   gzipped,
   httpRequest,
@@ -21,8 +22,8 @@ import {
   requestTimeout,
   sendBatchShape,
   type SendResult,
+  sendTestEvent,
   type SystemEvent,
-  testEvent,
   z,
 } from "@hitship/hitship/sdk";
 
@@ -113,28 +114,18 @@ class Sumologic implements Output {
     return this.#post(eventRecord(event, this.#context.hostname) + "\n", signal);
   }
 
-  async test(signal: AbortSignal): Promise<SendResult> {
-    const result = await this.sendEvent(
-      testEvent(this.#context.clock.now(), this.#context.name),
-      signal,
-    );
-    return result.ok ? { ...result, detail: "sent a test event" } : result;
+  test(signal: AbortSignal): Promise<SendResult> {
+    return sendTestEvent(this, this.#context, signal);
   }
 }
-
-const ALL_EVENTS: EventKind[] = ["hits", "system", "alerts", "report"];
 
 /** The `sumologic` output plugin. */
 export const sumologicOutput = definePlugin({
   type: "sumologic",
   description: "Sends hits to a Sumo Logic HTTP Logs Source",
   schema: sumologicSchema,
-  supportedEvents: ALL_EVENTS,
+  supportedEvents: EVENT_KINDS,
   defaultEvents: ["hits"],
-  batchOptions: (config) => ({
-    interval: config.interval,
-    maxHits: config.max_hits,
-    maxBytes: config.max_bytes,
-  }),
+  batchOptions: batchOptionsOf,
   create: (config, context) => new Sumologic(config, context),
 });

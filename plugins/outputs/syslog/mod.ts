@@ -10,9 +10,10 @@
 import {
   type Batch,
   batchLines,
+  batchOptionsOf,
   definePlugin,
   duration,
-  type EventKind,
+  EVENT_KINDS,
   eventRecord,
   type HitFields,
   hitFields,
@@ -22,9 +23,9 @@ import {
   type RejectedHit,
   sendBatchShape,
   type SendResult,
+  sendTestEvent,
   splitAddress,
   type SystemEvent,
-  testEvent,
   tlsClientShape,
   VERSION,
   z,
@@ -196,12 +197,8 @@ class Syslog implements Output {
     return this.#write([this.#frame(encoder.encode(text))], signal);
   }
 
-  async test(signal: AbortSignal): Promise<SendResult> {
-    const result = await this.sendEvent(
-      testEvent(this.#context.clock.now(), this.#context.name),
-      signal,
-    );
-    return result.ok ? { ...result, detail: "sent a test event" } : result;
+  test(signal: AbortSignal): Promise<SendResult> {
+    return sendTestEvent(this, this.#context, signal);
   }
 
   close(): Promise<void> {
@@ -210,19 +207,13 @@ class Syslog implements Output {
   }
 }
 
-const ALL_EVENTS: EventKind[] = ["hits", "system", "alerts", "report"];
-
 /** The `syslog` output plugin. */
 export const syslogOutput = definePlugin({
   type: "syslog",
   description: "Sends hits to a syslog receiver or SIEM (RFC 5424/3164, CEF, LEEF; TCP, TLS, UDP)",
   schema: syslogSchema,
-  supportedEvents: ALL_EVENTS,
+  supportedEvents: EVENT_KINDS,
   defaultEvents: ["hits"],
-  batchOptions: (config) => ({
-    interval: config.interval,
-    maxHits: config.max_hits,
-    maxBytes: config.max_bytes,
-  }),
+  batchOptions: batchOptionsOf,
   create: (config, context) => new Syslog(config, context),
 });
